@@ -1,0 +1,171 @@
+"""The composition root: builds every part from settings and runs them with an explicit
+start/stop. Nothing here is a module-level singleton; tests build as many apps as they like."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from dialogues.engine import EngineOptions
+from sqlmodel import Session
+
+from bot.channels.base import Channel
+from bot.channels.console import ConsoleChannel
+from bot.channels.webchat import WebChatChannel
+from bot.delivery import Delivery
+from bot.flow_catalog import FlowCatalog
+from bot.manager import ConversationManager
+from bot.settings import Settings
+from bot.ticket_intake import SeverityFn, no_severity
+from nlu.types import NluClient
+from storage import migrate
+from storage.db import Database
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class TousuApp:
+    """Everything one bot process runs. ``channels`` defaults to console + webchat plus every
+    channel whose credentials are configured."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channels: Sequence[Channel] | None = None,
+        nlu: NluClient | None = None,
+        use_nlu: bool | None = None,
+        manage_nlu: bool | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        migrate_on_start: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.migrate_on_start = migrate_on_start
+        self.db = Database(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+        )
+        self.catalog = FlowCatalog()
+        self.webchat = WebChatChannel()
+        self.console = ConsoleChannel()
+        self.channels: dict[str, Channel] = {}
+        for channel in channels if channels is not None else self._default_channels():
+            self.channels[channel.name] = channel
+        self.channels.setdefault(self.webchat.name, self.webchat)
+        self.channels.setdefault(self.console.name, self.console)
+        self.delivery = Delivery(db=self.db, channels=self.channels, settings=settings.outbox, clock=clock)
+        self._use_nlu = settings.nlu.enabled if use_nlu is None else use_nlu
+        self._manage_nlu = settings.nlu.managed if manage_nlu is None else manage_nlu
+        self.nlu: NluClient | None = nlu
+        self.nlu_server: object | None = None
+        self._nlu_task: asyncio.Task[None] | None = None
+        self.manager = ConversationManager(
+            db=self.db,
+            catalog=self.catalog,
+            delivery=self.delivery,
+            nlu=self.nlu,
+            default_flow=settings.dialogue.default_flow,
+            tz=settings.general.tz,
+            default_language=settings.general.default_language,
+            options=EngineOptions(
+                max_text_length=settings.dialogue.max_text_length,
+                max_failures=settings.dialogue.max_failures,
+                confidence_threshold=settings.nlu.confidence_threshold,
+                timezone=settings.general.timezone,
+            ),
+            severity=self._severity_rules(),
+            clock=clock,
+        )
+        self.manager.listeners.append(self.console.on_turn)
+        self.started = False
+
+    def _default_channels(self) -> list[Channel]:
+        channels: list[Channel] = []
+        if self.settings.has_telegram:
+            from bot.channels.telegram import build_telegram_channel
+
+            channels.append(build_telegram_channel(self.settings))
+        if self.settings.has_wechat:
+            from bot.channels.wechat import build_wechat_channel
+
+            channels.append(build_wechat_channel(self.settings))
+        return channels
+
+    def _severity_rules(self) -> SeverityFn:
+        try:
+            from nlu.severity import severity_fn
+        except ImportError:
+            return no_severity
+        return severity_fn(self.settings)
+
+    async def start(self) -> None:
+        """Migrate, publish the flow files, start NLU, delivery and channels, answer leftovers."""
+        if self.migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, self.settings.database_url)
+        flows_dir = self.settings.path(self.settings.dialogue.flows_dir)
+
+        def publish(session: Session) -> list[tuple[str, int]]:
+            return self.catalog.publish_dir(session, flows_dir)
+
+        live = await self.db.run(publish)
+        log.info("live flows: %s", ", ".join(f"{n} v{v}" for n, v in live))
+        if self.nlu is None and self._use_nlu:
+            self.nlu = self._build_nlu_client()
+            self.manager.nlu = self.nlu
+            if self._manage_nlu:
+                self._nlu_task = asyncio.create_task(self._start_managed_nlu(), name="nlu-server")
+        await self.delivery.start()
+        for channel in self.channels.values():
+            await channel.start(self.manager)
+        self.started = True
+        await self.manager.recover()
+
+    def _build_nlu_client(self) -> NluClient | None:
+        from nlu.client import RasaNluClient
+
+        return RasaNluClient.from_settings(self.settings)
+
+    async def _start_managed_nlu(self) -> None:
+        """Start Rasa in the background; until it answers, the bot works with menus."""
+        from nlu.server import RasaServer
+
+        server = RasaServer(self.settings)
+        self.nlu_server = server
+        try:
+            await server.start()
+            log.info("NLU server ready at %s", server.url)
+        except Exception:
+            log.exception("the NLU server did not start; the bot carries on with menus")
+
+    async def stop(self) -> None:
+        for channel in reversed(list(self.channels.values())):
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        await self.manager.drain()
+        await self.delivery.stop()
+        if self._nlu_task is not None:
+            self._nlu_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._nlu_task
+        server = self.nlu_server
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.stop()  # type: ignore[attr-defined]
+        if self.nlu is not None:
+            await self.nlu.aclose()
+        self.db.close()
+        self.started = False
+
+    async def __aenter__(self) -> TousuApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,95 @@
+"""The channel contract. Input and output are separate concerns: a channel turns its platform's
+deliveries into InboundMessage for an InboundSink, and delivers OutboundMessage when asked."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+from dialogues.types import Attachment, Button, InboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLimits:
+    """How fast a channel may send: ``per_chat_interval`` seconds between two messages to one
+    chat, ``global_rate`` messages per second overall (None: unlimited)."""
+
+    per_chat_interval: float = 0.0
+    global_rate: float | None = None
+
+
+class DeliveryError(Exception):
+    """Sending failed. ``permanent`` stops retrying (e.g. the customer blocked the bot);
+    ``retry_after`` is the platform's requested pause in seconds, if it gave one."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class InboundSink(Protocol):
+    """Where channels hand messages: the conversation manager."""
+
+    async def accept(self, inbound: InboundMessage) -> bool:
+        """Store the message (returns False for a duplicate) and schedule its processing."""
+        ...
+
+    async def handle(self, inbound: InboundMessage) -> bool:
+        """Store and process the message before returning (False for a duplicate)."""
+        ...
+
+
+class Channel(ABC):
+    """A transport to customers. ``name`` is the ConversationKey.channel it serves."""
+
+    name: str
+    supports_buttons: bool = False
+    limits: DeliveryLimits = DeliveryLimits()
+
+    async def start(self, sink: InboundSink) -> None:  # noqa: B027  (optional hook)
+        """Begin receiving; the default channel only sends."""
+
+    async def stop(self) -> None:  # noqa: B027  (optional hook)
+        """Stop receiving and release resources."""
+
+    def router(self) -> APIRouter | None:
+        """HTTP routes the channel needs on the app's web server (webhooks, callbacks)."""
+        return None
+
+    @abstractmethod
+    async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        """Deliver one message; return the platform's message id if it has one.
+
+        Raise DeliveryError on failure so the outbox can retry or give up.
+        """
+
+
+def button_key(button: Button) -> str:
+    """The keypad key a button stands for (payloads are ``step:key``)."""
+    return button.payload.rsplit(":", 1)[-1]
+
+
+def render_plain(message: OutboundMessage) -> str:
+    """Text with the buttons as numbered lines, for channels that cannot show buttons."""
+    if not message.buttons:
+        return message.text
+    lines = [message.text, ""] if message.text else []
+    for button in message.buttons:
+        key = button_key(button)
+        label = button.label
+        lines.append(
+            label if label.startswith(f"{key}.") or label.startswith(f"{key} ") else f"{key}. {label}"
+        )
+    return "\n".join(lines)

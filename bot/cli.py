@@ -1,0 +1,60 @@
+"""The ``tousu`` command. Each command group lives in ``bot/commands/<group>.py`` and exposes
+``register(subparsers)``; a handler takes the parsed args and the loaded settings and returns an
+exit code. Settings load once here so every command honours ``--config`` the same way."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.settings import ConfigError, Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.commands.run",
+    "bot.commands.chat",
+    "bot.commands.db",
+    "bot.commands.flows",
+    "bot.commands.tickets",
+    "bot.commands.nlu",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tousu", description="Tousu complaint-desk bot")
+    parser.add_argument("--config", help="path to config.yaml (default: ./config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.general.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

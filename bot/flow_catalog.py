@@ -1,0 +1,60 @@
+"""Flows by name and version. Files under flows_dir are published into the database on start;
+conversations keep the version they started with, so a published edit never changes a
+conversation under way."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dialogues.spec import Flow, flow_files, parse_flow
+from sqlmodel import Session
+
+from storage.repositories import flows as flow_repo
+
+log = logging.getLogger(__name__)
+
+
+class FlowNotFound(LookupError):
+    pass
+
+
+class FlowCatalog:
+    """A cache of parsed flow versions over the flow_versions table (versions never change)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, int], Flow] = {}
+
+    def publish_dir(
+        self, session: Session, flows_dir: Path, *, author: str = "file"
+    ) -> list[tuple[str, int]]:
+        """Store each flow file whose content differs from the live version; returns what is live."""
+        published: list[tuple[str, int]] = []
+        for path in flow_files(flows_dir):
+            text = path.read_text(encoding="utf-8")
+            flow = parse_flow(text, source=str(path))
+            row = flow_repo.publish(session, name=flow.name, content=text, author=author)
+            self._parsed[(row.name, row.version)] = flow
+            published.append((row.name, row.version))
+        return published
+
+    def cached(self, name: str, version: int) -> Flow | None:
+        """The parsed flow if this process has it already (no database read)."""
+        return self._parsed.get((name, version))
+
+    def get(self, session: Session, *, name: str, version: int) -> Flow:
+        cached = self._parsed.get((name, version))
+        if cached is not None:
+            return cached
+        row = flow_repo.get(session, name=name, version=version)
+        if row is None:
+            raise FlowNotFound(f"flow {name!r} version {version} is not stored")
+        flow = parse_flow(row.content, source=f"{name}@v{version}")
+        self._parsed[(name, version)] = flow
+        return flow
+
+    def live(self, session: Session, *, name: str) -> tuple[int, Flow]:
+        row = flow_repo.live(session, name=name)
+        if row is None:
+            raise FlowNotFound(f"flow {name!r} has no live version; run `tousu db upgrade` and start the app")
+        return row.version, self.get(session, name=name, version=row.version)

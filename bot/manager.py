@@ -1,0 +1,604 @@
+"""The conversation manager: the only place where a message meets storage, NLU and the engine.
+
+For each inbound message: store it (a duplicate delivery stops here), then under the
+conversation's lock load the state, ask the NLU if the step wants it, run the pure engine, and
+save state, transcript, outbox rows and the effects' database work in one transaction. Only
+after the commit do the replies go to the delivery queues. A message stored but never answered
+(a crash, a locked database) is found again by ``recover`` on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, update
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from bot import texts
+from bot.channels.base import OutboundMessage
+from bot.delivery import Delivery, OutboxItem
+from bot.flow_catalog import FlowCatalog
+from bot.privacy import mask_phones
+from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
+from dialogues import engine
+from dialogues.engine import EngineOptions
+from dialogues.state import (
+    ConversationState,
+    CreateTicket,
+    EndConversation,
+    RequestHandoff,
+    ShowProgress,
+    Turn,
+)
+from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
+from nlu.types import NluClient, NluResult
+from storage.db import Database
+from storage.models import Conversation, Customer, Message
+from storage.repositories import tickets as ticket_repo
+from storage.repositories import transcript
+
+log = logging.getLogger(__name__)
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+class StaleConversation(Exception):
+    """Another writer saved the conversation first; the turn is recomputed."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    row_id: int
+    inbound: InboundMessage
+
+
+@dataclass(slots=True)
+class _Cached:
+    conversation_id: int
+    customer_id: int
+    version: int
+    state: ConversationState | None
+    status: str
+    assigned_agent: str | None
+    phone: str | None
+    language: str
+    touched: datetime | None = None  # when we last wrote Customer.last_inbound_at
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """What one processed message produced; handed to listeners (console, tests, metrics)."""
+
+    key: ConversationKey
+    conversation_id: int
+    inbound: InboundMessage
+    replies: tuple[OutboundMessage, ...]
+    state: ConversationState | None
+    handoff: str | None = None
+    tickets: tuple[str, ...] = ()
+    to_agent: bool = False
+
+
+@dataclass(slots=True)
+class _SaveResult:
+    outbox: list[OutboxItem] = field(default_factory=list)
+    replies: list[OutboundMessage] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
+    version: int = 0
+
+
+class ConversationManager:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: FlowCatalog,
+        delivery: Delivery,
+        nlu: NluClient | None,
+        default_flow: str,
+        tz: ZoneInfo,
+        default_language: Language = "zh",
+        options: EngineOptions | None = None,
+        severity: SeverityFn = no_severity,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.delivery = delivery
+        self.nlu = nlu
+        self.default_flow = default_flow
+        self.tz = tz
+        self.default_language: Language = default_language
+        self.options = options or EngineOptions()
+        self.severity = severity
+        self.clock = clock
+        self.listeners: list[Callable[[TurnRecord], None]] = []
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._lock_users: dict[ConversationKey, int] = {}
+        self._pending: dict[ConversationKey, list[_Pending]] = {}
+        self._cache: dict[ConversationKey, _Cached] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ----------------------------------------------------------------- intake of messages
+    async def accept(self, inbound: InboundMessage) -> bool:
+        """Store the message and process it in the background; False for a duplicate."""
+        if not await self._store(inbound):
+            return False
+        task = asyncio.create_task(self._process_logged(inbound.key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def handle(self, inbound: InboundMessage) -> bool:
+        """Store and process the message before returning; False for a duplicate."""
+        if not await self._store(inbound):
+            return False
+        await self.process(inbound.key)
+        return True
+
+    async def drain(self) -> None:
+        """Wait for background processing started by ``accept``."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def recover(self) -> int:
+        """Process messages stored before a crash but never answered; returns how many."""
+
+        def load(session: Session) -> list[Message]:
+            return list(
+                session.exec(
+                    select(Message)
+                    .where(Message.direction == "in", col(Message.processed_at).is_(None))
+                    .order_by(col(Message.id))
+                ).all()
+            )
+
+        rows = await self.db.run(load)
+        keys: list[ConversationKey] = []
+        for row in rows:
+            assert row.id is not None
+            key = ConversationKey(row.channel, row.user_id)
+            inbound = InboundMessage(
+                key=key,
+                text=row.text,
+                message_id=row.channel_message_id or f"row-{row.id}",
+                received_at=row.created_at,
+                payload=row.payload,
+                attachments=tuple(Attachment(**a) for a in row.attachments),
+                kind=row.kind,
+            )
+            queue = self._pending.setdefault(key, [])
+            if all(p.row_id != row.id for p in queue):
+                queue.append(_Pending(row.id, inbound))
+            if key not in keys:
+                keys.append(key)
+        for key in keys:
+            await self._process_logged(key)
+        if rows:
+            log.info("recovered %d unanswered message(s) in %d conversation(s)", len(rows), len(keys))
+        return len(rows)
+
+    def forget(self, key: ConversationKey) -> None:
+        """Drop the cached state, e.g. after the console changed the conversation row."""
+        self._cache.pop(key, None)
+
+    # ----------------------------------------------------------------- storing
+    async def _store(self, inbound: InboundMessage) -> bool:
+        cached = self._cache.get(inbound.key)
+        language = _language_from_hint(inbound.language_hint, self.default_language)
+        key = inbound.key
+        # last_inbound_at feeds WeChat's 48-hour window; minute precision is plenty.
+        touch = cached is None or cached.touched is None or inbound.received_at - cached.touched > TOUCH_EVERY
+
+        def store(conn: Connection) -> int:
+            customer = (
+                cached.customer_id
+                if cached is not None
+                else transcript.customer_id(
+                    conn,
+                    channel=key.channel,
+                    external_id=key.user_id,
+                    language=language,
+                    name=inbound.display_name,
+                    now=inbound.received_at,
+                )
+            )
+            return transcript.insert_inbound(
+                conn,
+                customer=customer,
+                channel=key.channel,
+                user_id=key.user_id,
+                channel_message_id=inbound.message_id,
+                kind=inbound.kind,
+                text=_storable(inbound.text),
+                payload=inbound.payload,
+                attachments=[_attachment_dict(a) for a in inbound.attachments],
+                received_at=inbound.received_at,
+                touch_customer=touch,
+            )
+
+        try:
+            row_id = await self.db.run_core(store)
+        except transcript.DuplicateMessage:
+            log.info("duplicate delivery %s from %s ignored", inbound.message_id, key.channel)
+            return False
+        if touch and cached is not None:
+            cached.touched = inbound.received_at
+        self._pending.setdefault(key, []).append(_Pending(row_id, inbound))
+        return True
+
+    # ----------------------------------------------------------------- processing
+    async def _process_logged(self, key: ConversationKey) -> None:
+        try:
+            await self.process(key)
+        except Exception:
+            log.exception("processing %s failed; the message stays stored for recovery", key.channel)
+
+    async def process(self, key: ConversationKey) -> None:
+        """Work through this conversation's stored, unanswered messages in arrival order."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                queue = self._pending.get(key)
+                while queue:
+                    queue.sort(key=lambda p: p.row_id)
+                    item = queue[0]
+                    await self._run_turn(key, item)
+                    queue.pop(0)
+                self._pending.pop(key, None)
+        finally:
+            self._lock_users[key] -= 1
+            if self._lock_users[key] == 0:
+                del self._lock_users[key]
+                del self._locks[key]
+
+    async def _run_turn(self, key: ConversationKey, item: _Pending) -> None:
+        for attempt in range(5):
+            try:
+                await self._turn_once(key, item)
+                return
+            except StaleConversation:
+                self._cache.pop(key, None)
+            except OperationalError as exc:  # e.g. database locked beyond busy_timeout
+                log.warning(
+                    "database busy during a turn (attempt %d): %s",
+                    attempt + 1,
+                    exc.__class__.__name__,
+                )
+                self._cache.pop(key, None)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"turn for a {key.channel} conversation failed after retries")
+
+    async def _load(self, key: ConversationKey) -> _Cached:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+
+        def load(session: Session) -> _Cached:
+            conv = session.exec(
+                select(Conversation).where(
+                    Conversation.channel == key.channel, Conversation.user_id == key.user_id
+                )
+            ).first()
+            customer = session.exec(
+                select(Customer).where(Customer.channel == key.channel, Customer.external_id == key.user_id)
+            ).one()
+            assert customer.id is not None
+            if conv is None:
+                version, _flow = self.catalog.live(session, name=self.default_flow)
+                conv = Conversation(
+                    channel=key.channel,
+                    user_id=key.user_id,
+                    customer_id=customer.id,
+                    flow=self.default_flow,
+                    flow_version=version,
+                    state="",
+                    status="bot",
+                )
+                session.add(conv)
+                session.flush()
+            assert conv.id is not None
+            state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
+            return _Cached(
+                conversation_id=conv.id,
+                customer_id=customer.id,
+                version=conv.version,
+                state=state,
+                status=conv.status,
+                assigned_agent=conv.assigned_agent,
+                phone=customer.phone,
+                language=customer.language,
+            )
+
+        cached = await self.db.run(load)
+        self._cache[key] = cached
+        return cached
+
+    async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
+        conv = await self._load(key)
+        inbound = item.inbound
+        if conv.status == "agent" and conv.assigned_agent:
+            await self._to_agent(key, conv, item)
+            return
+        state = conv.state
+        fresh = state is None or state.status == "closed"
+
+        def resolve(session: Session) -> tuple[Any, ConversationState]:
+            if fresh:
+                version, flow = self.catalog.live(session, name=self.default_flow)
+                language: Language = (
+                    state.language
+                    if state is not None
+                    else _as_language(conv.language, self.default_language)
+                )
+                new = engine.new_state(flow, version=version, language=language)
+                return flow, new
+            assert state is not None
+            return self.catalog.get(session, name=state.flow, version=state.flow_version), state
+
+        cached_flow = None if fresh or state is None else self.catalog.cached(state.flow, state.flow_version)
+        if cached_flow is not None and state is not None:
+            flow, current = cached_flow, state
+        else:
+            flow, current = await self.db.run(resolve)
+        profile = {"phone_on_file": conv.phone} if conv.phone else {}
+        if current.profile != profile:
+            current = current.evolve(profile=profile)
+
+        nlu_result: NluResult | None = None
+        nlu_text = engine.wants_nlu(flow, current, inbound, options=self.options)
+        if nlu_text and self.nlu is not None:
+            nlu_result = await self.nlu.parse(nlu_text)
+        turn = engine.step(flow, current, inbound, nlu_result, self.clock(), options=self.options)
+        saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn))
+        conv.version = saved.version
+        conv.state = turn.state
+        conv.status = "agent" if turn.state.status == "agent" else "bot"
+        self.delivery.enqueue(saved.outbox)
+        handoff = next((e.reason for e in turn.effects if isinstance(e, RequestHandoff)), None)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=inbound,
+                replies=tuple(saved.replies),
+                state=turn.state,
+                handoff=handoff,
+                tickets=tuple(saved.tickets),
+            )
+        )
+        log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
+
+    def _save(
+        self, conn: Connection, key: ConversationKey, conv: _Cached, item: _Pending, turn: Turn
+    ) -> _SaveResult:
+        now = self.clock()
+        result = _SaveResult()
+        state = turn.state
+        language = state.language
+        values: dict[str, Any] = {}
+        prefix: list[Reply] = []
+        placeholders: dict[str, str] = {}
+        session: Session | None = None
+        for effect in turn.effects:
+            if isinstance(effect, CreateTicket | ShowProgress) and session is None:
+                # Rare, richer work gets the ORM, in the same transaction as the turn.
+                session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+            if isinstance(effect, CreateTicket):
+                assert session is not None
+                customer = session.get(Customer, conv.customer_id)
+                assert customer is not None
+                created = create_ticket(
+                    session,
+                    effect=effect,
+                    customer=customer,
+                    conversation_id=conv.conversation_id,
+                    channel=key.channel,
+                    now=now,
+                    tz=self.tz,
+                    severity=self.severity,
+                )
+                result.tickets.append(created.ticket.number)
+                placeholders["{ticket_number}"] = created.ticket.number
+                placeholders["{reply_by}"] = format_local(created.reply_by, self.tz, language)
+                if customer.phone:
+                    conv.phone = customer.phone
+            elif isinstance(effect, ShowProgress):
+                assert session is not None
+                prefix.extend(self._progress(session, conv.customer_id, effect.number, language))
+            elif isinstance(effect, RequestHandoff):
+                values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
+            elif isinstance(effect, EndConversation):
+                values.update(status="bot", handoff_reason=None, waiting_since=None)
+        if session is not None:
+            session.flush()
+            session.close()
+        if state.status == "bot" and "status" not in values and conv.status == "agent":
+            values.update(status="bot", handoff_reason=None, waiting_since=None, assigned_agent=None)
+        saved = transcript.save_state(
+            conn,
+            conversation_id=conv.conversation_id,
+            expected_version=conv.version,
+            values={
+                "state": state.to_json(),
+                "step": state.step,
+                "slots": _json_safe(state.slots),
+                "flow": state.flow,
+                "flow_version": state.flow_version,
+                "updated_at": now,
+                **values,
+            },
+        )
+        if not saved:
+            raise StaleConversation()
+        result.version = conv.version + 1
+        if conv.language != language:
+            conn.execute(
+                update(Customer).where(col(Customer.id) == conv.customer_id).values(language=language)
+            )
+            conv.language = language
+        self._queue_replies(conn, key, conv, [*prefix, *turn.replies], placeholders, result, now)
+        transcript.mark_processed(conn, message_id=item.row_id, conversation_id=conv.conversation_id, now=now)
+        return result
+
+    def _queue_replies(
+        self,
+        conn: Connection,
+        key: ConversationKey,
+        conv: _Cached,
+        replies: list[Reply],
+        placeholders: dict[str, str],
+        result: _SaveResult,
+        now: datetime,
+        *,
+        author: str = "bot",
+    ) -> None:
+        rows: list[transcript.OutgoingRow] = []
+        for reply in replies:
+            text = reply.text
+            for marker, value in placeholders.items():
+                text = text.replace(marker, value)
+            rows.append(
+                transcript.OutgoingRow(
+                    text=text,
+                    buttons=[{"label": b.label, "payload": b.payload} for b in reply.buttons],
+                    attachments=[_attachment_dict(a) for a in reply.attachments],
+                    author=author,
+                )
+            )
+            result.replies.append(
+                OutboundMessage(text=text, buttons=reply.buttons, attachments=reply.attachments)
+            )
+        ids = transcript.insert_outgoing(
+            conn,
+            conversation_id=conv.conversation_id,
+            customer=conv.customer_id,
+            channel=key.channel,
+            user_id=key.user_id,
+            rows=rows,
+            now=now,
+        )
+        for row_id, message in zip(ids, result.replies, strict=True):
+            result.outbox.append(
+                OutboxItem(id=row_id, channel=key.channel, user_id=key.user_id, message=message)
+            )
+
+    def _progress(
+        self, session: Session, customer_id: int, number: str | None, language: Language
+    ) -> list[Reply]:
+        """Only the customer's own tickets; someone else's number reads as not found."""
+        if number:
+            ticket = ticket_repo.by_number(session, number=number)
+            found = [ticket] if ticket is not None and ticket.customer_id == customer_id else []
+            if not found:
+                return [Reply(texts.text("progress_not_found", language, number=number))]
+        else:
+            found = list(ticket_repo.for_customer(session, customer_id=customer_id))
+            if not found:
+                return [Reply(texts.text("progress_none", language))]
+        lines = [texts.text("progress_header", language)]
+        for ticket in found:
+            lines.append(
+                texts.text(
+                    "progress_line",
+                    language,
+                    number=ticket.number,
+                    kind=texts.kind_name(ticket.kind, language),
+                    status=texts.status_name(ticket.status, language),
+                    created=format_local(ticket.created_at, self.tz, language),
+                )
+            )
+        return [Reply("\n".join(lines))]
+
+    async def _to_agent(self, key: ConversationKey, conv: _Cached, item: _Pending) -> None:
+        """An agent holds the conversation: store it as processed and let the console show it."""
+        now = self.clock()
+
+        def mark(session: Session) -> None:
+            session.execute(
+                update(Message)
+                .where(col(Message.id) == item.row_id)
+                .values(processed_at=now, conversation_id=conv.conversation_id)
+            )
+            session.execute(
+                update(Conversation)
+                .where(col(Conversation.id) == conv.conversation_id)
+                .values(updated_at=now)
+            )
+
+        await self.db.run(mark)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=item.inbound,
+                replies=(),
+                state=conv.state,
+                to_agent=True,
+            )
+        )
+
+    async def send_as(
+        self, key: ConversationKey, replies: list[Reply], *, author: str
+    ) -> list[OutboundMessage]:
+        """Queue messages written by someone other than the engine (an agent, a follow-up job)."""
+        conv = await self._load(key)
+        now = self.clock()
+        result = _SaveResult()
+        await self.db.run_core(
+            lambda c: self._queue_replies(c, key, conv, replies, {}, result, now, author=author)
+        )
+        self.delivery.enqueue(result.outbox)
+        return result.replies
+
+    def _notify(self, record: TurnRecord) -> None:
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("turn listener failed")
+
+
+def _language_from_hint(hint: str | None, default: Language) -> Language:
+    if hint:
+        low = hint.lower()
+        if low.startswith("zh"):
+            return "zh"
+        if low.startswith("en"):
+            return "en"
+    return default
+
+
+def _as_language(value: str, default: Language) -> Language:
+    return "en" if value == "en" else "zh" if value == "zh" else default
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; everything else is stored exactly as received."""
+    return text.replace("\x00", "\u2400")
+
+
+def _attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "kind": attachment.kind,
+        "ref": attachment.ref,
+        "name": attachment.name,
+        "mime": attachment.mime,
+        "size": attachment.size,
+    }
+
+
+def _json_safe(slots: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in slots.items() if isinstance(v, str | int | float | bool | list | dict) or v is None
+    }

@@ -1,0 +1,264 @@
+"""Typed settings: config.yaml, then ``TOUSU_<SECTION>__<KEY>`` environment overrides.
+
+config.yaml may reference secrets as ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``); the values are
+substituted at load time so no secret needs to live in the file. Relative paths are resolved
+against the folder holding the config file, so every command behaves the same from any cwd.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line naming the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeneralSettings(_Section):
+    data_dir: Path = Path("var")
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh", "en"] = "zh"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/tousu.db"
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1, le=200)
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    session_secret: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class NluSettings(_Section):
+    enabled: bool = True
+    managed: bool = True
+    url: str = "http://127.0.0.1:5005"
+    token: SecretStr | None = None
+    timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+    confidence_threshold: float = Field(default=0.6, ge=0, le=1)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    project_dir: Path = Path("nlu")
+    venv: Path = Path(".venv-rasa")
+    python: str = "3.10"
+    rasa_version: str = "3.6.21"
+    models_dir: Path = Path("var/models")
+    startup_timeout_seconds: float = Field(default=180.0, gt=0)
+
+
+class DialogueSettings(_Section):
+    flows_dir: Path = Path("dialogues/flows")
+    default_flow: str = "intake"
+    max_text_length: int = Field(default=4000, ge=100, le=100_000)
+    max_failures: int = Field(default=3, ge=1, le=10)
+
+
+class TelegramSettings(_Section):
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = None
+    secret_token: SecretStr | None = None
+    poll_timeout_seconds: int = Field(default=10, ge=0, le=50)
+
+
+class WeChatSettings(_Section):
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    token: SecretStr | None = None
+    encoding_aes_key: SecretStr | None = None
+    api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    reply_budget_seconds: float = Field(default=3.0, gt=0, le=4.5)
+    replay_window_seconds: int = Field(default=300, ge=10)
+    max_body_bytes: int = Field(default=64_000, ge=1024)
+    templates: dict[str, str] = Field(default_factory=dict)
+    menu: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class OutboxSettings(_Section):
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    global_rate_per_second: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+
+
+class AttachmentSettings(_Section):
+    dir: Path = Path("var/attachments")
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+
+class Settings(BaseSettings):
+    """All settings. Sections mirror config.yaml; unknown keys are errors, not silently ignored."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOUSU_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    general: GeneralSettings = GeneralSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    nlu: NluSettings = NluSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    wechat: WeChatSettings = WeChatSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
+
+    root: Path = Path(".")
+    """Folder the config file lives in; relative paths are resolved against it."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    def path(self, value: Path) -> Path:
+        """An absolute path for a configured (possibly relative) one."""
+        return value if value.is_absolute() else (self.root / value).resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved against the project root."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(Path(url[len(prefix) :])))
+        if url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+
+    @property
+    def has_telegram(self) -> bool:
+        return self.telegram.token is not None and bool(self.telegram.token.get_secret_value())
+
+    @property
+    def has_wechat(self) -> bool:
+        return bool(self.wechat.app_id and self.wechat.app_secret and self.wechat.token)
+
+
+def _substitute(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            return ""
+
+        out = _ENV_REF.sub(repl, value)
+        return None if out == "" and _ENV_REF.fullmatch(value) else out
+    return value
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(root)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    return f"config error: {key}: {msg}"
+
+
+def load_settings(config_path: str | Path | None = None) -> Settings:
+    """Read config.yaml (or the given file) and the environment; raise ConfigError on a bad key."""
+    path = Path(config_path) if config_path else _default_config_path()
+    data: dict[str, Any] = {}
+    if path is not None and path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config error: {path}: not valid YAML ({exc})") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config error: {path}: the top level must be a mapping")
+        data = _substitute(loaded or {}, "")
+        # Drop keys whose ${ENV} reference was unset so the field default applies.
+        data = _prune_none(data)
+    elif config_path:
+        raise ConfigError(f"config error: {path}: file not found")
+    root = (path.parent if path is not None else Path.cwd()).resolve()
+    try:
+        return Settings(**data, root=root)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _prune_none(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out[key] = _prune_none(value)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _default_config_path() -> Path | None:
+    env = os.environ.get("TOUSU_CONFIG")
+    if env:
+        return Path(env)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / "config.yaml"
+        if candidate.exists() and (folder / "pyproject.toml").exists():
+            return candidate
+    return here / "config.yaml"

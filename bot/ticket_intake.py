@@ -1,0 +1,141 @@
+"""Turning a finished intake (the engine's CreateTicket effect) into a stored ticket."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from dialogues.state import CreateTicket
+from dialogues.types import Language
+from storage.models import Customer, Ticket
+from storage.repositories import tickets as ticket_repo
+
+# When the customer will hear back, by kind (DOMAIN.md: acknowledge within 24 h; consultations
+# are answered within 1-2 working days). The lifecycle's SLA clocks refine this.
+FIRST_REPLY_HOURS: dict[str, int] = {
+    "complaint": 24,
+    "consultation": 48,
+    "suggestion": 72,
+    "grievance": 24,
+}
+
+_COLUMN_FIELDS = {
+    "description",
+    "category",
+    "category_source",
+    "nlu_confidence",
+    "desired_outcome",
+    "phone",
+    "evidence",
+    "references",
+    "language",
+}
+_REFERENCE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)[A-Za-z]{0,4}\d[\dA-Za-z-]{7,31}(?![A-Za-z0-9])")
+
+SeverityFn = Callable[[str, dict[str, Any]], tuple[str, list[dict[str, str]]]]
+"""(description, fields) -> (severity, reasons); the rules live with the NLU package."""
+
+
+def no_severity(_text: str, _fields: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
+    return "normal", []
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedTicket:
+    ticket: Ticket
+    reply_by: datetime
+
+
+def extract_references(text: str) -> list[str]:
+    """Order/reference numbers quoted in free text (letters optional, 8+ characters, a digit)."""
+    seen: list[str] = []
+    for match in _REFERENCE.finditer(text):
+        value = match.group(0)
+        if value not in seen and not re.fullmatch(r"\+?1[3-9]\d{9}", value):
+            seen.append(value)
+    return seen
+
+
+def create_ticket(
+    session: Session,
+    *,
+    effect: CreateTicket,
+    customer: Customer,
+    conversation_id: int | None,
+    channel: str,
+    now: datetime,
+    tz: ZoneInfo,
+    severity: SeverityFn = no_severity,
+) -> CreatedTicket:
+    """Insert the ticket, its number and its first audit event in the caller's transaction."""
+    assert customer.id is not None
+    fields = dict(effect.fields)
+    description = str(fields.get("description") or "")
+    evidence = fields.get("evidence") or []
+    references = list(fields.get("references") or []) or extract_references(description)
+    level, reasons = severity(description, fields)
+    phone = fields.get("phone")
+    ticket = Ticket(
+        number=ticket_repo.next_number(session, local_day=now.astimezone(tz).date()),
+        kind=effect.kind,
+        severity=level,
+        severity_reasons=reasons,
+        category=_str_or_none(fields.get("category")),
+        category_source=_str_or_none(fields.get("category_source")),
+        nlu_confidence=_float_or_none(fields.get("nlu_confidence")),
+        description=description,
+        details={k: v for k, v in fields.items() if k not in _COLUMN_FIELDS},
+        contact_name=customer.name,
+        contact_phone=_str_or_none(phone),
+        references=references,
+        desired_outcome=_str_or_none(fields.get("desired_outcome")),
+        attachments=list(evidence) if isinstance(evidence, list) else [],
+        channel=channel,
+        language=str(fields.get("language") or customer.language),
+        customer_id=customer.id,
+        conversation_id=conversation_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    assert ticket.id is not None
+    ticket_repo.add_event(
+        session,
+        ticket_id=ticket.id,
+        actor="customer",
+        action="created",
+        after={"status": ticket.status, "severity": ticket.severity, "category": ticket.category},
+        note="; ".join(r.get("reason", "") for r in reasons) or None,
+        at=now,
+    )
+    if isinstance(phone, str) and phone and customer.phone != phone:
+        customer.phone = phone
+        session.add(customer)
+    return CreatedTicket(
+        ticket=ticket, reply_by=now + timedelta(hours=FIRST_REPLY_HOURS.get(effect.kind, 24))
+    )
+
+
+def format_local(moment: datetime, tz: ZoneInfo, language: Language) -> str:
+    local = moment.astimezone(tz)
+    if language == "zh":
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local:%b} {local.day}, {local:%H:%M}"
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None

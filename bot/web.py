@@ -1,0 +1,162 @@
+"""The HTTP side of the app: health, the customer chat page, and the mount point for the
+channel webhooks and the console. The TousuApp lifecycle runs inside the ASGI lifespan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from bot.app import TousuApp
+from bot.channels.webchat import message_json
+from dialogues.types import ConversationKey, InboundMessage
+from storage.models import Message
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "web_static"
+CHAT_COOKIE = "tousu_chat"
+HISTORY_LIMIT = 50
+MAX_WS_MESSAGE = 64_000
+
+
+def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI:
+    """Build the FastAPI app; with ``manage_lifecycle`` the bot starts and stops with it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await tousu.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await tousu.stop()
+
+    app = FastAPI(title="Tousu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.tousu = tousu
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for channel in tousu.channels.values():
+        channel_router = channel.router()
+        if channel_router is not None:
+            app.include_router(channel_router)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            await tousu.db.run(lambda s: s.execute(text("SELECT 1")).scalar_one())
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        nlu = tousu.nlu
+        checks["nlu"] = "disabled" if nlu is None else getattr(nlu, "health", lambda: "configured")()
+        checks["channels"] = sorted(tousu.channels)
+        checks["outbox_pending"] = tousu.delivery.pending_count()
+        ok = checks["database"] == "ok" and tousu.started
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    @app.get("/chat", response_class=HTMLResponse)
+    async def chat_page(request: Request) -> HTMLResponse:
+        page = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
+        response = HTMLResponse(page)
+        if not _valid_chat_id(request.cookies.get(CHAT_COOKIE)):
+            response.set_cookie(
+                CHAT_COOKIE,
+                secrets.token_urlsafe(24),
+                httponly=True,
+                samesite="strict",
+                max_age=90 * 86400,
+            )
+        return response
+
+    @app.get("/chat/history")
+    async def chat_history(request: Request) -> JSONResponse:
+        user_id = request.cookies.get(CHAT_COOKIE)
+        if not _valid_chat_id(user_id):
+            return JSONResponse({"messages": []})
+        assert user_id is not None
+
+        def load(session: Session) -> list[dict[str, Any]]:
+            rows = session.exec(
+                select(Message)
+                .where(Message.channel == tousu.webchat.name, Message.user_id == user_id)
+                .where(col(Message.author) != "note")
+                .order_by(col(Message.id).desc())
+                .limit(HISTORY_LIMIT)
+            ).all()
+            return [_history_item(row) for row in reversed(rows)]
+
+        return JSONResponse({"messages": await tousu.db.run(load)})
+
+    @app.websocket("/chat/ws")
+    async def chat_socket(socket: WebSocket) -> None:
+        user_id = socket.cookies.get(CHAT_COOKIE)
+        if not _valid_chat_id(user_id):
+            await socket.close(code=4401)
+            return
+        assert user_id is not None
+        await socket.accept()
+        tousu.webchat.connect(user_id, socket)
+        try:
+            while True:
+                raw = await socket.receive_text()
+                if len(raw) > MAX_WS_MESSAGE:
+                    await socket.send_json({"from": "system", "error": "too_long"})
+                    continue
+                try:
+                    data = json.loads(raw)
+                    text_in = str(data.get("text", ""))
+                    payload = data.get("payload")
+                    client_id = str(data.get("id") or secrets.token_hex(8))[:64]
+                except (ValueError, AttributeError):
+                    await socket.send_json({"from": "system", "error": "bad_message"})
+                    continue
+                inbound = InboundMessage(
+                    key=ConversationKey(tousu.webchat.name, user_id),
+                    text=text_in,
+                    message_id=f"{user_id}:{client_id}",
+                    received_at=utcnow(),
+                    payload=str(payload)[:256] if payload else None,
+                    language_hint=str(data.get("lang") or "") or None,
+                )
+                await tousu.manager.accept(inbound)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            tousu.webchat.disconnect(user_id, socket)
+
+    return app
+
+
+def _valid_chat_id(value: str | None) -> bool:
+    return value is not None and 16 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+def _history_item(row: Message) -> dict[str, Any]:
+    if row.direction == "in":
+        return {"from": "customer", "text": row.text, "buttons": []}
+    item: dict[str, Any] = message_json_from_row(row)
+    if row.author.startswith("agent:"):
+        item["from"] = "agent"
+    return item
+
+
+def message_json_from_row(row: Message) -> dict[str, Any]:
+    from bot.channels.base import OutboundMessage
+    from dialogues.types import Button
+
+    return message_json(
+        OutboundMessage(text=row.text, buttons=tuple(Button(b["label"], b["payload"]) for b in row.buttons))
+    )

@@ -1,0 +1,350 @@
+"""Reading what the customer sent at the current screen: commands, keys, answers to each step
+kind, the first message of a conversation and attachments."""
+
+from __future__ import annotations
+
+from dialogues import inputs, screens
+from dialogues.conditions import evaluate
+from dialogues.inputs import Command
+from dialogues.model import AskStep, ClassifyStep, CollectStep, ConfirmStep, MenuStep, Option
+from dialogues.reading import (
+    COMMAND_INTENTS,
+    attachment_dict,
+    editing,
+    fresh_state,
+    intent_score,
+    needs_fresh_start,
+    option_by_label,
+    pressed,
+)
+from dialogues.screens import Action
+from dialogues.state import EndConversation, ShowProgress
+from dialogues.turn import TurnBuilder
+from dialogues.types import Attachment, InboundMessage, Reply
+from dialogues.validators import VALIDATORS, AnswerContext, Invalid
+
+
+class Responder(TurnBuilder):
+    """A turn builder that answers one inbound message."""
+
+    def handle(self, inbound: InboundMessage) -> None:
+        text = inputs.clean(inbound.text)
+        command = inputs.parse_command(text) if inbound.payload is None and text else None
+        if self.state.status == "agent":
+            if command is not None and command.kind in ("restart", "cancel"):
+                self.state = self.state.evolve(status="bot")
+                self.command(command)
+            return
+        if self.state.status == "closed" or (self.state.started and needs_fresh_start(self.flow, self.state)):
+            self.state = fresh_state(self.state)
+        if inbound.kind == "unsupported" and not inbound.attachments:
+            self.note(self.msg("unsupported"))
+            self.prompt_or_greet()
+            return
+        if inbound.kind == "event":  # e.g. a WeChat follow: greet newcomers, otherwise nothing
+            if not self.state.started:
+                self.restart()
+            return
+        if inbound.attachments:
+            self.attachments(inbound.attachments, has_text=bool(text))
+            if not text:
+                return
+        if inbound.payload is not None:
+            self.payload(inbound.payload)
+        elif not text:
+            if self.state.started:
+                self.note(self.msg("empty"))
+            self.prompt_or_greet()
+        elif len(text) > self.options.max_text_length:
+            self.note(self.msg("too_long", limit=self.options.max_text_length))
+            self.prompt_or_greet()
+        elif command is not None:
+            self.command(command)
+        elif not self.state.started:
+            self.first_contact(text)
+        else:
+            self.answer(text)
+
+    def command(self, command: Command) -> None:
+        kind = command.kind
+        if kind == "restart":
+            self.restart()
+        elif kind == "cancel":
+            self.effects.append(EndConversation("cancelled"))
+            self.emit(Reply(self.msg("cancelled")))
+            self.state = fresh_state(self.state).evolve(status="closed")
+        elif kind == "help":
+            self.note(self.msg("help"))
+            self.prompt_or_greet()
+        elif kind == "progress":
+            self.effects.append(ShowProgress(command.value))
+            self.prompt_or_greet()
+        elif kind == "human":
+            failed = screens.screen_of(self.state) == "failed"
+            self.handoff("repeated_failure" if failed else "customer_request", None)
+        elif kind == "language":
+            target = command.value if command.value in ("zh", "en") else inputs.other_language(self.lang)
+            self.state = self.state.evolve(language="en" if target == "en" else "zh")
+            self.note(self.msg("language_switched"))
+            self.prompt_or_greet()
+
+    def payload(self, payload: str) -> None:
+        sid, _, key = payload.rpartition(":")
+        if not self.state.started:
+            start = self.flow.step(self.flow.start)
+            if isinstance(start, MenuStep) and sid == start.id:
+                self.state = self.state.evolve(step=start.id)
+                self.key(key)
+            else:
+                self.note(self.msg("stale"))
+                self.restart()
+            return
+        if sid != screens.screen_id(self.state):
+            self.note(self.msg("stale"))
+            self.prompt()
+            return
+        self.key(key)
+
+    def key(self, key: str) -> None:
+        """A key of the current screen, pressed or typed."""
+        if key == "#":
+            self.prompt()
+        elif key == "*":
+            self.back()
+        else:
+            found = next((k for k in screens.keys(self.flow, self.state) if k.key == key), None)
+            if found is not None:
+                self.press(found.action)
+            elif key == "0":
+                self.command(Command("human"))
+            else:
+                self.note(self.msg("stale"))
+                self.prompt()
+
+    # ---------------------------------------------------------------- answers
+    def press(self, action: Action) -> None:
+        current = self.flow.step(self.state.step)
+        kind = action.kind
+        if kind == "human":
+            self.command(Command("human"))
+        elif kind == "retry":
+            previous = (self.state.pending or {}).get("previous")
+            self.state = self.state.evolve(pending=previous, failures=0)
+            self.prompt()
+        elif isinstance(current, MenuStep) and kind == "option":
+            option = current.options[int(action.value or 0)]
+            self.set_slots(**dict(option.set))
+            self.go(option.goto)
+        elif isinstance(current, AskStep):
+            if kind == "profile":
+                self.set_slots(**{current.slot: self.state.profile.get(current.offer_profile or "")})
+            else:
+                self.set_slots(**{current.slot: action.value if kind == "choice" else None})
+            self.go(current.next)
+        elif isinstance(current, CollectStep):
+            self.go(current.next)
+        elif isinstance(current, ConfirmStep):
+            if kind == "confirm":
+                self.go(current.next)
+            elif kind == "edit":
+                self.set_screen("edit")
+                self.prompt()
+            else:
+                entry = current.edit[int(action.value or 0)]
+                self.state = self.state.evolve(pending={"return_to": current.id, "editing": entry.slot})
+                self.go(entry.step)
+        elif isinstance(current, ClassifyStep):
+            if kind == "categories":
+                self.set_screen("categories", guesses=(self.state.pending or {}).get("guesses") or [])
+                self.prompt()
+            else:
+                code = action.value or ""
+                source = "confirmed" if kind == "guess" else "menu"
+                self.set_category(current, code, source, self.guessed_confidence(code))
+                self.go(current.next)
+
+    def fail(self, reason: str) -> None:
+        """A wrong answer: say why and ask again; after max_failures in a row, offer a person."""
+        failures = self.state.failures + 1
+        if failures >= self.options.max_failures:
+            pending = {"screen": "failed", "previous": self.state.pending}
+            self.state = self.state.evolve(pending=pending, failures=failures)
+        else:
+            self.state = self.state.evolve(failures=failures)
+            self.note(reason)
+        self.prompt()
+
+    def answer(self, text: str) -> None:
+        """Typed text at the current screen."""
+        key = inputs.as_key(text)
+        if key is not None and (key in ("#", "*") or pressed(self.flow, self.state, text) is not None):
+            self.key(key)
+            return
+        screen = screens.screen_of(self.state)
+        current = self.flow.step(self.state.step)
+        if screen == "failed":  # typing an answer again is as good as "try again"
+            self.state = self.state.evolve(pending=(self.state.pending or {}).get("previous"))
+            self.answer(text)
+            return
+        if isinstance(current, ClassifyStep):
+            self.answer_category(current, text, screen)
+        elif isinstance(current, MenuStep):
+            self.answer_menu(current, text)
+        elif isinstance(current, AskStep):
+            self.answer_ask(current, text)
+        elif isinstance(current, CollectStep):
+            if inputs.is_word(text, inputs.DONE_WORDS | inputs.SKIP_WORDS):
+                self.go(current.next)
+            else:
+                self.fail(self.msg("collect_hint"))
+        elif isinstance(current, ConfirmStep):
+            self.answer_confirm(current, text, screen)
+
+    def answer_category(self, current: ClassifyStep, text: str, screen: str | None) -> None:
+        guesses = (self.state.pending or {}).get("guesses") or []
+        if screen == "guess" and inputs.is_word(text, inputs.YES_WORDS):
+            self.press(Action("guess", guesses[0][0]))
+            return
+        if screen == "guess" and inputs.is_word(text, inputs.NO_WORDS):
+            self.press(Action("categories"))
+            return
+        for cat in self.flow.categories:
+            if inputs.matches_label(text, (cat.label.zh, cat.label.en, cat.code)):
+                self.set_category(current, cat.code, "menu", self.guessed_confidence(cat.code))
+                self.go(current.next)
+                return
+        self.fail(self.msg("not_a_choice"))
+
+    def answer_menu(self, current: MenuStep, text: str) -> None:
+        option = option_by_label(current, text)
+        if option is not None:
+            self.set_slots(**dict(option.set))
+            self.go(option.goto)
+            return
+        if current.free_text is not None:
+            self.set_slots(**{current.free_text.slot: text})
+            self.go(current.free_text.goto)
+            return
+        choice = self.intent_choice(current, text)
+        if isinstance(choice, Command):
+            self.command(choice)
+        elif isinstance(choice, Option):
+            self.choose_by_text(choice, text)
+        elif self.nlu is not None and self.nlu.intent is not None and self.nlu.intent.name == "greet":
+            self.prompt()
+        else:
+            self.fail(self.msg("not_a_choice"))
+
+    def intent_choice(self, current: MenuStep, text: str) -> Command | Option | None:
+        """What the NLU made of free text at a menu: a command intent, or the option whose
+        intents together are confident enough."""
+        if self.nlu is None:
+            return None
+        threshold = self.options.confidence_threshold
+        top = self.nlu.intent
+        if top is not None and top.name in COMMAND_INTENTS and top.confidence >= threshold:
+            kind = COMMAND_INTENTS[top.name]
+            return Command(kind, inputs.ticket_number_in(text) if kind == "progress" else None)
+        scored = [(intent_score(self.nlu, o.intents), i) for i, o in enumerate(current.options) if o.intents]
+        score, index = max(scored, default=(0.0, -1))
+        return current.options[index] if score >= threshold else None
+
+    def choose_by_text(self, option: Option, text: str) -> None:
+        """An option picked from free text: the text itself may answer the option's first question."""
+        self.set_slots(**dict(option.set))
+        if option.text_slot is not None and len(text) >= option.text_min_length:
+            self.set_slots(**{option.text_slot: text})
+            self.nlu_slot = option.text_slot
+            self.go(option.text_goto or option.goto)
+        else:
+            self.go(option.goto)
+
+    def answer_ask(self, current: AskStep, text: str) -> None:
+        if current.optional and inputs.is_word(text, inputs.SKIP_WORDS):
+            self.set_slots(**{current.slot: None})
+            self.go(current.next)
+            return
+        ctx = AnswerContext(
+            today=self.today,
+            min_length=current.min_length,
+            choices=tuple((c.value, (c.label.zh, c.label.en, *c.aliases)) for c in current.choices),
+        )
+        outcome = VALIDATORS[current.validator](text, ctx)
+        if isinstance(outcome, Invalid):
+            self.fail(self.msg(outcome.reason, **dict(outcome.params)))
+            return
+        self.set_slots(**{current.slot: outcome.value})
+        if self.nlu is not None and not editing(self.state):
+            self.nlu_slot = current.slot
+        self.go(current.next)
+
+    def answer_confirm(self, current: ConfirmStep, text: str, screen: str | None) -> None:
+        if screen == "edit":
+            for i, entry in enumerate(current.edit):
+                if inputs.matches_label(text, (entry.label.zh, entry.label.en)):
+                    self.press(Action("edit_field", str(i)))
+                    return
+        elif inputs.is_word(text, inputs.YES_WORDS):
+            self.press(Action("confirm"))
+            return
+        elif current.edit and inputs.is_word(text, inputs.EDIT_WORDS):
+            self.press(Action("edit"))
+            return
+        self.fail(self.msg("not_a_choice"))
+
+    def first_contact(self, text: str) -> None:
+        """The first message: a start-menu key or label picks it; a confident request (e.g. a
+        complaint) goes straight in with a short greeting; anything else gets the greeting."""
+        start = self.flow.step(self.flow.start)
+        if not isinstance(start, MenuStep):
+            self.restart()
+            return
+        self.state = self.state.evolve(step=start.id)
+        key = inputs.as_key(text)
+        if key is not None and pressed(self.flow, self.state, text) is not None:
+            self.key(key)
+            return
+        option = option_by_label(start, text)
+        if option is not None:
+            self.set_slots(**dict(option.set))
+            self.go(option.goto)
+            return
+        choice = self.intent_choice(start, text) if start.free_text is None else None
+        if isinstance(choice, Command):
+            self.command(choice)
+        elif isinstance(choice, Option):
+            self.note(self.msg("welcome_short"))
+            self.choose_by_text(choice, text)
+        else:
+            self.restart()
+
+    # ---------------------------------------------------------------- attachments
+    def attachments(self, items: tuple[Attachment, ...], *, has_text: bool) -> None:
+        """Evidence during a complaint is kept in the attachment slot with a short receipt."""
+        slot = self.attachment_slot()
+        if slot is None:
+            self.note(self.msg("attachments_not_now"))
+            if not has_text:
+                self.prompt_or_greet()
+            return
+        existing = self.state.slots.get(slot)
+        kept = [*(existing if isinstance(existing, list) else []), *(attachment_dict(a) for a in items)]
+        self.set_slots(**{slot: kept})
+        ack = self.msg("attachment_ack", count=len(items), total=len(kept))
+        if has_text:
+            self.emit(Reply(ack))
+        else:
+            buttons = screens.prompt(self.flow, self.state).buttons
+            self.emit(Reply(ack, buttons))
+
+    def attachment_slot(self) -> str | None:
+        if not self.state.started:
+            return None
+        current = self.flow.step(self.state.step)
+        if isinstance(current, CollectStep):
+            return current.slot
+        rule = self.flow.attachments
+        if rule is None:
+            return None
+        cond = rule.condition()
+        return rule.slot if cond is None or evaluate(cond, self.state.slots) else None

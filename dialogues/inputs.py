@@ -1,0 +1,114 @@
+"""Reading what the customer typed: cleaning, keypad keys, global commands and answer words.
+
+Everything here is a constant table or a pure function, shared by ``step`` and ``wants_nlu`` so
+the two always agree on what a message means.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from dialogues.types import Language
+
+# C0/C1 controls except tab and newline, zero-width space, bidi overrides and the BOM. ZWJ and
+# variation selectors stay: emoji sequences need them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_TRAILING = "。.!！~～、,，)）"
+_KEY = re.compile(r"[0-9]{1,2}|#|\*")
+_BOT_SUFFIX = re.compile(r"^(/[a-z_]+)@\w+")
+
+
+def clean(text: str) -> str:
+    """Drop control characters, unify newlines and trim; the text the engine interprets."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def fold(text: str) -> str:
+    """A comparison form: full-width to ASCII, case-folded, trailing punctuation dropped."""
+    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    stripped = folded.rstrip(_TRAILING).strip()
+    return stripped or folded
+
+
+def as_key(text: str) -> str | None:
+    """The keypad key a message stands for ("1", "１", "1." -> "1"; "#", "*"), else None."""
+    folded = fold(text)
+    return folded if _KEY.fullmatch(folded) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    kind: str  # restart, cancel, help, progress, human, language
+    value: str | None = None  # progress: a ticket number; language: zh, en or None (toggle)
+
+
+_COMMAND_WORDS: tuple[tuple[Command, tuple[str, ...]], ...] = (
+    (Command("restart"), ("重新开始", "重来", "从头开始", "restart", "/start", "/restart", "start over")),
+    (Command("cancel"), ("取消", "取消投诉", "cancel", "/cancel")),
+    (Command("help"), ("帮助", "help", "/help", "?", "怎么用")),
+    (
+        Command("progress"),
+        ("进度", "查询进度", "查进度", "工单进度", "progress", "/status", "/progress", "status"),
+    ),
+    (Command("human"), ("人工", "转人工", "人工客服", "human", "/human", "agent", "/agent", "0")),
+    (Command("language"), ("语言", "language", "/lang", "/language", "切换语言")),
+    (Command("language", "en"), ("english", "/english", "英文", "英语")),
+    (Command("language", "zh"), ("中文", "chinese", "/chinese", "汉语", "简体中文")),
+)
+COMMANDS: Mapping[str, Command] = MappingProxyType(
+    {word: command for command, words in _COMMAND_WORDS for word in words}
+)
+"""Whole messages that are commands, in their folded form."""
+
+_PROGRESS_WITH_NUMBER = re.compile(
+    r"(?:进度|查询进度|查进度|工单进度|查询工单|progress|/status|/progress|status)"
+    r"\s*[:：]?\s*(?:工单号?|no\.?|#)?\s*(?P<number>[a-z]{0,4}\d{6,20})"
+)
+
+
+def parse_command(text: str) -> Command | None:
+    """A global command (any step, zh, en and slash forms), or None."""
+    folded = _BOT_SUFFIX.sub(r"\1", fold(text))
+    found = COMMANDS.get(folded)
+    if found is not None:
+        return found
+    if match := _PROGRESS_WITH_NUMBER.fullmatch(folded):
+        return Command("progress", match.group("number").upper())
+    return None
+
+
+def ticket_number_in(text: str) -> str | None:
+    """A ticket number quoted in free text (used when the NLU says query_status)."""
+    match = re.search(r"(?<![0-9A-Za-z])([A-Za-z]{0,4}\d{6,20})(?![0-9A-Za-z])", fold(text))
+    return match.group(1).upper() if match else None
+
+
+YES_WORDS = frozenset(
+    {"是", "是的", "对", "对的", "没错", "好", "好的", "确认", "确定", "可以", "yes", "y", "yep", "ok",
+     "okay", "confirm", "correct", "sure", "right"}
+)  # fmt: skip
+NO_WORDS = frozenset({"不是", "不对", "否", "不", "错", "no", "n", "nope", "wrong", "not really"})
+EDIT_WORDS = frozenset({"修改", "更改", "改", "改一下", "edit", "change", "modify"})
+DONE_WORDS = frozenset({"完成", "好了", "发完了", "没有了", "就这些", "done", "finished", "that's all"})
+SKIP_WORDS = frozenset(
+    {"跳过", "略过", "不填", "无", "没有", "不清楚", "不记得", "不记得了", "忘了", "不知道", "skip",
+     "none", "n/a", "pass", "no", "don't know", "not sure"}
+)  # fmt: skip
+
+
+def is_word(text: str, words: frozenset[str]) -> bool:
+    return fold(text) in words
+
+
+def matches_label(text: str, labels: Iterable[str]) -> bool:
+    """Whether the customer typed one of the labels (any language, case and width folded)."""
+    wanted = fold(text)
+    return any(wanted == fold(label) for label in labels)
+
+
+def other_language(language: Language) -> Language:
+    return "en" if language == "zh" else "zh"

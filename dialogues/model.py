@@ -1,0 +1,440 @@
+"""The flow file's schema as frozen pydantic models (re-exported by ``dialogues.spec``).
+
+Everything is a tuple or a frozen model, so a parsed Flow is hashable and safe to share between
+conversations and cache by (name, version). Each step knows its outgoing edges, the slots an edge
+sets and the texts it shows: the validator's graph checks and the engine both read them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+
+from dialogues.conditions import Condition, condition_slots, parse_condition
+from dialogues.texts import MESSAGES, fill
+from dialogues.types import Language
+
+Scalar = str | int | float | bool | None
+StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+SlotName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+TURN_SCOPED: frozenset[str] = frozenset({"ticket_number", "reply_by"})
+"""Placeholders the manager fills after a create_ticket step, in that turn's replies only."""
+
+ANY_CATEGORY = "category"
+"""In an option's ``intents``: any complaint category (their confidences are summed)."""
+
+
+def _as_str(value: Any) -> Any:
+    """YAML reads ``key: 1`` as an int; keys and values are strings in the flow."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _pairs(value: Any) -> Any:
+    return tuple(value.items()) if isinstance(value, Mapping) else value
+
+
+Key = Annotated[str, BeforeValidator(_as_str)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(_Frozen):
+    """Customer-facing text in both languages; Chinese is the default."""
+
+    zh: str
+    en: str
+
+    @field_validator("zh", "en")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return value
+
+    def get(self, language: Language) -> str:
+        return self.en if language == "en" else self.zh
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A way out of a step: the field that names it, the target, and the slots it sets."""
+
+    field: str
+    target: str
+    sets: frozenset[str] = frozenset()
+
+
+class Option(_Frozen):
+    key: Key
+    label: Text
+    goto: StepId
+    set: Annotated[tuple[tuple[SlotName, Scalar], ...], BeforeValidator(_pairs)] = ()
+    intents: tuple[str, ...] = ()
+    """NLU intents that pick this option from free text (``category``: any complaint category)."""
+    text_slot: SlotName | None = None
+    """When picked from free text, the text is kept in this slot ..."""
+    text_goto: StepId | None = None
+    """... and the conversation goes here instead of ``goto`` ..."""
+    text_min_length: int = Field(default=1, ge=1)
+    """... if the text is at least this long ("我要投诉" alone describes nothing)."""
+
+
+class FreeText(_Frozen):
+    slot: SlotName
+    goto: StepId
+
+
+class Choice(_Frozen):
+    value: Key
+    label: Text
+    aliases: tuple[str, ...] = ()
+
+
+class EditField(_Frozen):
+    slot: SlotName
+    label: Text
+    step: StepId
+
+
+class Case(_Frozen):
+    when: str = Field(alias="if")
+    goto: StepId
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_condition(value)  # ConditionError is a ValueError: pydantic reports it
+        return value
+
+    def condition(self) -> Condition:
+        return parse_condition(self.when)
+
+
+class Category(_Frozen):
+    code: str
+    label: Text
+
+
+class AttachmentRule(_Frozen):
+    """Attachments sent while ``when`` holds are appended to ``slot`` (a list of dicts)."""
+
+    slot: SlotName
+    when: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_condition(value)
+        return value
+
+    def condition(self) -> Condition | None:
+        return None if self.when is None else parse_condition(self.when)
+
+
+class _Step(_Frozen):
+    id: StepId
+    INPUT: ClassVar[bool] = False
+    """Whether the step waits for the customer (and so can be gone back to with ``*``)."""
+
+    def edges(self) -> tuple[Edge, ...]:
+        return ()
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return ()
+
+    def reads(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """Slots read by conditions, by field."""
+        return ()
+
+    def writes(self) -> frozenset[str]:
+        return frozenset().union(*(e.sets for e in self.edges()))
+
+
+def _maybe(field: str, text: Text | None) -> tuple[tuple[str, Text], ...]:
+    return () if text is None else ((field, text),)
+
+
+class SayStep(_Step):
+    kind: Literal["say"]
+    text: Text
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text),)
+
+
+class MenuStep(_Step):
+    kind: Literal["menu"]
+    INPUT: ClassVar[bool] = True
+    text: Text
+    options: tuple[Option, ...]
+    free_text: FreeText | None = None
+    """Typed text that is not an option is kept in this slot (no NLU)."""
+    human_button: bool = False
+    """Show a ``0`` button for a person (the ``0`` key works on every menu regardless)."""
+
+    def edges(self) -> tuple[Edge, ...]:
+        out: list[Edge] = []
+        for i, opt in enumerate(self.options):
+            sets = frozenset(slot for slot, _ in opt.set)
+            out.append(Edge(f"options[{i}].goto", opt.goto, sets))
+            if opt.text_slot is not None:
+                out.append(
+                    Edge(
+                        f"options[{i}].text_goto" if opt.text_goto else f"options[{i}].goto",
+                        opt.text_goto or opt.goto,
+                        sets | {opt.text_slot},
+                    )
+                )
+        if self.free_text is not None:
+            out.append(Edge("free_text.goto", self.free_text.goto, frozenset({self.free_text.slot})))
+        return tuple(out)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text), *((f"options[{i}].label", o.label) for i, o in enumerate(self.options)))
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+class AskStep(_Step):
+    kind: Literal["ask"]
+    INPUT: ClassVar[bool] = True
+    text: Text
+    slot: SlotName
+    validator: str = "text"
+    optional: bool = False
+    """Allow skipping (a button, 跳过, skip); a skipped slot is set to None."""
+    min_length: int = Field(default=1, ge=1)
+    choices: tuple[Choice, ...] = ()
+    offer_profile: str | None = None
+    """A ``state.profile`` key whose value is offered as a button (masked), e.g. phone_on_file."""
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next, frozenset({self.slot})),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text), *((f"choices[{i}].label", c.label) for i, c in enumerate(self.choices)))
+
+
+class ClassifyStep(_Step):
+    """Sets ``slot`` from the NLU's reading of ``source``; ``text`` heads the category menu."""
+
+    kind: Literal["classify"]
+    INPUT: ClassVar[bool] = True  # it may stop to ask "is this about X?"
+    text: Text
+    source: SlotName
+    slot: SlotName = "category"
+    next: StepId
+
+    @property
+    def extra_slots(self) -> tuple[str, str]:
+        return f"{self.slot}_source", "nlu_confidence"
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next, frozenset({self.slot, *self.extra_slots})),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text),)
+
+
+class CollectStep(_Step):
+    """Gathers attachments into ``slot`` until the customer says done (1) or skip (2)."""
+
+    kind: Literal["collect"]
+    INPUT: ClassVar[bool] = True
+    text: Text
+    slot: SlotName
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next, frozenset({self.slot})),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text),)
+
+
+class ConfirmStep(_Step):
+    """Shows a summary (``text`` with slot placeholders): 1 confirms, 2 edits one of ``edit``."""
+
+    kind: Literal["confirm"]
+    INPUT: ClassVar[bool] = True
+    text: Text
+    edit: tuple[EditField, ...] = ()
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (
+            Edge("next", self.next),
+            *(Edge(f"edit[{i}].step", e.step) for i, e in enumerate(self.edit)),
+        )
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return (("text", self.text), *((f"edit[{i}].label", e.label) for i, e in enumerate(self.edit)))
+
+
+class BranchStep(_Step):
+    kind: Literal["branch"]
+    cases: tuple[Case, ...]
+    default: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (
+            *(Edge(f"cases[{i}].goto", c.goto) for i, c in enumerate(self.cases)),
+            Edge("default", self.default),
+        )
+
+    def reads(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        return tuple((f"cases[{i}].if", condition_slots(c.condition())) for i, c in enumerate(self.cases))
+
+
+class CreateTicketStep(_Step):
+    """Emits CreateTicket; ``text`` may use {ticket_number} and {reply_by} (the manager fills them)."""
+
+    kind: Literal["create_ticket"]
+    ticket_kind: Literal["complaint", "consultation", "suggestion", "grievance"]
+    text: Text | None = None
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next, TURN_SCOPED),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return _maybe("text", self.text)
+
+
+class ProgressStep(_Step):
+    kind: Literal["progress"]
+    text: Text | None = None
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return _maybe("text", self.text)
+
+
+class HandoffStep(_Step):
+    kind: Literal["handoff"]
+    reason: str = "customer_request"
+    text: Text | None = None
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return _maybe("text", self.text)
+
+
+class EndStep(_Step):
+    kind: Literal["end"]
+    reason: str = "done"
+    text: Text | None = None
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return _maybe("text", self.text)
+
+
+Step = Annotated[
+    SayStep
+    | MenuStep
+    | AskStep
+    | ClassifyStep
+    | CollectStep
+    | ConfirmStep
+    | BranchStep
+    | CreateTicketStep
+    | ProgressStep
+    | HandoffStep
+    | EndStep,
+    Field(discriminator="kind"),
+]
+AnyStep = (
+    SayStep
+    | MenuStep
+    | AskStep
+    | ClassifyStep
+    | CollectStep
+    | ConfirmStep
+    | BranchStep
+    | CreateTicketStep
+    | ProgressStep
+    | HandoffStep
+    | EndStep
+)
+STEP_KINDS: tuple[str, ...] = (
+    "say",
+    "menu",
+    "ask",
+    "classify",
+    "collect",
+    "confirm",
+    "branch",
+    "create_ticket",
+    "progress",
+    "handoff",
+    "end",
+)
+
+
+class Flow(_Frozen):
+    """One parsed, validated flow. ``text`` is the YAML it came from, ``source`` where it was read."""
+
+    name: str
+    source: str
+    text: str
+    start: str
+    steps: tuple[Step, ...]
+    categories: tuple[Category, ...] = ()
+    messages: tuple[tuple[str, Text], ...] = ()
+    attachments: AttachmentRule | None = None
+    _index: dict[str, AnyStep] = PrivateAttr(default_factory=dict)
+    _messages: dict[str, Text] = PrivateAttr(default_factory=dict)
+    _labels: dict[tuple[str, str], Text] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._index = {s.id: s for s in self.steps}
+        self._messages = dict(self.messages)
+        labels: dict[tuple[str, str], Text] = {}
+        for step in self.steps:
+            if isinstance(step, MenuStep):
+                for opt in step.options:
+                    for slot, value in opt.set:
+                        labels.setdefault((slot, str(value)), opt.label)
+            elif isinstance(step, AskStep):
+                for choice in step.choices:
+                    labels.setdefault((step.slot, choice.value), choice.label)
+            elif isinstance(step, ClassifyStep):
+                for cat in self.categories:
+                    labels.setdefault((step.slot, cat.code), cat.label)
+        self._labels = labels
+
+    def step(self, step_id: str) -> AnyStep:
+        return self._index[step_id]
+
+    def has_step(self, step_id: str) -> bool:
+        return step_id in self._index
+
+    def message(self, key: str, language: Language, **values: object) -> str:
+        """An engine message, the flow's override first; ``values`` fill its placeholders."""
+        override = self._messages.get(key)
+        template = override.get(language) if override else MESSAGES[key][language]
+        return fill(template, {k: str(v) for k, v in values.items()})
+
+    def category_label(self, code: str, language: Language) -> str:
+        cat = next((c for c in self.categories if c.code == code), None)
+        return cat.label.get(language) if cat else code
+
+    def value_label(self, slot: str, value: object, language: Language) -> str | None:
+        """The label of the option or choice that sets ``slot`` to ``value``, if any."""
+        text = self._labels.get((slot, str(value)))
+        return text.get(language) if text else None

@@ -1,0 +1,93 @@
+"""Pure questions about a message against a flow and a state, shared by ``wants_nlu`` and the
+turn builder so both read a message the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from dialogues import inputs, screens
+from dialogues.model import ANY_CATEGORY, AskStep, ClassifyStep, EndStep, Flow, HandoffStep, MenuStep, Option
+from dialogues.state import ConversationState
+from dialogues.types import Attachment
+from nlu.types import CATEGORY_INTENTS, NluResult
+
+COMMAND_INTENTS: Mapping[str, str] = MappingProxyType(
+    {"request_human": "human", "query_status": "progress", "cancel": "cancel"}
+)
+"""NLU intents that act like the global command of the same meaning when typed at a menu."""
+
+
+def needs_fresh_start(flow: Flow, state: ConversationState) -> bool:
+    """Not started, closed, or parked on a step that cannot take input (it ended)."""
+    if not state.started or state.status == "closed" or not flow.has_step(state.step):
+        return True
+    current = flow.step(state.step)
+    return isinstance(current, HandoffStep | EndStep) and state.status == "bot"
+
+
+def fresh_state(state: ConversationState) -> ConversationState:
+    return ConversationState(
+        flow=state.flow, flow_version=state.flow_version, language=state.language, profile=state.profile
+    )
+
+
+def editing(state: ConversationState) -> bool:
+    return bool(state.pending and state.pending.get("return_to"))
+
+
+def pressed(flow: Flow, state: ConversationState, text: str) -> screens.Key | None:
+    key = inputs.as_key(text)
+    return next((k for k in screens.keys(flow, state) if k.key == key), None) if key else None
+
+
+def menu_wants_nlu(flow: Flow, state: ConversationState, menu: MenuStep, text: str) -> bool:
+    if menu.free_text is not None or pressed(flow, state, text) is not None:
+        return False
+    return option_by_label(menu, text) is None
+
+
+def option_by_label(menu: MenuStep, text: str) -> Option | None:
+    return next((o for o in menu.options if inputs.matches_label(text, (o.label.zh, o.label.en))), None)
+
+
+def feeds_classify(flow: Flow, ask: AskStep) -> bool:
+    """Whether the answer reaches a classify step reading it before the next question."""
+    seen: set[str] = set()
+    todo = [ask.next]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen or not flow.has_step(step_id):
+            continue
+        seen.add(step_id)
+        target = flow.step(step_id)
+        if isinstance(target, ClassifyStep):
+            if target.source == ask.slot:
+                return True
+            continue
+        if not target.INPUT:
+            todo.extend(e.target for e in target.edges())
+    return False
+
+
+def category_scores(flow: Flow, result: NluResult) -> list[tuple[str, float]]:
+    """The NLU's complaint categories known to this flow, best first."""
+    codes = {c.code for c in flow.categories}
+    ranking = result.category_ranking()
+    if not ranking and result.intent is not None and result.intent.name in CATEGORY_INTENTS:
+        ranking = (result.intent,)
+    return [(s.name, s.confidence) for s in ranking if s.name in codes]
+
+
+def intent_score(result: NluResult, intents: tuple[str, ...]) -> float:
+    """Summed confidence of the intents (``category`` stands for all complaint categories)."""
+    names = set(intents)
+    if ANY_CATEGORY in names:
+        names |= set(CATEGORY_INTENTS)
+    ranking = result.ranking or ((result.intent,) if result.intent else ())
+    return sum(s.confidence for s in ranking if s.name in names)
+
+
+def attachment_dict(item: Attachment) -> dict[str, Any]:
+    return {"kind": item.kind, "ref": item.ref, "name": item.name, "mime": item.mime, "size": item.size}

@@ -1,0 +1,93 @@
+"""Conversation state, effects and the turn result: the engine's whole vocabulary of output.
+
+All of it is plain data that round-trips through JSON, so the manager can store a state in one
+column and a restart resumes exactly where the customer was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from dialogues.types import Language, Reply
+
+ConversationStatus = Literal["bot", "agent", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """Where one conversation stands. Never mutated: the engine returns a new one each turn.
+
+    ``profile`` is read-only context the manager supplies (for example ``phone_on_file``);
+    ``pending`` holds a question the current step asked besides its own prompt (for example the
+    low-confidence "is this about X?" check), so the next answer is read against it.
+    """
+
+    flow: str
+    flow_version: int
+    step: str = ""
+    slots: dict[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    language: Language = "zh"
+    failures: int = 0
+    status: ConversationStatus = "bot"
+    pending: dict[str, Any] | None = None
+    profile: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        return self.step != ""
+
+    def evolve(self, **changes: Any) -> ConversationState:
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["history"] = list(self.history)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> ConversationState:
+        data = json.loads(raw)
+        data["history"] = tuple(data.get("history", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTicket:
+    """Record a ticket. ``fields`` are the collected slots (description, category, phone, ...)."""
+
+    kind: str  # complaint, consultation, suggestion, grievance
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHandoff:
+    """Put the conversation in the queue for a person; ``reason`` is a short code."""
+
+    reason: str  # customer_request, repeated_failure, ...
+
+
+@dataclass(frozen=True, slots=True)
+class ShowProgress:
+    """Tell the customer how their tickets stand; ``number`` narrows it to one of them."""
+
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndConversation:
+    """The conversation is over; the next message starts the flow afresh."""
+
+    reason: str = "done"  # done, cancelled
+
+
+Effect = CreateTicket | RequestHandoff | ShowProgress | EndConversation
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    state: ConversationState
+    replies: tuple[Reply, ...]
+    effects: tuple[Effect, ...] = ()

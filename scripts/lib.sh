@@ -1,0 +1,76 @@
+# Shared set-up steps for scripts/run and scripts/test. Each step is idempotent and quick when
+# nothing changed, so both commands can run it every time on a fresh or an old machine.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY311="${TOUSU_PYTHON:-}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+find_python311() {
+    if [ -n "$PY311" ]; then echo "$PY311"; return; fi
+    for candidate in python3.11 python3.12 python3.13 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && \
+           "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            command -v "$candidate"; return
+        fi
+    done
+    die "Python >= 3.11 is required (set TOUSU_PYTHON to its path)"
+}
+
+ensure_app_venv() {
+    local stamp="$VENV/.tousu-stamp" want
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return
+    fi
+    say "installing the app virtualenv (.venv)"
+    [ -x "$VENV/bin/python" ] || "$(find_python311)" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    echo "$want" > "$stamp"
+}
+
+ensure_rasa() {
+    say "checking the Rasa NLU virtualenv and model"
+    "$VENV/bin/tousu" nlu train
+}
+
+ensure_apt_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    say "installing Debian packages: ${missing[*]}"
+    command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_postgres() {
+    local url="${TOUSU_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+    if "$VENV/bin/python" - "$url" <<'PY' 2>/dev/null; then return; fi
+import sys, psycopg
+psycopg.connect(sys.argv[1], connect_timeout=3).close()
+PY
+    say "PostgreSQL does not answer; starting it"
+    if command -v pg_ctlcluster >/dev/null 2>&1; then
+        local version
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+        [ -n "$version" ] || die "PostgreSQL is not installed (no /etc/postgresql)"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    fi
+    for _ in $(seq 1 30); do
+        if "$VENV/bin/python" -c "import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=2).close()" "$url" 2>/dev/null; then
+            return
+        fi
+        sleep 1
+    done
+    die "PostgreSQL at $url is required by the storage tests and could not be reached"
+}

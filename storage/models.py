@@ -1,0 +1,203 @@
+"""SQLModel tables. Times are aware UTC (see UTCDateTime); JSON columns hold lists and dicts.
+
+Every table is imported by the Alembic env, so a new table here needs a migration too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+TICKET_KINDS = ("complaint", "consultation", "suggestion", "grievance")
+SEVERITIES = ("normal", "major")
+CONVERSATION_STATUSES = ("bot", "agent", "closed")
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_channel_ext"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    name: str | None = Field(default=None, max_length=200)
+    language: str = Field(default="zh", max_length=8)
+    phone: str | None = Field(default=None, max_length=32)
+    unreachable: bool = False
+    created_at: datetime = _ts()
+    last_inbound_at: datetime | None = _ts(nullable=True)
+    erased_at: datetime | None = _ts(nullable=True)
+
+
+class Conversation(SQLModel, table=True):
+    """One customer's dialogue with the bot. ``state`` is the engine's ConversationState JSON;
+    ``version`` guards against two processes saving the same conversation at once."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "user_id", name="uq_conversation_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    user_id: str = Field(max_length=128)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    flow: str = Field(max_length=64)
+    flow_version: int
+    step: str = Field(default="", max_length=64)
+    slots: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    state: str = Field(default="{}", sa_type=Text)
+    status: str = Field(default="bot", max_length=16, index=True)
+    handoff_reason: str | None = Field(default=None, max_length=64)
+    waiting_since: datetime | None = _ts(nullable=True)
+    assigned_agent: str | None = Field(default=None, max_length=64)
+    version: int = 0
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)
+
+
+class Message(SQLModel, table=True):
+    """The full transcript. Inbound rows are stored before any processing; ``processed_at`` stays
+    empty until the turn is saved, which is how a restart finds unanswered messages."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "direction", "channel_message_id", name="uq_message_dedupe"),
+        Index("ix_messages_unprocessed", "direction", "processed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id", index=True)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    channel: str = Field(max_length=32)
+    user_id: str = Field(max_length=128)
+    direction: str = Field(max_length=8)  # in, out
+    author: str = Field(default="customer", max_length=64)  # customer, bot, agent:<name>, note
+    channel_message_id: str | None = Field(default=None, max_length=128)
+    kind: str = Field(default="text", max_length=32)
+    text: str = Field(default="", sa_type=Text)
+    payload: str | None = Field(default=None, max_length=256)
+    buttons: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = _ts(index=True)
+    processed_at: datetime | None = _ts(nullable=True)
+
+
+class TicketSequence(SQLModel, table=True):
+    """The last number handed out per local day; incremented inside the ticket's transaction so
+    numbers stay gapless (a rolled-back ticket rolls its number back too)."""
+
+    __tablename__ = "ticket_sequences"
+
+    day: str = Field(primary_key=True, max_length=6)
+    last: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=16, unique=True, index=True)
+    kind: str = Field(max_length=16, index=True)
+    status: str = Field(default="new", max_length=24, index=True)
+    severity: str = Field(default="normal", max_length=16, index=True)
+    severity_reasons: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    category: str | None = Field(default=None, max_length=64, index=True)
+    category_l2: str | None = Field(default=None, max_length=64)
+    category_l3: str | None = Field(default=None, max_length=64)
+    category_l4: str | None = Field(default=None, max_length=64)
+    category_source: str | None = Field(default=None, max_length=16)
+    nlu_confidence: float | None = None
+    description: str = Field(default="", sa_type=Text)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    references: list[str] = Field(default_factory=list, sa_type=JSON)
+    desired_outcome: str | None = Field(default=None, sa_type=Text)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    channel: str = Field(max_length=32)
+    language: str = Field(default="zh", max_length=8)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
+    department: str | None = Field(default=None, max_length=64)
+    assignee: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only audit trail: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "ticket_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=64)  # customer, bot, system, agent:<name>
+    action: str = Field(max_length=48)
+    before: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    after: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A reply waiting to be delivered. Written in the turn's transaction, so a crash between
+    saving and sending loses nothing; delivery marks it sent, so a restart sends it only once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    user_id: str = Field(max_length=128)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    text: str = Field(default="", sa_type=Text)
+    buttons: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    reply_to: str | None = Field(default=None, max_length=128)
+    status: str = Field(default="pending", max_length=16)  # pending, sent, failed, dead
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+    external_id: str | None = Field(default=None, max_length=128)
+
+
+class FlowVersion(SQLModel, table=True):
+    """Every published version of a flow, so a conversation finishes on the one it started."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_flow_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    version: int
+    content: str = Field(sa_type=Text)
+    sha256: str = Field(max_length=64)
+    author: str = Field(default="system", max_length=64)
+    created_at: datetime = _ts()
+    live: bool = True
+
+
+ALL_TABLES = (
+    Customer,
+    Conversation,
+    Message,
+    TicketSequence,
+    Ticket,
+    TicketEvent,
+    OutboxMessage,
+    FlowVersion,
+)

@@ -1,0 +1,37 @@
+"""Customers: one row per channel identity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from storage.models import Customer
+
+
+def get_or_create(
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    language: str,
+    name: str | None = None,
+) -> Customer:
+    found = session.exec(
+        select(Customer).where(Customer.channel == channel, Customer.external_id == external_id)
+    ).first()
+    if found is not None:
+        return found
+    customer = Customer(channel=channel, external_id=external_id, language=language, name=name)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def touch_inbound(session: Session, *, customer_id: int, at: datetime) -> None:
+    """Remember the customer's last message: WeChat only lets us write back for 48 hours."""
+    customer = session.get(Customer, customer_id)
+    if customer is not None and (customer.last_inbound_at is None or customer.last_inbound_at < at):
+        customer.last_inbound_at = at
+        customer.unreachable = False
+        session.add(customer)

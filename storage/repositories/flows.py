@@ -1,0 +1,46 @@
+"""Stored flow versions: the history admins roll back through."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.models import FlowVersion
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def live(session: Session, *, name: str) -> FlowVersion | None:
+    return session.exec(
+        select(FlowVersion)
+        .where(FlowVersion.name == name, col(FlowVersion.live).is_(True))
+        .order_by(col(FlowVersion.version).desc())
+    ).first()
+
+
+def get(session: Session, *, name: str, version: int) -> FlowVersion | None:
+    return session.exec(
+        select(FlowVersion).where(FlowVersion.name == name, FlowVersion.version == version)
+    ).first()
+
+
+def publish(session: Session, *, name: str, content: str, author: str) -> FlowVersion:
+    """Store ``content`` as the new live version, unless it equals the live one already."""
+    current = live(session, name=name)
+    digest = sha256(content)
+    if current is not None and current.sha256 == digest:
+        return current
+    top = session.exec(select(func.max(FlowVersion.version)).where(FlowVersion.name == name)).one()
+    for row in session.exec(
+        select(FlowVersion).where(FlowVersion.name == name, col(FlowVersion.live).is_(True))
+    ):
+        row.live = False
+        session.add(row)
+    version = FlowVersion(name=name, version=(top or 0) + 1, content=content, sha256=digest, author=author)
+    session.add(version)
+    session.flush()
+    return version

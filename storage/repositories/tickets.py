@@ -1,0 +1,92 @@
+"""Tickets, their numbers and their audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from storage.models import Ticket, TicketEvent, TicketSequence
+from storage.types import utcnow
+
+
+def next_number(session: Session, *, local_day: date) -> str:
+    """Allocate YYMMDD + a 4-digit daily sequence inside the caller's transaction.
+
+    The counter row is locked by the UPDATE until commit, so concurrent creators queue behind it
+    and a rollback returns the number: numbers are unique and gapless on SQLite and PostgreSQL.
+    """
+    day = local_day.strftime("%y%m%d")
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert_fn(TicketSequence).values(day=day, last=0).on_conflict_do_nothing())
+    last = session.execute(
+        update(TicketSequence)
+        .where(col(TicketSequence.day) == day)
+        .values(last=col(TicketSequence.last) + 1)
+        .returning(col(TicketSequence.last))
+    ).scalar_one()
+    return f"{day}{last:04d}"
+
+
+def add_event(
+    session: Session,
+    *,
+    ticket_id: int,
+    actor: str,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket_id,
+        actor=actor,
+        action=action,
+        before=before or {},
+        after=after or {},
+        note=note,
+        at=at or utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def by_number(session: Session, *, number: str) -> Ticket | None:
+    return session.exec(select(Ticket).where(Ticket.number == number)).first()
+
+
+def for_customer(session: Session, *, customer_id: int, limit: int = 5) -> Sequence[Ticket]:
+    return session.exec(
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+    ).all()
+
+
+def listing(
+    session: Session,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> Sequence[Ticket]:
+    query = select(Ticket).order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    if status:
+        query = query.where(Ticket.status == status)
+    if kind:
+        query = query.where(Ticket.kind == kind)
+    return session.exec(query.limit(limit)).all()
+
+
+def events(session: Session, *, ticket_id: int) -> Sequence[TicketEvent]:
+    return session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
+    ).all()

@@ -1,0 +1,211 @@
+"""The per-message hot path in SQLAlchemy Core: storing what customers send, what the bot says
+and the outbox rows, and saving conversation state. Every turn runs these, so they avoid the
+ORM's unit of work (measured at about 1 ms per flush here, against 0.2 ms for a Core insert)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from storage.models import Conversation, Customer, Message, OutboxMessage
+
+MESSAGES = Message.__table__  # type: ignore[attr-defined]
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRow:
+    """One reply to record in the transcript and queue in the outbox."""
+
+    text: str
+    buttons: list[dict[str, str]]
+    attachments: list[dict[str, Any]]
+    author: str = "bot"
+
+
+# Statements are built once and executed with parameters, so SQLAlchemy compiles each only once
+# (``.values(literal, ...)`` per call recompiled every time: 1.5 ms per insert instead of 0.2 ms).
+
+
+@cache
+def _insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    return fn(table).on_conflict_do_nothing()
+
+
+class DuplicateMessage(Exception):
+    """The channel delivered this message before; the caller's transaction must be dropped."""
+
+
+# A plain INSERT: the dialects' ON CONFLICT inserts carry no cache key in SQLAlchemy 2.0, so they
+# would be compiled on every call. A duplicate shows up as the unique constraint's error instead.
+_INBOUND_INSERT = insert(MESSAGES).returning(MESSAGES.c.id)
+
+
+_CUSTOMER_BY_KEY = select(CUSTOMERS.c.id).where(
+    CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
+)
+_TOUCH_CUSTOMER = (
+    update(CUSTOMERS)
+    .where(CUSTOMERS.c.id == bindparam("k_id"))
+    .values(last_inbound_at=bindparam("k_at"), unreachable=False)
+)
+_MARK_PROCESSED = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("k_id"))
+    .values(processed_at=bindparam("k_at"), conversation_id=bindparam("k_conversation"))
+)
+_SAVE_STATE = update(CONVERSATIONS).where(
+    CONVERSATIONS.c.id == bindparam("k_id"), CONVERSATIONS.c.version == bindparam("k_version")
+)
+_OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+
+
+def customer_id(
+    conn: Connection, *, channel: str, external_id: str, language: str, name: str | None, now: datetime
+) -> int:
+    """The customer's id, creating the row on first contact (safe against a concurrent insert)."""
+    query = select(CUSTOMERS.c.id).where(
+        CUSTOMERS.c.channel == channel, CUSTOMERS.c.external_id == external_id
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    conn.execute(
+        _insert_ignoring_conflicts(conn, CUSTOMERS).values(
+            channel=channel,
+            external_id=external_id,
+            language=language,
+            name=name,
+            unreachable=False,
+            created_at=now,
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def insert_inbound(
+    conn: Connection,
+    *,
+    customer: int,
+    channel: str,
+    user_id: str,
+    channel_message_id: str,
+    kind: str,
+    text: str,
+    payload: str | None,
+    attachments: list[dict[str, Any]],
+    received_at: datetime,
+    touch_customer: bool = True,
+) -> int:
+    """Store a customer's message. Raises DuplicateMessage when that channel message id was
+    stored already (on PostgreSQL the transaction is then unusable, so let it roll back)."""
+    params = {
+        "customer_id": customer,
+        "channel": channel,
+        "user_id": user_id,
+        "direction": "in",
+        "author": "customer",
+        "channel_message_id": channel_message_id,
+        "kind": kind,
+        "text": text,
+        "payload": payload,
+        "buttons": [],
+        "attachments": attachments,
+        "created_at": received_at,
+    }
+    try:
+        row_id = conn.execute(_INBOUND_INSERT, params).scalar_one()
+    except IntegrityError as exc:
+        raise DuplicateMessage(channel_message_id) from exc
+    if touch_customer:
+        conn.execute(_TOUCH_CUSTOMER, {"k_id": customer, "k_at": received_at})
+    return int(row_id)
+
+
+def save_state(
+    conn: Connection, *, conversation_id: int, expected_version: int, values: dict[str, Any]
+) -> bool:
+    """Write the conversation if nobody else did since we read it (optimistic lock)."""
+    params = {
+        **values,
+        "version": expected_version + 1,
+        "k_id": conversation_id,
+        "k_version": expected_version,
+    }
+    result = conn.execute(_SAVE_STATE, params)
+    return bool(result.rowcount == 1)
+
+
+def insert_outgoing(
+    conn: Connection,
+    *,
+    conversation_id: int,
+    customer: int,
+    channel: str,
+    user_id: str,
+    rows: list[OutgoingRow],
+    now: datetime,
+) -> list[int]:
+    """Add the replies to the transcript and the outbox; returns the outbox ids in order."""
+    if not rows:
+        return []
+    conn.execute(
+        insert(MESSAGES),
+        [
+            {
+                "conversation_id": conversation_id,
+                "customer_id": customer,
+                "channel": channel,
+                "user_id": user_id,
+                "direction": "out",
+                "author": row.author,
+                "channel_message_id": None,
+                "kind": "text",
+                "text": row.text,
+                "payload": None,
+                "buttons": row.buttons,
+                "attachments": row.attachments,
+                "created_at": now,
+                "processed_at": now,
+            }
+            for row in rows
+        ],
+    )
+    result = conn.execute(
+        _OUTBOX_INSERT,
+        [
+            {
+                "channel": channel,
+                "user_id": user_id,
+                "conversation_id": conversation_id,
+                "message_id": None,
+                "text": row.text,
+                "buttons": row.buttons,
+                "attachments": row.attachments,
+                "reply_to": None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+                "external_id": None,
+            }
+            for row in rows
+        ],
+    )
+    return [int(r) for r in result.scalars().all()]
+
+
+def mark_processed(conn: Connection, *, message_id: int, conversation_id: int, now: datetime) -> None:
+    conn.execute(_MARK_PROCESSED, {"k_id": message_id, "k_at": now, "k_conversation": conversation_id})

@@ -1,0 +1,162 @@
+"""The outbox: order per chat, rate limits, retries, permanent failures, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.channels.base import Channel, DeliveryError, DeliveryLimits, OutboundMessage
+from bot.delivery import Delivery, OutboxItem
+from bot.settings import OutboxSettings
+from storage import migrate
+from storage.db import Database
+from storage.models import Customer, OutboxMessage
+from storage.types import utcnow
+
+
+class RecordingChannel(Channel):
+    """Records (monotonic time, user, text); ``fail`` decides per call whether to raise."""
+
+    name = "rec"
+
+    def __init__(
+        self, limits: DeliveryLimits, fail: Callable[[str, int], DeliveryError | None] | None = None
+    ):
+        self.limits = limits
+        self.sent: list[tuple[float, str, str]] = []
+        self.calls = 0
+        self.fail = fail
+
+    async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        self.calls += 1
+        error = self.fail(message.text, self.calls) if self.fail else None
+        if error is not None:
+            raise error
+        self.sent.append((time.monotonic(), user_id, message.text))
+        return f"ext-{self.calls}"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    migrate.upgrade(url)
+    database = Database(url)
+    yield database
+    database.close()
+
+
+def _rows(db: Database, items: list[tuple[str, str]]) -> list[OutboxItem]:
+    def add(session: Session) -> list[OutboxItem]:
+        out = []
+        for user, text in items:
+            row = OutboxMessage(channel="rec", user_id=user, text=text)
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            out.append(OutboxItem(id=row.id, channel="rec", user_id=user, message=OutboundMessage(text)))
+        return out
+
+    return db.run_sync(add)
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+def _settings(**kw: float) -> OutboxSettings:
+    return OutboxSettings(**{"backoff_base_seconds": 0.05, "max_attempts": 3, **kw})
+
+
+async def test_order_per_chat_and_per_chat_interval(db: Database) -> None:
+    channel = RecordingChannel(DeliveryLimits(per_chat_interval=0.1, global_rate=None))
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("a", f"a{i}") for i in range(4)] + [("b", f"b{i}") for i in range(4)]))
+        await _until(lambda: len(channel.sent) == 8)
+    finally:
+        await delivery.stop()
+    for user in "ab":
+        mine = [(t, text) for t, u, text in channel.sent if u == user]
+        assert [text for _, text in mine] == [f"{user}{i}" for i in range(4)]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(mine)]
+        assert min(gaps) >= 0.09
+    statuses = db.run_sync(lambda s: {r.status for r in s.exec(select(OutboxMessage))})
+    assert statuses == {"sent"}
+
+
+async def test_global_rate_is_respected(db: Database) -> None:
+    channel = RecordingChannel(DeliveryLimits(per_chat_interval=0.0, global_rate=50))
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [(f"u{i}", "x") for i in range(40)]))
+        await _until(lambda: len(channel.sent) == 40)
+    finally:
+        await delivery.stop()
+    times = sorted(t for t, _, _ in channel.sent)
+    # 40 messages at 50/s cannot take less than 39/50 s
+    assert times[-1] - times[0] >= 39 / 50 * 0.95
+
+
+async def test_transient_failure_is_retried_in_place_and_keeps_order(db: Database) -> None:
+    def fail(text: str, call: int) -> DeliveryError | None:
+        return DeliveryError("503", retry_after=None) if text == "first" and call == 1 else None
+
+    channel = RecordingChannel(DeliveryLimits(), fail)
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("a", "first"), ("a", "second")]))
+        await _until(lambda: len(channel.sent) == 2)
+    finally:
+        await delivery.stop()
+    assert [text for _, _, text in channel.sent] == ["first", "second"]
+    rows = db.run_sync(lambda s: list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id))))  # type: ignore[arg-type]
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert rows[0].attempts == 1 and rows[0].last_error == "503"
+
+
+async def test_permanent_failure_marks_dead_and_customer_unreachable(db: Database) -> None:
+    db.run_sync(lambda s: s.add(Customer(channel="rec", external_id="blocked")))
+    channel = RecordingChannel(
+        DeliveryLimits(), lambda text, call: DeliveryError("403 blocked", permanent=True)
+    )
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("blocked", "hello")]))
+        await _until(lambda: db.run_sync(lambda s: s.exec(select(OutboxMessage)).one().status) == "dead")
+    finally:
+        await delivery.stop()
+    assert channel.calls == 1
+    customer = db.run_sync(lambda s: s.exec(select(Customer)).one())
+    assert customer.unreachable
+
+
+async def test_pending_rows_are_sent_after_restart_exactly_once(db: Database) -> None:
+    _rows(db, [("a", "left over 1"), ("a", "left over 2")])  # written, never handed to a sender
+    channel = RecordingChannel(DeliveryLimits())
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        await _until(lambda: len(channel.sent) == 2)
+    finally:
+        await delivery.stop()
+    again = RecordingChannel(DeliveryLimits())
+    second = Delivery(db=db, channels={"rec": again}, settings=_settings(), clock=utcnow)
+    await second.start()
+    await asyncio.sleep(0.2)
+    await second.stop()
+    assert [text for _, _, text in channel.sent] == ["left over 1", "left over 2"]
+    assert again.sent == []

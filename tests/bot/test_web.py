@@ -1,0 +1,100 @@
+"""The web server: health, and the customer chat page over a real WebSocket round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from bot.app import TousuApp
+from bot.web import CHAT_COOKIE, create_web_app
+from tests.conftest import make_settings
+
+
+def _client(tmp_path: Path) -> TestClient:
+    tousu = TousuApp(make_settings(tmp_path), use_nlu=False)
+    return TestClient(create_web_app(tousu))
+
+
+def _receive_until(ws: object, predicate: object, limit: int = 10) -> list[dict[str, object]]:
+    got: list[dict[str, object]] = []
+    for _ in range(limit):
+        item = ws.receive_json()  # type: ignore[attr-defined]
+        got.append(item)
+        if predicate(item):  # type: ignore[operator]
+            return got
+    raise AssertionError(f"no matching message in {got}")
+
+
+def test_health_reports_database_and_channels(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        response = client.get("/health")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["database"] == "ok"
+        assert body["nlu"] == "disabled"
+        assert set(body["channels"]) >= {"webchat", "console"}
+
+
+def test_chat_page_sets_an_unguessable_httponly_cookie(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        response = client.get("/chat")
+        assert response.status_code == 200
+        assert "投诉" in response.text and "/static/chat.js" in response.text
+        cookie = response.headers["set-cookie"]
+        assert CHAT_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert len(client.cookies[CHAT_COOKIE]) >= 24
+        assert client.get("/static/chat.js").status_code == 200
+
+
+def test_websocket_needs_the_cookie(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/chat/ws") as ws:
+            ws.receive_json()
+        assert info.value.code == 4401
+
+
+def test_a_customer_chats_through_the_websocket_and_history_survives(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        client.get("/chat")
+        with client.websocket_connect("/chat/ws") as ws:
+            ws.send_text(json.dumps({"id": "a1", "text": "/start"}))
+            greeting = _receive_until(ws, lambda m: bool(m.get("buttons")))[-1]
+            assert "您好" in str(greeting["text"])
+            keys = [b["key"] for b in greeting["buttons"]]  # type: ignore[union-attr]
+            assert keys[:4] == ["1", "2", "3", "4"]
+            complaint = greeting["buttons"][0]  # type: ignore[index]
+            ws.send_text(
+                json.dumps({"id": "a2", "text": complaint["label"], "payload": complaint["payload"]})
+            )
+            reply = _receive_until(ws, lambda m: "描述" in str(m.get("text")))[-1]
+            assert reply["from"] == "bot"
+            # the same client message id again (a resend after a reconnect) is ignored
+            ws.send_text(
+                json.dumps({"id": "a2", "text": complaint["label"], "payload": complaint["payload"]})
+            )
+            ws.send_text("not json")
+            error = ws.receive_json()
+            assert error == {"from": "system", "error": "bad_message"}
+            ws.send_text(
+                json.dumps({"id": "a3", "text": "<script>alert(1)</script> 我的快递丢了，订单 SF1234567890"})
+            )
+            _receive_until(ws, lambda m: "类型" in str(m.get("text")))
+        history = client.get("/chat/history").json()["messages"]
+        texts = [m["text"] for m in history]
+        assert texts[0] == "/start"
+        assert sum(1 for m in history if m["from"] == "customer") == 3  # the duplicate was not stored
+        assert "<script>alert(1)</script> 我的快递丢了，订单 SF1234567890" in texts
+        assert any("描述" in t for t in texts)
+
+
+def test_oversized_socket_message_gets_a_clear_error(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        client.get("/chat")
+        with client.websocket_connect("/chat/ws") as ws:
+            ws.send_text(json.dumps({"id": "big", "text": "长" * 70_000}))
+            assert ws.receive_json() == {"from": "system", "error": "too_long"}

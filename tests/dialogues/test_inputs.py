@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from dialogues.inputs import Command, as_key, clean, parse_command, ticket_number_in
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("重新开始", Command("restart")),
+        ("/START", Command("restart")),
+        ("/start@tousu_bot", Command("restart")),
+        ("取消！", Command("cancel")),
+        ("？", Command("help")),
+        ("查询进度", Command("progress")),
+        ("进度 2411220001", Command("progress", "2411220001")),
+        ("progress: a2411220001", Command("progress", "A2411220001")),
+        ("０", Command("human")),
+        ("转人工", Command("human")),
+        ("English", Command("language", "en")),
+        ("中文", Command("language", "zh")),
+        ("/lang", Command("language")),
+        ("我想取消订单", None),
+        ("1", None),
+        ("进度条坏了", None),
+    ],
+)
+def test_parse_command(text: str, command: Command | None) -> None:
+    assert parse_command(text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("1", "1"), ("１", "1"), ("1.", "1"), (" 2、", "2"), ("＃", "#"), ("*", "*"), ("12", "12"),
+     ("123", None), ("1a", None), ("", None)],
+)  # fmt: skip
+def test_as_key(text: str, key: str | None) -> None:
+    assert as_key(text) == key
+
+
+def test_clean_keeps_newlines_tabs_and_emoji_but_not_controls() -> None:
+    assert clean(" a\x00b\x1b\u200bc\r\nd\te 👨‍👩‍👧\ufeff ") == "abc\nd\te 👨‍👩‍👧"
+
+
+def test_ticket_number_in_free_text() -> None:
+    assert ticket_number_in("我的单子 2411220007 怎么样了") == "2411220007"
+    assert ticket_number_in("怎么样了") is None
