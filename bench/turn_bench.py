@@ -88,7 +88,9 @@ async def saturate(app: TousuApp, conversations: int, seconds: float) -> tuple[i
     return sum(counts), time.perf_counter() - started, latencies
 
 
-async def paced(app: TousuApp, conversations: int, seconds: float, rate: float) -> tuple[int, float, list[float]]:
+async def paced(
+    app: TousuApp, conversations: int, seconds: float, rate: float
+) -> tuple[int, float, list[float]]:
     latencies: list[float] = []
     per_customer = rate / conversations
     interval = 1.0 / per_customer

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from dialogues.engine import EngineOptions
 from sqlmodel import Session
 
 from bot.channels.base import Channel
@@ -20,6 +19,7 @@ from bot.flow_catalog import FlowCatalog
 from bot.manager import ConversationManager
 from bot.settings import Settings
 from bot.ticket_intake import SeverityFn, no_severity
+from dialogues.engine import EngineOptions
 from nlu.types import NluClient
 from storage import migrate
 from storage.db import Database
@@ -91,11 +91,11 @@ class TousuApp:
         if self.settings.has_telegram:
             from bot.channels.telegram import build_telegram_channel
 
-            channels.append(build_telegram_channel(self.settings))
+            channels.append(build_telegram_channel(self.settings, self.db))
         if self.settings.has_wechat:
             from bot.channels.wechat import build_wechat_channel
 
-            channels.append(build_wechat_channel(self.settings))
+            channels.append(build_wechat_channel(self.settings, self.db))
         return channels
 
     def _severity_rules(self) -> SeverityFn:

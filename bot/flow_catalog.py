@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from dialogues.spec import Flow, flow_files, parse_flow
 from sqlmodel import Session
 
+from dialogues.spec import Flow, flow_files, parse_flow
 from storage.repositories import flows as flow_repo
 
 log = logging.getLogger(__name__)

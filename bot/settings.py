@@ -89,6 +89,7 @@ class NluSettings(_Section):
     rasa_version: str = "3.6.21"
     models_dir: Path = Path("var/models")
     startup_timeout_seconds: float = Field(default=180.0, gt=0)
+    severity_rules: Path = Path("nlu/severity.yaml")
 
 
 class DialogueSettings(_Section):

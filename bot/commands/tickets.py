@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.settings import Settings
 from storage.db import make_unpooled_engine
@@ -31,9 +31,8 @@ def list_tickets(args: argparse.Namespace, settings: Settings) -> int:
     with Session(engine) as session:
         rows = ticket_repo.listing(session, status=args.status, kind=args.kind, limit=args.limit)
         ids = {t.customer_id for t in rows}
-        customers = (
-            {c.id: c for c in session.exec(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
-        )  # type: ignore[union-attr]
+        query = select(Customer).where(col(Customer.id).in_(ids))
+        customers = {c.id: c for c in session.exec(query)} if ids else {}
     engine.dispose()
     items = []
     for t in rows:

@@ -1,0 +1,168 @@
+"""The Rasa HTTP client the bot talks to.
+
+One shared ``httpx.AsyncClient`` per bot, a short timeout and a circuit breaker: when Rasa is down
+or slow, a customer waits at most one timeout, then every later parse returns None at once (the
+dialogue shows its category menu) until the breaker lets one probe through again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from nlu.types import Entity, IntentScore, NluResult
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_PARSE_CHARS = 1000
+"""Longer texts are cut before parsing: the category shows in the first lines, and Rasa's time
+grows with the length."""
+
+
+class CircuitBreaker:
+    """Closed -> open after ``threshold`` failures in a row; one probe after ``reset_seconds``."""
+
+    def __init__(self, threshold: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.threshold = threshold
+        self.reset_seconds = reset_seconds
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened_at is not None
+
+    def allow(self) -> bool:
+        if self._opened_at is None:
+            return True
+        if self._probing or self._clock() - self._opened_at < self.reset_seconds:
+            return False
+        self._probing = True
+        return True
+
+    def success(self) -> None:
+        if self._opened_at is not None:
+            log.info("NLU answers again; circuit breaker closed")
+        self._failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self._probing or (self._opened_at is None and self._failures >= self.threshold):
+            if self._opened_at is None:
+                log.warning("NLU failed %d times in a row; using menus for %.0f s",
+                            self._failures, self.reset_seconds)
+            self._opened_at = self._clock()
+        self._probing = False
+
+
+class RasaNluClient:
+    """``NluClient`` over Rasa's ``POST /model/parse``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None,
+        timeout: float = 1.5,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.breaker = breaker or CircuitBreaker(3, 30.0)
+        self._params = {"token": token} if token else {}
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, url: str | None = None) -> RasaNluClient:
+        from nlu.server import auth_token
+
+        nlu = settings.nlu
+        return cls(
+            url or nlu.url,
+            token=auth_token(settings),
+            timeout=nlu.timeout_seconds,
+            breaker=CircuitBreaker(nlu.breaker_failures, nlu.breaker_reset_seconds),
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.url,
+                params=self._params,
+                timeout=httpx.Timeout(self.timeout),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                transport=self._transport,
+            )
+        return self._http
+
+    async def parse(self, text: str) -> NluResult | None:
+        """Classify ``text``; None when Rasa is down, slow, or the breaker is open."""
+        text = text.strip()[:MAX_PARSE_CHARS]
+        if not text or not self.breaker.allow():
+            return None
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self._client().post("/model/parse", json={"text": text})
+            response.raise_for_status()
+            result = to_result(text, response.json())
+        except (httpx.HTTPError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+            log.debug("NLU parse failed: %s", exc)
+            self.breaker.failure()
+            return None
+        self.breaker.success()
+        return result
+
+    async def health(self) -> dict[str, Any] | None:
+        """Rasa's ``/status`` (loaded model) or None when it does not answer."""
+        try:
+            response = await self._client().get("/status")
+            response.raise_for_status()
+            data = response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def to_result(text: str, data: dict[str, Any]) -> NluResult:
+    """Rasa's parse JSON as an ``NluResult``; raises KeyError/TypeError on a foreign shape."""
+    intent_data = data.get("intent") or {}
+    intent = (
+        IntentScore(str(intent_data["name"]), float(intent_data.get("confidence") or 0.0))
+        if intent_data.get("name")
+        else None
+    )
+    ranking = tuple(
+        IntentScore(str(r["name"]), float(r.get("confidence") or 0.0))
+        for r in data.get("intent_ranking") or ()
+    )
+    entities = tuple(
+        Entity(
+            entity=str(e["entity"]),
+            value=str(e.get("value", "")),
+            start=e.get("start"),
+            end=e.get("end"),
+            extractor=e.get("extractor"),
+        )
+        for e in data.get("entities") or ()
+    )
+    ranking = ranking or ((intent,) if intent else ())
+    return NluResult(text=text, intent=intent, ranking=ranking, entities=entities)
