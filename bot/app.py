@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -17,7 +18,7 @@ from bot.channels.webchat import WebChatChannel
 from bot.delivery import Delivery
 from bot.flow_catalog import FlowCatalog
 from bot.manager import ConversationManager
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from bot.ticket_intake import SeverityFn, no_severity
 from dialogues.engine import EngineOptions
 from nlu.types import NluClient
@@ -87,15 +88,24 @@ class TousuApp:
         self.started = False
 
     def _default_channels(self) -> list[Channel]:
+        wanted = [("telegram", "telegram.token", self.settings.has_telegram),
+                  ("wechat", "wechat.app_id", self.settings.has_wechat)]
         channels: list[Channel] = []
-        if self.settings.has_telegram:
-            from bot.channels.telegram import build_telegram_channel
-
-            channels.append(build_telegram_channel(self.settings, self.db))
-        if self.settings.has_wechat:
-            from bot.channels.wechat import build_wechat_channel
-
-            channels.append(build_wechat_channel(self.settings, self.db))
+        for name, key, configured in wanted:
+            if not configured:
+                continue
+            # Imported by name: a channel's module (and its platform library) loads only when
+            # its credentials are configured.
+            try:
+                module = importlib.import_module(f"bot.channels.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"bot.channels.{name}":
+                    raise
+                raise ConfigError(
+                    f"config error: {key}: the {name} channel is not in this build yet; unset its settings"
+                ) from exc
+            build: Callable[[Settings, Database], Channel] = getattr(module, f"build_{name}_channel")
+            channels.append(build(self.settings, self.db))
         return channels
 
     def _severity_rules(self) -> SeverityFn:

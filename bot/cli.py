@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.general.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO, and Rasa's auth token travels in the query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args, settings)

@@ -74,7 +74,7 @@ def ensure_venv(settings: Settings) -> Path:
     stamp = venv / ".tousu-stamp"
     if rasa.exists() and stamp.exists() and stamp.read_text().strip() == requirement:
         return rasa
-    with _locked(venv.parent / f".{venv.name}.lock"):
+    with _locked(venv.with_name(venv.name + ".lock")):
         if rasa.exists() and stamp.exists() and stamp.read_text().strip() == requirement:
             return rasa
         log.warning("installing %s into %s (a few minutes, once)", requirement, venv)
@@ -188,7 +188,14 @@ class RasaServer:
     """One ``rasa run`` process. ``start`` adopts a server that already answers with the same model
     (so ``tousu nlu eval`` can use the bot's), and ``stop`` only stops what it started."""
 
-    def __init__(self, settings: Settings, *, port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        model: Path | None = None,
+    ):
         self.settings = settings
         parts = urlsplit(settings.nlu.url)
         self.host = parts.hostname or "127.0.0.1"
@@ -196,7 +203,7 @@ class RasaServer:
         self.url = f"http://{self.host}:{self.port}"
         self.token = auth_token(settings)
         self.log_path = log_path or settings.path(settings.general.data_dir) / "logs" / "rasa.log"
-        self.model: Path | None = None
+        self.model: Path | None = model
         self.process: subprocess.Popen[bytes] | None = None
         self.adopted = False
         self.started_in: float | None = None
@@ -214,7 +221,8 @@ class RasaServer:
 
     async def start(self) -> None:
         began = time.monotonic()
-        self.model = await asyncio.to_thread(ensure_model, self.settings)
+        if self.model is None:
+            self.model = await asyncio.to_thread(ensure_model, self.settings)
         running = await self.status()
         if running is not None:
             loaded = Path(str(running.get("model_file") or "")).name
