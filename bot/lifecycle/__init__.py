@@ -1,0 +1,1 @@
+"""Ticket lifecycle: working calendar, deadlines (more to come: state machine, follow-ups)."""
