@@ -124,7 +124,7 @@ class WeChatSettings(_Section):
 
 class OutboxSettings(_Section):
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
-    global_rate_per_second: float = Field(default=30.0, gt=0)
+    global_rate_per_second: float = Field(default=28.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)

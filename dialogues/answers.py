@@ -37,8 +37,8 @@ class Responder(TurnBuilder):
             return
         if self.state.status == "closed" or (self.state.started and needs_fresh_start(self.flow, self.state)):
             self.state = fresh_state(self.state)
-        if inbound.kind == "unsupported" and not inbound.attachments:
-            self.note(self.msg("unsupported"))
+        if inbound.kind in ("unsupported", "too_large") and not inbound.attachments:
+            self.note(self.msg(inbound.kind))
             self.prompt_or_greet()
             return
         if inbound.kind == "event":  # e.g. a WeChat follow: greet newcomers, otherwise nothing

@@ -30,6 +30,10 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         "en": "Sorry, we cannot read this kind of message (stickers and the like). "
         "Please reply in text, or send a photo or a file.",
     },
+    "too_large": {
+        "zh": "抱歉，这个文件太大，无法接收。请压缩后重新发送，或改发截图。",
+        "en": "Sorry, that file is too large to accept. Please send a smaller file or a screenshot.",
+    },
     "stale": {
         "zh": "该菜单已过期，请使用下面最新的选项。",
         "en": "That menu is no longer current; please use the options below.",

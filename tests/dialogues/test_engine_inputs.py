@@ -135,6 +135,15 @@ def test_a_sticker_is_explained_politely(flow: Flow, nlu: FakeNlu, kind: str) ->
     assert chat.text.endswith(prompt_of(chat).text)
 
 
+def test_a_file_over_the_size_limit_is_explained_and_loses_nothing(flow: Flow, nlu: FakeNlu) -> None:
+    chat = at("complaint_when", nlu, flow)
+    before = chat.state
+    chat.send("", kind="too_large")
+    assert chat.state == before
+    assert chat.text.startswith("抱歉，这个文件太大")
+    assert chat.text.endswith(prompt_of(chat).text)
+
+
 def test_a_platform_event_greets_a_newcomer_and_is_otherwise_silent(flow: Flow, nlu: FakeNlu) -> None:
     chat = Chat(flow, nlu=nlu)
     chat.send("subscribe", kind="event")

@@ -1,0 +1,220 @@
+"""Telegram, on a plain python-telegram-bot ``Bot`` (not its Application): we decide when an
+update counts as received. Polling advances the offset, and the webhook answers 200, only after
+the message is stored, so a crash between the two makes Telegram deliver it again and the
+transcript's unique message id drops the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import warnings
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+from telegram import Bot as TelegramBot
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import Channel, DeliveryError, DeliveryLimits, InboundSink, OutboundMessage
+from bot.channels.telegram_files import TelegramFiles
+from bot.channels.telegram_updates import callback_data, message_of, to_inbound
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+COMMANDS = {
+    None: [("start", "重新开始"), ("help", "使用帮助"), ("status", "查询工单进度"),
+           ("cancel", "取消本次服务"), ("human", "转人工客服"), ("lang", "切换语言 / Language")],
+    "en": [("start", "Start over"), ("help", "How to use"), ("status", "Check my ticket"),
+           ("cancel", "Cancel"), ("human", "Talk to a person"), ("lang", "Language / 切换语言")],
+}
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Telegram refuses messages over 4096 characters: cut at line ends where possible."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+class TelegramChannel(Channel):
+    name = "telegram"
+    supports_buttons = True
+
+    def __init__(self, settings: Settings, bot: TelegramBot | None = None):
+        tg = settings.telegram
+        assert tg.token is not None
+        self.settings = settings
+        self.mode = tg.mode
+        self.poll_timeout = tg.poll_timeout_seconds
+        self.limits = DeliveryLimits(
+            per_chat_interval=settings.outbox.per_chat_interval_seconds,
+            global_rate=settings.outbox.global_rate_per_second,
+        )
+        self.bot = bot or TelegramBot(
+            tg.token.get_secret_value(),
+            base_url=tg.base_url,
+            base_file_url=tg.base_file_url,
+            request=HTTPXRequest(connection_pool_size=64, read_timeout=10.0),
+            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=self.poll_timeout + 10.0),
+        )
+        self.files = TelegramFiles(self.bot, settings.path(settings.attachments.dir) / "telegram",
+                                   settings.attachments.max_bytes)
+        self._secret = tg.secret_token.get_secret_value() if tg.secret_token else None
+        self._sink: InboundSink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.offset: int | None = None
+
+    async def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+        try:
+            await self.bot.initialize()
+            await self._register()
+        except TelegramError as exc:  # the bot still sends and polls; registration is retried on restart
+            log.warning("Telegram start-up calls failed: %s", exc)
+        if self.mode == "polling":
+            self._task = asyncio.create_task(self._poll(), name="telegram-polling")
+
+    async def _register(self) -> None:
+        tg = self.settings.telegram
+        if self.mode == "webhook":
+            if not tg.webhook_url:
+                log.error("telegram.webhook_url is not set; Telegram cannot reach the webhook")
+            else:
+                await self.bot.set_webhook(tg.webhook_url, secret_token=self._secret,
+                                           allowed_updates=ALLOWED_UPDATES)
+        else:
+            await self.bot.delete_webhook()
+        for language, commands in COMMANDS.items():
+            await self.bot.set_my_commands([BotCommand(c, d) for c, d in commands], language_code=language)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.bot.shutdown()
+
+    async def _poll(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                for update in updates:
+                    await self.receive(update)
+                    self.offset = update.update_id + 1  # acknowledged only once stored
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_seconds(exc))
+            except Exception:
+                log.warning("Telegram polling failed; retrying in %.0f s", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def receive(self, update: Update) -> bool:
+        """Store one update (False: a duplicate or nothing for us). Raises when it could not be
+        stored, so the caller does not acknowledge it."""
+        assert self._sink is not None, "channel not started"
+        message, _ = message_of(update)
+        attachments, kind = await self.files.fetch(message) if message is not None else ((), None)
+        inbound = to_inbound(update, received_at=utcnow(), attachments=attachments, kind_override=kind)
+        if inbound is None:
+            return False
+        stored = await self._sink.accept(inbound)
+        if update.callback_query is not None:
+            await self._close_keyboard(update)
+        return stored
+
+    async def _close_keyboard(self, update: Update) -> None:
+        """Answer the button press and take the keyboard off the answered question."""
+        query = update.callback_query
+        assert query is not None
+        with contextlib.suppress(TelegramError):
+            await self.bot.answer_callback_query(query.id)
+        if query.message is not None:
+            with contextlib.suppress(TelegramError):
+                await self.bot.edit_message_reply_markup(
+                    chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+                )
+
+    async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label[:64], callback_data=callback_data(b.payload))]
+                 for b in message.buttons]
+            )
+        parts = split_text(message.text or " ")
+        sent_id: str | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                sent = await self.bot.send_message(
+                    chat_id=int(user_id), text=part, reply_markup=markup if last else None
+                )
+            except RetryAfter as exc:
+                raise DeliveryError("Telegram flood control", retry_after=retry_seconds(exc)) from exc
+            except Forbidden as exc:
+                raise DeliveryError(f"Telegram refused: {exc.message}", permanent=True) from exc
+            except BadRequest as exc:
+                raise DeliveryError(f"Telegram bad request: {exc.message}", permanent=True) from exc
+            except NetworkError as exc:  # timeouts, 5xx, connection errors: worth retrying
+                raise DeliveryError(f"Telegram unreachable: {exc.message}") from exc
+            sent_id = str(sent.message_id)
+        return sent_id
+
+    def router(self) -> APIRouter | None:
+        if self.mode != "webhook":
+            return None
+        router = APIRouter()
+
+        @router.post("/telegram/webhook")
+        async def webhook(request: Request) -> Response:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if self._secret is None or not hmac.compare_digest(given.encode(), self._secret.encode()):
+                return Response(status_code=403)
+            try:
+                data: Any = await request.json()
+                update = Update.de_json(data, self.bot)
+            except Exception:
+                log.warning("Telegram webhook: unreadable update refused")
+                return Response(status_code=400)
+            await self.receive(update)  # an exception here is a 500: Telegram delivers it again
+            return Response(status_code=200)
+
+        return router
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """Seconds to wait; PTB 22 warns that ``retry_after`` will become a timedelta, so take both."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: int | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def build_telegram_channel(settings: Settings, db: Database) -> TelegramChannel:
+    return TelegramChannel(settings)

@@ -1,0 +1,120 @@
+"""Telegram updates as channel-neutral inbound messages, and button payloads as callback data.
+
+Pure functions over python-telegram-bot's objects; the downloads they need are done by the caller
+and passed in as attachments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import Message, Update
+
+from dialogues.types import Attachment, ConversationKey, InboundMessage
+
+CALLBACK_LIMIT = 64  # bytes, Telegram's limit on callback_data
+_KEY_ONLY = "k:"
+
+COMMAND_TEXT = {
+    "/human": "0",
+    "/start": "/start",
+    "/help": "/help",
+    "/status": "/status",
+    "/cancel": "/cancel",
+    "/lang": "/lang",
+}
+"""Bot commands as the text the engine understands (``0`` reaches a person)."""
+
+
+def callback_data(payload: str) -> str:
+    """A button payload fitting Telegram's 64 bytes; a longer one degrades to its keypad key,
+    which the engine reads like a typed digit."""
+    if len(payload.encode()) <= CALLBACK_LIMIT:
+        return payload
+    return _KEY_ONLY + payload.rsplit(":", 1)[-1][:32]
+
+
+def from_callback_data(data: str) -> tuple[str, str | None]:
+    """(text, payload) for a pressed button."""
+    if data.startswith(_KEY_ONLY):
+        return data[len(_KEY_ONLY) :], None
+    return data.rsplit(":", 1)[-1], data
+
+
+def message_of(update: Update) -> tuple[Message | None, bool]:
+    """The message an update carries and whether it is an edit."""
+    if update.message is not None:
+        return update.message, False
+    if update.edited_message is not None:
+        return update.edited_message, True
+    return None, False
+
+
+def command_text(text: str) -> str:
+    """``/status@tousu_bot 2611200001`` -> ``/status 2611200001``; unknown commands stay as typed."""
+    head, _, rest = text.partition(" ")
+    command = head.split("@", 1)[0].lower()
+    mapped = COMMAND_TEXT.get(command)
+    if mapped is None:
+        return text
+    return f"{mapped} {rest}".strip()
+
+
+def media_kind(message: Message) -> str | None:
+    """The evidence kind we keep, ``unsupported`` for other media, None for plain text."""
+    if message.photo:
+        return "photo"
+    if message.document is not None:
+        return "document"
+    if message.voice is not None or message.audio is not None:
+        return "voice"
+    if message.location is not None:
+        return "location"
+    if message.text is not None:
+        return None
+    return "unsupported"
+
+
+def to_inbound(
+    update: Update,
+    *,
+    received_at: datetime,
+    attachments: tuple[Attachment, ...] = (),
+    kind_override: str | None = None,
+) -> InboundMessage | None:
+    """The inbound message for an update, or None for updates we do not handle (polls, joins...)."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        text, payload = from_callback_data(query.data or "")
+        presser = query.from_user
+        return InboundMessage(
+            key=ConversationKey("telegram", str(query.message.chat.id)),
+            text=text,
+            payload=payload,
+            message_id=f"u{update.update_id}",
+            received_at=received_at,
+            kind="text",
+            language_hint=presser.language_code if presser else None,
+            display_name=presser.full_name if presser else None,
+        )
+    message, edited = message_of(update)
+    if message is None:
+        return None
+    kind = kind_override or media_kind(message) or "text"
+    if kind == "location" and message.location is not None:
+        text = f"{message.location.latitude:.6f},{message.location.longitude:.6f}"
+    elif kind == "text":
+        text = command_text(message.text or "")
+    else:
+        text = message.caption or ""
+    user = message.from_user
+    return InboundMessage(
+        key=ConversationKey("telegram", str(message.chat.id)),
+        text=text,
+        message_id=f"{'e' if edited else 'u'}{update.update_id}",
+        received_at=received_at,
+        attachments=attachments,
+        kind=kind,
+        language_hint=user.language_code if user else None,
+        display_name=user.full_name if user else None,
+    )

@@ -1,0 +1,222 @@
+"""Telegram end to end: the real app and python-telegram-bot against a fake Bot API server that
+speaks Telegram's HTTP protocol on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlmodel import select
+
+from bot.app import TousuApp
+from bot.settings import Settings
+from bot.web import create_web_app
+from storage.models import Customer, OutboxMessage, Ticket
+from tests.bot.test_manager import COMPLAINT
+from tests.conftest import make_settings
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
+
+pytestmark = pytest.mark.timeout(60)
+CHAT = 4242
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def tg_settings(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Settings:
+    return make_settings(
+        tmp_path,
+        telegram={"token": SecretStr(TOKEN), "base_url": f"{fake.url}/bot",
+                  "base_file_url": f"{fake.url}/file/bot", "poll_timeout_seconds": 1, **telegram},
+        outbox={"per_chat_interval_seconds": 0.02, "backoff_base_seconds": 0.05},
+    )
+
+
+@pytest.fixture
+async def app(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[TousuApp]:
+    tousu = TousuApp(tg_settings(tmp_path, fake), use_nlu=False)
+    await tousu.start()
+    try:
+        yield tousu
+    finally:
+        await tousu.stop()
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def say(fake: FakeTelegram, text: str, expect: str, chat: int = CHAT) -> str:
+    """Send a message as the customer and wait for a reply containing ``expect``."""
+    before = len(fake.texts_to(chat))
+    fake.push_text(chat, text)
+    await until(lambda: any(expect in t for t in fake.texts_to(chat)[before:]))
+    return "\n".join(fake.texts_to(chat)[before:])
+
+
+async def tickets(app: TousuApp) -> list[Ticket]:
+    return await app.db.run(lambda s: list(s.exec(select(Ticket))))
+
+
+async def test_a_whole_complaint_through_telegram_ends_in_a_ticket(app: TousuApp, fake: FakeTelegram) -> None:
+    for text, expected in COMPLAINT:
+        await say(fake, text, expected)
+    done = await say(fake, "1", "工单")
+    [ticket] = await tickets(app)
+    assert ticket.number in done and ticket.channel == "telegram"
+    assert ticket.contact_phone == "13800138000" and "漏水" in ticket.description
+    # menus came as inline keyboards, and the bot registered its commands in both languages
+    assert any(m["reply_markup"] for m in fake.sent)
+    registered = {c["command"] for c in fake.commands[None]}
+    assert registered >= {"start", "help", "status", "cancel", "human", "lang"}
+    assert fake.commands["en"][0]["description"] == "Start over"
+    assert "deleteWebhook" in fake.methods()
+
+
+async def test_buttons_work_and_the_answered_keyboard_is_removed(app: TousuApp, fake: FakeTelegram) -> None:
+    await say(fake, "你好", "您好")
+    menu = next(m for m in reversed(fake.sent) if m["reply_markup"])
+    first = menu["reply_markup"]["inline_keyboard"][0][0]
+    assert len(first["callback_data"].encode()) <= 64
+    before = len(fake.texts_to(CHAT))
+    fake.push_button(CHAT, first["callback_data"], menu["message_id"])
+    await until(lambda: any("请描述" in t for t in fake.texts_to(CHAT)[before:]))
+    await until(lambda: bool(fake.edited) and bool(fake.answered))
+    assert fake.edited[0]["message_id"] == menu["message_id"]
+
+
+async def test_a_restart_mid_intake_resumes_at_the_same_step(tmp_path: Path, fake: FakeTelegram) -> None:
+    settings = tg_settings(tmp_path, fake)
+    first = TousuApp(settings, use_nlu=False)
+    await first.start()
+    for text, expected in COMPLAINT[:4]:
+        await say(fake, text, expected)
+    await first.stop()
+    second = TousuApp(settings, use_nlu=False)
+    await second.start()
+    try:
+        reply = await say(fake, COMPLAINT[4][0], COMPLAINT[4][1])  # answers the "where" question
+        assert "哪里" not in reply
+        for text, expected in COMPLAINT[5:]:
+            await say(fake, text, expected)
+        await say(fake, "1", "工单")
+        assert len(await tickets(second)) == 1
+    finally:
+        await second.stop()
+
+
+async def test_429_and_500_lose_and_duplicate_nothing(app: TousuApp, fake: FakeTelegram) -> None:
+    fake.fail("sendMessage", 429, retry_after=1)
+    fake.fail("sendMessage", 500, times=2)
+    await say(fake, "你好", "您好")
+    await say(fake, "1", "请描述")
+    texts = fake.texts_to(CHAT)
+    assert len(texts) == len(set(texts)) == 2
+    assert texts[0].startswith("您好") and "请描述" in texts[1]  # in order
+    rows = await app.db.run(lambda s: list(s.exec(select(OutboxMessage))))
+    assert {r.status for r in rows} == {"sent"} and len(rows) == 2
+
+
+async def test_the_same_update_twice_gives_one_reply(app: TousuApp, fake: FakeTelegram) -> None:
+    await say(fake, "你好", "您好")
+    update = fake.message(CHAT, text="1")
+    fake.push("message", update)
+    await until(lambda: len(fake.texts_to(CHAT)) == 2)
+    with fake.lock:  # Telegram delivers the same update again (the offset was not confirmed)
+        fake.pending.append({"update_id": 2, "message": update})
+    fake.push_text(CHAT, "#")  # and something after it, to know the copy was read
+    await until(lambda: len(fake.texts_to(CHAT)) >= 3)
+    await asyncio.sleep(0.2)
+    assert sum("请描述" in t for t in fake.texts_to(CHAT)) == 2  # the prompt, then the repeat from "#"
+    assert len(fake.texts_to(CHAT)) == 3
+
+
+async def test_a_photo_is_downloaded_and_linked_to_the_ticket(app: TousuApp, fake: FakeTelegram) -> None:
+    for text, expected in COMPLAINT[:7]:
+        await say(fake, text, expected)
+    before = len(fake.texts_to(CHAT))
+    fake.push_photo(CHAT, b"\xff\xd8jpeg-bytes", caption="")
+    await until(lambda: len(fake.texts_to(CHAT)) > before)
+    await say(fake, "1", "希望")  # done with evidence
+    for text, expected in COMPLAINT[8:]:
+        await say(fake, text, expected)
+    await say(fake, "1", "工单")
+    [ticket] = await tickets(app)
+    [attachment] = ticket.attachments
+    assert attachment["kind"] == "photo"
+    assert await asyncio.to_thread(Path(attachment["ref"]).read_bytes) == b"\xff\xd8jpeg-bytes"
+
+
+async def test_a_sticker_and_an_oversized_file_are_explained(app: TousuApp, fake: FakeTelegram) -> None:
+    await say(fake, "你好", "您好")
+    before = len(fake.texts_to(CHAT))
+    fake.push_sticker(CHAT)
+    await until(lambda: any("无法识别这类消息" in t for t in fake.texts_to(CHAT)[before:]))
+    before = len(fake.texts_to(CHAT))
+    fake.push_document(CHAT, b"%PDF", "huge.pdf", size=app.settings.attachments.max_bytes + 1)
+    await until(lambda: any("文件太大" in t for t in fake.texts_to(CHAT)[before:]))
+    assert "getFile" not in fake.methods()  # refused from the size Telegram announced
+
+
+async def test_a_blocked_bot_marks_the_customer_unreachable_and_stops(
+    app: TousuApp, fake: FakeTelegram
+) -> None:
+    fake.fail("sendMessage", 403, times=5)
+    fake.push_text(CHAT, "你好")
+
+    async def dead() -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.status == "dead")
+        return await app.db.run(lambda s: list(s.exec(query)))
+
+    deadline = time.monotonic() + 10
+    while not await dead():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert fake.methods().count("sendMessage") == 1  # no retries after a 403
+    customer = await app.db.run(lambda s: s.exec(select(Customer)).one())
+    assert customer.unreachable is True
+
+
+async def test_webhook_mode_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> None:
+    settings = tg_settings(tmp_path, fake, mode="webhook", webhook_url="https://bot.example.com/telegram/webhook",
+                           secret_token=SecretStr("s3cret"))
+    app = TousuApp(settings, use_nlu=False)
+    await app.start()
+    try:
+        assert fake.webhook == "https://bot.example.com/telegram/webhook"
+        web = create_web_app(app)
+        update = {"update_id": 77, "message": fake.message(CHAT, text="你好")}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://t") as client:
+            wrong = await client.post("/telegram/webhook", json=update,
+                                      headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
+            assert wrong.status_code == 403
+            missing = await client.post("/telegram/webhook", json=update)
+            assert missing.status_code == 403
+            junk = await client.post("/telegram/webhook", content=b"{not json",
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            assert junk.status_code == 400
+            assert fake.texts_to(CHAT) == []
+            ok = await client.post("/telegram/webhook", json=update,
+                                   headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            assert ok.status_code == 200
+        await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
+        assert "getUpdates" not in fake.methods()
+    finally:
+        await app.stop()
