@@ -1,0 +1,275 @@
+"""The WeChat Official Account channel: the callback at ``/wechat/callback`` and outbound messages.
+
+WeChat waits 5 s for an answer and then retries the same message up to 3 times. So the callback
+stores the message, runs the turn and, if its replies are ready within the budget (3 s by default),
+returns them as the passive reply; otherwise it answers ``success`` and the outbox delivers them
+through the customer-service API. A retry of a message already answered gets the same answer; a
+retry of one still in progress waits for it. Nothing is processed twice: the transcript's unique
+message id is the last word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+from sqlmodel import Session, select
+from wechatpy.exceptions import WeChatClientException
+
+from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, render_plain
+from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
+from bot.channels.wechat_inbound import message_id, to_inbound
+from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, check_timestamp, parse
+from dialogues.types import Attachment
+from storage.models import Customer
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.manager import TurnRecord
+    from bot.settings import Settings
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=48)
+OUT_OF_WINDOW = {45015, 45047}  # "response out of time limit", "out of response count limit"
+ANSWERED_CACHE = 2048
+
+
+@dataclass
+class _Waiter:
+    """Collects a turn's replies for the passive answer while the callback is still open."""
+
+    texts: list[str] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class WeChatChannel(Channel):
+    name = "wechat"
+    supports_buttons = False
+
+    def __init__(self, settings: Settings, db: Database, client: SharedTokenClient | None = None):
+        wc = settings.wechat
+        assert wc.app_id and wc.app_secret and wc.token
+        self.settings = settings
+        self.db = db
+        self.token = wc.token.get_secret_value()
+        aes = wc.encoding_aes_key.get_secret_value() if wc.encoding_aes_key else None
+        self.envelope = Envelope(self.token, aes, wc.app_id)
+        self.client = client or SharedTokenClient(
+            wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url,
+            token_file=settings.path(settings.general.data_dir) / "wechat_token.json",
+        )
+        self.budget = wc.reply_budget_seconds
+        self.files = settings.path(settings.attachments.dir) / "wechat"
+        self.max_file = settings.attachments.max_bytes
+        self._sink: InboundSink | None = None
+        self._waiting: dict[str, _Waiter] = {}
+        self._expected: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._answered: OrderedDict[str, str] = OrderedDict()
+
+    async def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+        listeners = getattr(sink, "listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self._on_turn)
+
+    def _on_turn(self, record: TurnRecord) -> None:
+        if record.key.channel == self.name:
+            self._expected[record.inbound.message_id] = len(record.replies)
+            waiter = self._waiting.get(record.key.user_id)
+            if waiter is not None:
+                waiter.arrived.set()
+
+    # -- inbound ---------------------------------------------------------------------------
+    def router(self) -> APIRouter | None:
+        router = APIRouter()
+
+        @router.get("/wechat/callback")
+        async def verify(request: Request) -> Response:
+            q = request.query_params
+            try:
+                check_signature(
+                    self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+                )
+            except CallbackRefused:
+                return Response(status_code=403)
+            return Response(q.get("echostr", ""), media_type="text/plain")
+
+        @router.post("/wechat/callback")
+        async def callback(request: Request) -> Response:
+            limit = self.settings.wechat.max_body_bytes
+            if int(request.headers.get("content-length") or 0) > limit:
+                return Response(status_code=413)
+            body = await request.body()
+            if len(body) > limit:
+                return Response(status_code=413)
+            query = dict(request.query_params)
+            try:
+                check_timestamp(query.get("timestamp", ""), self.settings.wechat.replay_window_seconds)
+                message = parse(self.envelope.open(body, query))
+            except CallbackRefused as exc:
+                log.warning("WeChat callback refused (%d): %s", exc.status, exc.reason)
+                return Response(status_code=exc.status)
+            answer = await self.answer(message, query)
+            return Response(answer, media_type="application/xml" if answer != "success" else "text/plain")
+
+        return router
+
+    async def answer(self, message: Any, query: dict[str, str]) -> str:
+        """The HTTP body for one verified message: a passive reply or ``success``."""
+        mid = message_id(message)
+        if mid in self._answered:
+            return self._answered[mid]
+        running = self._inflight.get(mid)
+        if running is not None:  # WeChat's retry while the first delivery is still being answered
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(running), self.budget + 1.0)
+            return "success"
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._inflight[mid] = future
+        try:
+            body = await self._process(message, query, mid)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._inflight.pop(mid, None)
+        future.set_result(body)
+        self._answered[mid] = body
+        while len(self._answered) > ANSWERED_CACHE:
+            self._answered.popitem(last=False)
+        return body
+
+    async def _process(self, message: Any, query: dict[str, str], mid: str) -> str:
+        assert self._sink is not None, "channel not started"
+        user = str(message.source)
+        event = str(getattr(message, "event", "")).lower()
+        if getattr(message, "type", "") == "event" and event == "unsubscribe":
+            await self.db.run(lambda s: _mark_unreachable(s, user))
+            return "success"
+        attachments = await self._download(message)
+        inbound = to_inbound(message, received_at=utcnow(), attachments=attachments)
+        if inbound is None:
+            return "success"
+        if user in self._waiting:  # a second message while the first is open: reply by API
+            await self._sink.handle(inbound)
+            return "success"
+        waiter = _Waiter()
+        self._waiting[user] = waiter
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.budget
+        try:
+            turn = asyncio.ensure_future(self._sink.handle(inbound))
+            done, _ = await asyncio.wait({turn}, timeout=self.budget)
+            if not done or not turn.result():
+                return "success"  # slow (the outbox will send) or a duplicate
+            expected = self._expected.pop(mid, 0)
+            while len(waiter.texts) < expected and loop.time() < deadline:
+                waiter.arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.arrived.wait(), deadline - loop.time())
+        finally:
+            self._waiting.pop(user, None)  # from here on, send() uses the API
+        if not waiter.texts:
+            return "success"
+        return self.envelope.reply(message, "\n\n".join(waiter.texts), query)
+
+    async def _download(self, message: Any) -> tuple[Attachment, ...]:
+        mtype = getattr(message, "type", "")
+        if mtype not in ("image", "voice") or (mtype == "voice" and getattr(message, "recognition", None)):
+            return ()
+        media_id = str(message.media_id)
+        response = await asyncio.to_thread(self._call, self.client.media.download, media_id)
+        content: bytes = getattr(response, "content", b"")
+        if len(content) > self.max_file:
+            return ()
+        suffix = ".jpg" if mtype == "image" else f".{getattr(message, 'format', 'amr') or 'amr'}"
+        target = self.files / str(message.source) / f"{message.id}{suffix}"
+        await asyncio.to_thread(_write, target, content)
+        kind = "photo" if mtype == "image" else "voice"
+        return (Attachment(kind=kind, ref=str(target), size=len(content)),)
+
+    # -- outbound --------------------------------------------------------------------------
+    async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        text = render_plain(message)
+        waiter = self._waiting.get(user_id)
+        if waiter is not None:  # the callback is still open: it carries the reply
+            waiter.texts.append(text)
+            waiter.arrived.set()
+            return "passive"
+        last = await self.db.run(lambda s: _last_inbound(s, user_id))
+        if last is not None and utcnow() - last < WINDOW:
+            try:
+                await asyncio.to_thread(self._call, self.client.message.send_text, user_id, text)
+                return "custom"
+            except WeChatClientException as exc:
+                if exc.errcode not in OUT_OF_WINDOW:
+                    raise _delivery_error(exc) from exc
+                log.info("WeChat customer-service window closed for a customer (%s); using a template",
+                         exc.errcode)
+        return await self._send_template(user_id, text)
+
+    async def _send_template(self, user_id: str, text: str) -> str:
+        templates = self.settings.wechat.templates
+        template = templates.get("status_update") or next(iter(templates.values()), None)
+        if not template:
+            raise DeliveryError("outside WeChat's 48-hour window and no template configured", permanent=True)
+        data = {"first": {"value": text[:200]}, "remark": {"value": ""}}
+        try:
+            await asyncio.to_thread(self._call, self.client.message.send_template, user_id, template, data)
+        except WeChatClientException as exc:
+            raise _delivery_error(exc) from exc
+        log.info("WeChat reply sent as template message %s", template)
+        return "template"
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """One API call; a rejected token is refreshed once (if nobody else did) and retried."""
+        token = self.client.access_token
+        try:
+            return fn(*args)
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            self.client.refresh_if_current(token)
+            return fn(*args)
+
+
+def _delivery_error(exc: WeChatClientException) -> DeliveryError:
+    code = exc.errcode
+    if code in (45009, -1) or code is None:  # API quota or system busy: later
+        return DeliveryError(f"WeChat busy ({code})")
+    return DeliveryError(f"WeChat refused ({code}): {exc.errmsg}", permanent=True)
+
+
+def _last_inbound(session: Session, user_id: str) -> Any:
+    customer = session.exec(
+        select(Customer).where(Customer.channel == "wechat", Customer.external_id == user_id)
+    ).first()
+    return customer.last_inbound_at if customer is not None else None
+
+
+def _mark_unreachable(session: Session, user_id: str) -> None:
+    customer = session.exec(
+        select(Customer).where(Customer.channel == "wechat", Customer.external_id == user_id)
+    ).first()
+    if customer is not None:
+        customer.unreachable = True
+        session.add(customer)
+
+
+def _write(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def build_wechat_channel(settings: Settings, db: Database) -> WeChatChannel:
+    return WeChatChannel(settings, db)

@@ -1,0 +1,277 @@
+"""WeChat end to end: callbacks in WeChat's XML (plain and safe mode) into the real app, and the
+outbound API against a fake WeChat server over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlmodel import select
+
+from bot.app import TousuApp
+from bot.web import create_web_app
+from dialogues.types import ConversationKey, Reply
+from storage.models import Customer, Message, Ticket
+from storage.types import utcnow
+from tests.bot.test_manager import COMPLAINT
+from tests.conftest import make_settings
+from tests.fakes import wechat_api as wx
+from tests.fakes.wechat_api import FakeWeChat
+
+pytestmark = pytest.mark.timeout(60)
+USER = "oUser123"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    server = FakeWeChat().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wx_settings(tmp_path: Path, fake: FakeWeChat, **wechat: Any) -> Any:
+    values: dict[str, Any] = {
+        "app_id": wx.APP_ID, "app_secret": SecretStr(wx.SECRET), "token": SecretStr(wx.TOKEN),
+        "encoding_aes_key": SecretStr(wx.AES_KEY), "api_base_url": fake.base_url,
+        "templates": {"status_update": "TPL-1"}, **wechat,
+    }
+    return make_settings(tmp_path, wechat=values, outbox={"backoff_base_seconds": 0.05})
+
+
+@pytest.fixture
+async def app(tmp_path: Path, fake: FakeWeChat) -> AsyncIterator[TousuApp]:
+    tousu = TousuApp(wx_settings(tmp_path, fake), use_nlu=False)
+    await tousu.start()
+    try:
+        yield tousu
+    finally:
+        await tousu.stop()
+
+
+@pytest.fixture
+async def client(app: TousuApp) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_web_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://wx") as http:
+        yield http
+
+
+async def post(client: httpx.AsyncClient, body: str, query: dict[str, str] | None = None) -> httpx.Response:
+    return await client.post("/wechat/callback", params=query or wx.signed_query(), content=body.encode())
+
+
+async def say(client: httpx.AsyncClient, content: str, user: str = USER) -> str:
+    response = await post(client, wx.text(user, content))
+    assert response.status_code == 200
+    return "" if response.text == "success" else wx.reply_content(response.text)
+
+
+async def test_the_echostr_check(client: httpx.AsyncClient) -> None:
+    query = wx.signed_query()
+    ok = await client.get("/wechat/callback", params={**query, "echostr": "12345"})
+    assert ok.status_code == 200 and ok.text == "12345"
+    bad = await client.get("/wechat/callback", params={**query, "signature": "0" * 40, "echostr": "1"})
+    assert bad.status_code == 403
+
+
+async def test_a_complaint_in_plain_mode_ends_in_a_ticket(app: TousuApp, client: httpx.AsyncClient,
+                                                        fake: FakeWeChat) -> None:
+    greeting = await say(client, "你好")
+    assert "1. 我要投诉" in greeting  # WeChat has no buttons: menus are numbered lines
+    for content, expected in COMPLAINT:
+        assert expected in await say(client, content)
+    done = await say(client, "1")
+    ticket = await app.db.run(lambda s: s.exec(select(Ticket)).one())
+    assert ticket.number in done and ticket.channel == "wechat"
+    assert fake.sent == []  # every reply went back passively
+
+
+async def test_a_complaint_in_safe_mode_ends_in_a_ticket(app: TousuApp, client: httpx.AsyncClient) -> None:
+    for content, expected in [*COMPLAINT, ("1", "工单")]:
+        body, query = wx.encrypted(wx.text("oSafe", content), wx.signed_query())
+        response = await post(client, body, query)
+        assert response.status_code == 200
+        assert expected in wx.reply_content(wx.decrypt_reply(response.text, query))
+    tickets = await app.db.run(lambda s: list(s.exec(select(Ticket))))
+    assert len(tickets) == 1
+
+
+async def test_a_message_delivered_three_times_gives_one_reply(app: TousuApp, client: httpx.AsyncClient,
+                                                             fake: FakeWeChat) -> None:
+    await say(client, "你好")
+    body = wx.text(USER, "1")
+    first, second, third = await asyncio.gather(*(post(client, body) for _ in range(3)))
+    assert first.text == second.text == third.text and "请描述" in wx.reply_content(first.text)
+    again = await post(client, body)  # a late retry gets the same answer
+    assert again.text == first.text
+    inbound = await app.db.run(
+        lambda s: list(s.exec(select(Message).where(Message.direction == "in", Message.text == "1")))
+    )
+    outbound = await app.db.run(lambda s: list(s.exec(select(Message).where(Message.direction == "out"))))
+    assert len(inbound) == 1 and len(outbound) == 2
+    await asyncio.sleep(0.2)
+    assert fake.sent == []
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"signature": "0" * 40}, 403),
+        ({"timestamp": str(int(time.time()) - 3600)}, 403),
+    ],
+)
+async def test_forged_or_stale_callbacks_are_refused(client: httpx.AsyncClient, change: dict[str, str],
+                                                     status: int) -> None:
+    query = {**wx.signed_query(), **change}
+    response = await post(client, wx.text(USER, "你好"), query)
+    assert response.status_code == status
+
+
+async def test_a_stale_timestamp_with_a_valid_signature_is_refused(client: httpx.AsyncClient) -> None:
+    query = wx.signed_query(timestamp=int(time.time()) - 3600)
+    assert (await post(client, wx.text(USER, "你好"), query)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><MsgType>text</MsgType>"
+        "<Content>&xxe;</Content></xml>",
+        '<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>',
+        "<xml><ToUserName>unclosed",
+        "not xml at all",
+        "<xml><Content>no type</Content></xml>",
+    ],
+)
+async def test_hostile_or_malformed_xml_is_a_400(client: httpx.AsyncClient, body: str) -> None:
+    assert (await post(client, body)).status_code == 400
+
+
+async def test_an_oversized_body_is_a_413(client: httpx.AsyncClient) -> None:
+    assert (await post(client, wx.text(USER, "长" * 40_000))).status_code == 413
+
+
+async def test_a_slow_turn_answers_success_and_the_api_delivers(tmp_path: Path, fake: FakeWeChat) -> None:
+    app = TousuApp(wx_settings(tmp_path, fake, reply_budget_seconds=0.001), use_nlu=False)
+    await app.start()
+    try:
+        transport = httpx.ASGITransport(app=create_web_app(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://wx") as http:
+            response = await post(http, wx.text(USER, "你好"))
+        assert response.text == "success"
+        deadline = time.monotonic() + 10
+        while not fake.texts_to(USER):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert fake.texts_to(USER)[0].startswith("您好")
+    finally:
+        await app.stop()
+
+
+async def test_outside_the_48_hour_window_a_template_is_sent(app: TousuApp, client: httpx.AsyncClient,
+                                                           fake: FakeWeChat) -> None:
+    await say(client, "你好")
+
+    def age(session: Any) -> None:
+        customer = session.exec(select(Customer)).one()
+        customer.last_inbound_at = utcnow() - timedelta(hours=49)
+        session.add(customer)
+
+    await app.db.run(age)
+    key = ConversationKey("wechat", USER)
+    await app.manager.send_as(key, [Reply("您的工单已处理完毕")], author="agent:li")
+    deadline = time.monotonic() + 10
+    while not fake.templates:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert fake.templates[0]["template_id"] == "TPL-1"
+    assert fake.templates[0]["data"]["first"]["value"] == "您的工单已处理完毕"
+    assert fake.sent == []
+
+
+async def test_45015_from_the_api_falls_back_to_a_template(app: TousuApp, client: httpx.AsyncClient,
+                                                          fake: FakeWeChat) -> None:
+    await say(client, "你好")
+    fake.fail("message/custom/send", 45015)
+    await app.manager.send_as(ConversationKey("wechat", USER), [Reply("进展通知")], author="agent:li")
+    deadline = time.monotonic() + 10
+    while not fake.templates:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert fake.sent == []
+
+
+async def test_the_token_is_fetched_once_and_refreshed_once_when_rejected(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
+    await say(client, "你好")
+    key = ConversationKey("wechat", USER)
+    for i in range(5):
+        await app.manager.send_as(key, [Reply(f"通知 {i}")], author="agent:li")
+    deadline = time.monotonic() + 10
+    while len(fake.sent) < 5:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert fake.token_fetches == 1
+    fake.expire_token()
+    await app.manager.send_as(key, [Reply("再次通知")], author="agent:li")
+    while len(fake.sent) < 6:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert fake.token_fetches == 2
+    assert fake.texts_to(USER)[-1] == "再次通知"
+
+
+async def test_an_image_is_downloaded_as_evidence(app: TousuApp, client: httpx.AsyncClient,
+                                                  fake: FakeWeChat) -> None:
+    fake.media["MEDIA1"] = b"\xff\xd8wechat-jpeg"
+    for content, expected in COMPLAINT[:7]:
+        assert expected in await say(client, content)
+    response = await post(client, wx.xml_message(USER, "image", PicUrl="http://x/p.jpg", MediaId="MEDIA1"))
+    assert response.status_code == 200
+    for content, expected in [("1", "希望"), *COMPLAINT[8:], ("1", "工单")]:
+        assert expected in await say(client, content)
+    ticket = await app.db.run(lambda s: s.exec(select(Ticket)).one())
+    [attachment] = ticket.attachments
+    assert attachment["kind"] == "photo"
+    assert await asyncio.to_thread(Path(attachment["ref"]).read_bytes) == b"\xff\xd8wechat-jpeg"
+
+
+async def test_subscribe_greets_and_unsubscribe_marks_the_customer(app: TousuApp,
+                                                                   client: httpx.AsyncClient) -> None:
+    response = await post(client, wx.xml_message(USER, "event", Event="subscribe"))
+    assert "您好" in wx.reply_content(response.text)
+    response = await post(client, wx.xml_message(USER, "event", Event="unsubscribe"))
+    assert response.text == "success"
+    customer = await app.db.run(lambda s: s.exec(select(Customer)).one())
+    assert customer.unreachable is True
+
+
+async def test_voice_recognition_is_read_as_text_and_unknown_kinds_are_explained(
+    client: httpx.AsyncClient,
+) -> None:
+    await say(client, "你好")
+    voice = wx.xml_message(USER, "voice", MediaId="V1", Format="amr", Recognition="我要投诉")
+    assert "请描述" in wx.reply_content((await post(client, voice)).text)
+    video = wx.xml_message(USER, "shortvideo", MediaId="S1", ThumbMediaId="T1")
+    assert "无法识别这类消息" in wx.reply_content((await post(client, video)).text)
+
+
+def test_menu_push_sends_the_configured_menu(tmp_path: Path, fake: FakeWeChat) -> None:
+    from bot.commands.wechat import push_menu
+
+    menu = [{"type": "click", "name": "查询进度", "key": "progress"},
+            {"type": "click", "name": "人工客服", "key": "human"}]
+    settings = wx_settings(tmp_path, fake, menu=menu)
+    assert push_menu(None, settings) == 0  # type: ignore[arg-type]
+    assert fake.menus == [{"button": menu}]
+    assert push_menu(None, wx_settings(tmp_path, fake)) == 2  # type: ignore[arg-type]
