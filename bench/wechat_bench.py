@@ -1,0 +1,106 @@
+"""WeChat callback benchmark: the app behind a real uvicorn server on 127.0.0.1, N customers at
+once, each walking the first steps of the intake; latency is the callback's HTTP round trip
+(signature check, XML, store, turn, passive reply).
+
+    PYTHONPATH=. .venv/bin/python bench/wechat_bench.py --customers 200 --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from bot.app import TousuApp
+from bot.web import create_web_app
+from tests.conftest import make_settings
+from tests.fakes import wechat_api as wx
+
+STEPS = ["你好", "1", "我买的桶装水有异味，喝了不舒服", "1", "昨天", "小区门口", "桶装水"]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load(port: int, customers: int, steps: int) -> None:
+    latencies: list[float] = []
+    passive = 0
+
+    async def customer(i: int) -> None:
+        nonlocal passive
+        # One client (one connection) per customer: a shared pool of hundreds of connections
+        # spends more time in httpcore's bookkeeping than the server spends answering.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, verify=False) as http:
+            await walk(http, i)
+
+    async def walk(http: httpx.AsyncClient, i: int) -> None:
+        nonlocal passive
+        for text in STEPS[:steps]:
+            body = wx.text(f"oBench{i}", text).encode()
+            started = time.perf_counter()
+            response = await http.post("/wechat/callback", params=wx.signed_query(), content=body)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+            passive += response.text != "success"
+
+    began = time.perf_counter()
+    await asyncio.gather(*(customer(i) for i in range(customers)))
+    elapsed = time.perf_counter() - began
+    count = len(latencies)
+    print(f"{customers} concurrent customers x {steps} messages = {count} callbacks in "
+          f"{elapsed:.1f} s ({count / elapsed:.0f}/s); passive replies {passive}/{count}")
+    print(f"callback latency: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms, "
+          f"p99.9 {pct(latencies, 0.999):.0f} ms, max {max(latencies):.0f} ms", flush=True)
+
+
+async def main(customers: int, steps: int) -> None:
+    fake = wx.FakeWeChat().start()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = make_settings(Path(tmp), wechat={
+            "app_id": wx.APP_ID, "app_secret": SecretStr(wx.SECRET), "token": SecretStr(wx.TOKEN),
+            "api_base_url": fake.base_url})
+        app = TousuApp(settings, use_nlu=False)
+        server = uvicorn.Server(uvicorn.Config(create_web_app(app), host="127.0.0.1", port=port,
+                                               log_level="warning", timeout_keep_alive=120,
+                                               backlog=4096))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+        # The load comes from another process, so the client's own work does not share the
+        # server's event loop (in one process, httpx's pool bookkeeping took a third of the time).
+        load = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--client", str(port), "--customers", str(customers),
+            "--steps", str(steps), env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        await load.wait()
+        server.should_exit = True
+        await serving
+    fake.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        asyncio.run(load(args.client, args.customers, args.steps))
+    else:
+        asyncio.run(main(args.customers, args.steps))
