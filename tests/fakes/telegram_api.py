@@ -102,8 +102,8 @@ class FakeTelegram:
             self.loop.call_soon_threadsafe(self.new_update.set)
         return update_id
 
-    def message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
-        user = {"id": chat_id, "is_bot": False, "first_name": "Alice", "language_code": "zh-hans"}
+    def message(self, chat_id: int, language: str = "zh-hans", **fields: Any) -> dict[str, Any]:
+        user = {"id": chat_id, "is_bot": False, "first_name": "Alice", "language_code": language}
         return {"message_id": next(self.message_ids), "date": int(time.time()),
                 "chat": {"id": chat_id, "type": "private", "first_name": "Alice"}, "from": user, **fields}
 

@@ -89,6 +89,24 @@ async def test_a_whole_complaint_through_telegram_ends_in_a_ticket(app: TousuApp
     assert "deleteWebhook" in fake.methods()
 
 
+async def test_the_telegram_language_picks_english_at_first_contact(
+    app: TousuApp, fake: FakeTelegram
+) -> None:
+    fake.push("message", fake.message(777, language="en-GB", text="hi"))
+    await until(lambda: bool(fake.texts_to(777)))
+    assert fake.texts_to(777)[0].startswith("Hello")
+    fake.push_text(778, "hi")  # a zh-hans user
+    await until(lambda: bool(fake.texts_to(778)))
+    assert fake.texts_to(778)[0].startswith("您好")
+
+
+async def test_an_edited_message_is_read_as_a_new_answer(app: TousuApp, fake: FakeTelegram) -> None:
+    await say(fake, "你好", "您好")
+    before = len(fake.texts_to(CHAT))
+    fake.push_edit(CHAT, "1")
+    await until(lambda: any("请描述" in t for t in fake.texts_to(CHAT)[before:]))
+
+
 async def test_buttons_work_and_the_answered_keyboard_is_removed(app: TousuApp, fake: FakeTelegram) -> None:
     await say(fake, "你好", "您好")
     menu = next(m for m in reversed(fake.sent) if m["reply_markup"])
