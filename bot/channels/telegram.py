@@ -11,19 +11,20 @@ import contextlib
 import hmac
 import logging
 import warnings
+from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from telegram import Bot as TelegramBot
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import Channel, DeliveryError, DeliveryLimits, InboundSink, OutboundMessage
 from bot.channels.telegram_files import TelegramFiles
-from bot.channels.telegram_updates import callback_data, message_of, to_inbound
+from bot.channels.telegram_updates import CallbackPayloads, message_of, to_inbound
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class TelegramChannel(Channel):
         self._sink: InboundSink | None = None
         self._task: asyncio.Task[None] | None = None
         self.offset: int | None = None
+        self.payloads = CallbackPayloads()
+        # Parts of a long text already delivered, so a retry after a failed later part repeats none.
+        self._parts_sent: OrderedDict[tuple[str, OutboundMessage], int] = OrderedDict()
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
@@ -129,6 +133,12 @@ class TelegramChannel(Channel):
                 raise
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
+            except Conflict:  # a webhook is still set (start-up could not delete it)
+                log.warning("Telegram polling conflicts with a webhook or another poller; deleting webhook")
+                with contextlib.suppress(TelegramError):
+                    await self.bot.delete_webhook()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
             except Exception:
                 log.warning("Telegram polling failed; retrying in %.0f s", backoff, exc_info=True)
                 await asyncio.sleep(backoff)
@@ -140,7 +150,8 @@ class TelegramChannel(Channel):
         assert self._sink is not None, "channel not started"
         message, _ = message_of(update)
         attachments, kind = await self.files.fetch(message) if message is not None else ((), None)
-        inbound = to_inbound(update, received_at=utcnow(), attachments=attachments, kind_override=kind)
+        inbound = to_inbound(update, received_at=utcnow(), attachments=attachments, kind_override=kind,
+                             payloads=self.payloads)
         if inbound is None:
             return False
         stored = await self._sink.accept(inbound)
@@ -164,27 +175,30 @@ class TelegramChannel(Channel):
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label[:64], callback_data=callback_data(b.payload))]
+                [[InlineKeyboardButton(b.label[:64], callback_data=self.payloads.encode(b.payload))]
                  for b in message.buttons]
             )
         parts = split_text(message.text or " ")
+        progress = (user_id, message)
+        done = self._parts_sent.pop(progress, 0)
         sent_id: str | None = None
-        for index, part in enumerate(parts):
+        for index in range(done, len(parts)):
             last = index == len(parts) - 1
             try:
                 sent = await self.bot.send_message(
-                    chat_id=int(user_id), text=part, reply_markup=markup if last else None
+                    chat_id=int(user_id), text=parts[index], reply_markup=markup if last else None
                 )
-            except RetryAfter as exc:
-                raise DeliveryError("Telegram flood control", retry_after=retry_seconds(exc)) from exc
-            except Forbidden as exc:
-                raise DeliveryError(f"Telegram refused: {exc.message}", permanent=True) from exc
-            except BadRequest as exc:
-                raise DeliveryError(f"Telegram bad request: {exc.message}", permanent=True) from exc
-            except NetworkError as exc:  # timeouts, 5xx, connection errors: worth retrying
-                raise DeliveryError(f"Telegram unreachable: {exc.message}") from exc
+            except TelegramError as exc:
+                if index > 0:
+                    self._remember_progress(progress, index)
+                raise delivery_error(exc) from exc
             sent_id = str(sent.message_id)
         return sent_id
+
+    def _remember_progress(self, progress: tuple[str, OutboundMessage], parts: int) -> None:
+        self._parts_sent[progress] = parts
+        while len(self._parts_sent) > 1000:
+            self._parts_sent.popitem(last=False)
 
     def router(self) -> APIRouter | None:
         if self.mode != "webhook":
@@ -214,6 +228,18 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value: int | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def delivery_error(exc: TelegramError) -> DeliveryError:
+    """Whether the outbox should wait, retry or give up on a failed send."""
+    if isinstance(exc, RetryAfter):
+        return DeliveryError("Telegram flood control", retry_after=retry_seconds(exc))
+    if isinstance(exc, Forbidden):  # blocked by the user, or the account is gone
+        return DeliveryError(f"Telegram refused: {exc.message}", permanent=True)
+    if isinstance(exc, BadRequest):  # "chat not found" and other requests that will never work
+        return DeliveryError(f"Telegram bad request: {exc.message}", permanent=True)
+    # NetworkError (timeouts, 5xx, connection errors) and anything else: worth retrying
+    return DeliveryError(f"Telegram unreachable: {exc.message}")
 
 
 def build_telegram_channel(settings: Settings, db: Database) -> TelegramChannel:

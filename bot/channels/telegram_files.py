@@ -4,12 +4,16 @@ that expires."""
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from pathlib import Path
 
 from telegram import Bot, Message
+from telegram.error import BadRequest
 
 from dialogues.types import Attachment
+
+log = logging.getLogger(__name__)
 
 
 class TelegramFiles:
@@ -25,7 +29,11 @@ class TelegramFiles:
             return (), None
         if size is not None and size > self.max_bytes:
             return (), "too_large"
-        remote = await self.bot.get_file(file_id)
+        try:
+            remote = await self.bot.get_file(file_id)
+        except BadRequest as exc:  # never retried: a poison update would hold up polling forever
+            log.warning("Telegram refused a file: %s", exc.message)
+            return (), "too_large" if "too big" in exc.message.lower() else "unsupported"
         if remote.file_size is not None and remote.file_size > self.max_bytes:
             return (), "too_large"
         suffix = Path(remote.file_path or name or "").suffix or (mimetypes.guess_extension(mime or "") or "")

@@ -1,11 +1,12 @@
 """Telegram updates as channel-neutral inbound messages, and button payloads as callback data.
 
-Pure functions over python-telegram-bot's objects; the downloads they need are done by the caller
-and passed in as attachments.
+No I/O here: the downloads an update needs are done by the caller and passed in as attachments.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from datetime import datetime
 
 from telegram import Message, Update
@@ -13,7 +14,8 @@ from telegram import Message, Update
 from dialogues.types import Attachment, ConversationKey, InboundMessage
 
 CALLBACK_LIMIT = 64  # bytes, Telegram's limit on callback_data
-_KEY_ONLY = "k:"
+_TOKEN = "t:"
+_TOKEN_KEY_BYTES = CALLBACK_LIMIT - len(_TOKEN) - 16 - 1
 
 COMMAND_TEXT = {
     "/human": "0",
@@ -26,19 +28,33 @@ COMMAND_TEXT = {
 """Bot commands as the text the engine understands (``0`` reaches a person)."""
 
 
-def callback_data(payload: str) -> str:
-    """A button payload fitting Telegram's 64 bytes; a longer one degrades to its keypad key,
-    which the engine reads like a typed digit."""
-    if len(payload.encode()) <= CALLBACK_LIMIT:
-        return payload
-    return _KEY_ONLY + payload.rsplit(":", 1)[-1][:32]
+class CallbackPayloads:
+    """Button payloads as callback data within Telegram's 64 bytes. A longer payload travels as
+    ``t:<hash>:<key>`` and is remembered in a bounded dict; once forgotten (a restart, eviction)
+    the key alone is used, which the engine reads like a typed menu key."""
 
+    def __init__(self, capacity: int = 10_000):
+        self.capacity = capacity
+        self._payloads: OrderedDict[str, str] = OrderedDict()
 
-def from_callback_data(data: str) -> tuple[str, str | None]:
-    """(text, payload) for a pressed button."""
-    if data.startswith(_KEY_ONLY):
-        return data[len(_KEY_ONLY) :], None
-    return data.rsplit(":", 1)[-1], data
+    def encode(self, payload: str) -> str:
+        if len(payload.encode()) <= CALLBACK_LIMIT and not payload.startswith(_TOKEN):
+            return payload
+        key = payload.rsplit(":", 1)[-1].encode()[:_TOKEN_KEY_BYTES].decode(errors="ignore")
+        token = f"{_TOKEN}{hashlib.sha256(payload.encode()).hexdigest()[:16]}:{key}"
+        self._payloads[token] = payload
+        self._payloads.move_to_end(token)
+        while len(self._payloads) > self.capacity:
+            self._payloads.popitem(last=False)
+        return token
+
+    def decode(self, data: str) -> tuple[str, str | None]:
+        """(text, payload) for a pressed button; payload None when only the key is known."""
+        key = data.rsplit(":", 1)[-1]
+        if data.startswith(_TOKEN):
+            payload = self._payloads.get(data)
+            return (payload.rsplit(":", 1)[-1], payload) if payload is not None else (key, None)
+        return key, data
 
 
 def message_of(update: Update) -> tuple[Message | None, bool]:
@@ -81,11 +97,12 @@ def to_inbound(
     received_at: datetime,
     attachments: tuple[Attachment, ...] = (),
     kind_override: str | None = None,
+    payloads: CallbackPayloads | None = None,
 ) -> InboundMessage | None:
     """The inbound message for an update, or None for updates we do not handle (polls, joins...)."""
     query = update.callback_query
     if query is not None and query.message is not None:
-        text, payload = from_callback_data(query.data or "")
+        text, payload = (payloads or CallbackPayloads()).decode(query.data or "")
         presser = query.from_user
         return InboundMessage(
             key=ConversationKey("telegram", str(query.message.chat.id)),

@@ -27,7 +27,8 @@ SILENT_EVENTS = {"view", "location", "templatesendjobfinish", "masssendjobfinish
 def message_id(message: Any) -> str:
     if getattr(message, "type", "") == "event":
         event = getattr(message, "event", "")
-        return f"ev:{message.source}:{int(message.create_time.timestamp())}:{event}"
+        key = getattr(message, "key", "") or ""
+        return f"ev:{message.source}:{int(message.create_time.timestamp())}:{event}:{key}"[:128]
     return f"m:{message.id}"
 
 

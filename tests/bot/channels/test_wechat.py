@@ -275,3 +275,31 @@ def test_menu_push_sends_the_configured_menu(tmp_path: Path, fake: FakeWeChat) -
     assert push_menu(None, settings) == 0  # type: ignore[arg-type]
     assert fake.menus == [{"button": menu}]
     assert push_menu(None, wx_settings(tmp_path, fake)) == 2  # type: ignore[arg-type]
+
+
+async def test_location_link_click_and_voice_without_recognition(app: TousuApp, client: httpx.AsyncClient,
+                                                                fake: FakeWeChat) -> None:
+    click = wx.xml_message(USER, "event", Event="CLICK", EventKey="complain")
+    assert "请描述" in wx.reply_content((await post(client, click)).text)  # the menu's "complain" key
+    location = wx.xml_message(USER, "location", Location_X=39.9042, Location_Y=116.4074, Scale=15,
+                              Label="北京市东城区")
+    await post(client, location)
+    link = wx.xml_message(USER, "link", Title="我的订单截图", Description="d", Url="http://example.com/o/1")
+    await post(client, link)
+    fake.media["VOICE1"] = b"#!AMR voice"
+    voice = wx.xml_message(USER, "voice", MediaId="VOICE1", Format="amr")
+    assert (await post(client, voice)).status_code == 200
+    rows = await app.db.run(
+        lambda s: list(s.exec(select(Message).where(Message.direction == "in").order_by(Message.id)))
+    )
+    kinds = [(m.kind, m.text) for m in rows]
+    assert kinds[0] == ("text", "1")
+    assert kinds[1][0] == "location" and kinds[1][1].startswith("39.9042,116.4074")
+    assert "东城区" in kinds[1][1]
+    assert kinds[2] == ("link", "我的订单截图 http://example.com/o/1")
+    assert kinds[3][0] == "voice"
+    [audio] = rows[3].attachments
+    assert audio["kind"] == "voice"
+    assert await asyncio.to_thread(Path(audio["ref"]).read_bytes) == b"#!AMR voice"
+    unknown = wx.xml_message(USER, "event", Event="CLICK", EventKey="not-a-key")
+    assert (await post(client, unknown)).text == "success"
