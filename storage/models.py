@@ -15,6 +15,18 @@ from storage.types import UTCDateTime, utcnow
 
 TICKET_KINDS = ("complaint", "consultation", "suggestion", "grievance")
 SEVERITIES = ("normal", "major")
+TICKET_STATUSES = (
+    "new",
+    "acknowledged",
+    "in_progress",
+    "solution_proposed",
+    "resolved",
+    "closed",
+    "reopened",
+    "escalated",
+    "cancelled",
+)
+STAFF_ROLES = ("handler", "supervisor", "manager")
 CONVERSATION_STATUSES = ("bot", "agent", "closed")
 
 
@@ -129,9 +141,21 @@ class Ticket(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customers.id", index=True)
     conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
     department: str | None = Field(default=None, max_length=64)
-    assignee: str | None = Field(default=None, max_length=64)
+    assignee: str | None = Field(default=None, max_length=64, index=True)
+    # what the complaint is about (a store, product or person), for the repeat-complaint rule
+    target: str | None = Field(default=None, max_length=200, index=True)
+    # staff the complaint names: never assigned the ticket, never shown it (recusal)
+    recused: list[str] = Field(default_factory=list, sa_type=JSON)
+    escalated_to: str | None = Field(default=None, max_length=64)
+    solution: str | None = Field(default=None, sa_type=Text)
+    redispatches: int = 0
+    awaiting: str | None = Field(default=None, max_length=16)  # solution, survey: a customer answer
+    satisfaction: int | None = None
+    satisfaction_comment: str | None = Field(default=None, sa_type=Text)
+    appeal_of: int | None = Field(default=None, foreign_key="tickets.id", index=True)
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
+    resolved_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
 
 
@@ -191,6 +215,104 @@ class FlowVersion(SQLModel, table=True):
     live: bool = True
 
 
+class SharedToken(SQLModel, table=True):
+    """A platform credential every bot process shares (WeChat's access_token): one fetch serves all,
+    and ``lease_until`` lets exactly one process refresh it without holding a transaction open."""
+
+    __tablename__ = "shared_tokens"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str | None = Field(default=None, sa_type=Text)
+    expires_at: datetime | None = _ts(nullable=True)
+    lease_until: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class Staff(SQLModel, table=True):
+    """The staff directory routing draws from. ``role`` decides who is alerted on escalation:
+    handlers work tickets, supervisors are urged at breaches, managers take major complaints."""
+
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    employee_no: str | None = Field(default=None, max_length=32)
+    department: str = Field(max_length=64, index=True)
+    role: str = Field(default="handler", max_length=16)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class TicketDeadline(SQLModel, table=True):
+    """One SLA clock of a ticket; ``met_at`` stops it, ``warned_at``/``breached_at`` record what the
+    scheduler did about it."""
+
+    __tablename__ = "ticket_deadlines"
+    __table_args__ = (UniqueConstraint("ticket_id", "name", name="uq_deadline_ticket_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    name: str = Field(max_length=32)
+    started_at: datetime = _ts()
+    due_at: datetime = _ts()
+    warn_at: datetime = _ts()
+    met_at: datetime | None = _ts(nullable=True)
+    warned_at: datetime | None = _ts(nullable=True)
+    breached_at: datetime | None = _ts(nullable=True)
+
+
+class FollowUp(SQLModel, table=True):
+    """Work due at a moment: an SLA warning or breach, a callback, a survey reminder, an auto-close.
+
+    This row is the truth; the APScheduler job that wakes for it carries only its id. Firing
+    flips ``status`` from pending in the same transaction as the work, so it happens once.
+    """
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_pending", "status", "due_at"),
+        Index("ix_follow_ups_unscheduled", "status", "scheduled"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    kind: str = Field(max_length=32)
+    due_at: datetime = _ts()
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default="pending", max_length=16)  # pending, done, cancelled
+    scheduled: bool = False  # an APScheduler job exists for it
+    created_at: datetime = _ts()
+    fired_at: datetime | None = _ts(nullable=True)
+    outcome: str | None = Field(default=None, max_length=64)
+
+
+class StaffAlert(SQLModel, table=True):
+    """A message for a staff member (warning, urge, escalation, major complaint), shown in the
+    console; ``read_at`` is set when they open it."""
+
+    __tablename__ = "staff_alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
+    kind: str = Field(max_length=32)
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _ts()
+    read_at: datetime | None = _ts(nullable=True)
+
+
+class Lease(SQLModel, table=True):
+    """A named role one process holds at a time (the scheduler): renewed while alive, taken over
+    by another process once ``until`` passes."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str | None = Field(default=None, max_length=128)
+    until: datetime | None = _ts(nullable=True)
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -200,4 +322,10 @@ ALL_TABLES = (
     TicketEvent,
     OutboxMessage,
     FlowVersion,
+    SharedToken,
+    Staff,
+    TicketDeadline,
+    FollowUp,
+    StaffAlert,
+    Lease,
 )

@@ -64,8 +64,7 @@ class WeChatChannel(Channel):
         aes = wc.encoding_aes_key.get_secret_value() if wc.encoding_aes_key else None
         self.envelope = Envelope(self.token, aes, wc.app_id)
         self.client = client or SharedTokenClient(
-            wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url,
-            token_file=settings.path(settings.general.data_dir) / "wechat_token.json",
+            wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url, db=db
         )
         self.budget = wc.reply_budget_seconds
         self.files = settings.path(settings.attachments.dir) / "wechat"

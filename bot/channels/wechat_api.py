@@ -1,92 +1,103 @@
 """WeChat's HTTP API through wechatpy, with the base URL from settings (tests point it at a fake)
-and an access_token shared by every process on the machine.
+and an access_token shared by every process through the database.
 
-WeChat allows 2 000 token fetches a day and each fetch replaces the previous token, so processes
-must not fetch on their own: the token lives in one file under the data folder, read and
-refreshed under an exclusive lock, refreshed 5 minutes before it expires and at most once when the
-API calls it invalid (only if nobody refreshed it meanwhile).
+WeChat allows 2 000 token fetches a day and each fetch retires the previous token, so processes
+must not fetch on their own. The token lives in the ``shared_tokens`` table; one process at a time
+takes the refresh lease, fetches and stores, the others wait and re-read. It is refreshed 5 minutes
+before it expires, and once when the API calls it invalid, unless another process already did.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
 
-REFRESH_MARGIN = 300
+from storage.db import Database
+from storage.repositories import shared_tokens
+
+REFRESH_MARGIN = timedelta(minutes=5)
+LEASE_SECONDS = 15.0
 TOKEN_ERRORS = {40001, 40014, 42001}
 
 
 class SharedTokenClient(WeChatClient):  # type: ignore[misc]
     def __init__(
-        self, app_id: str, secret: str, *, api_base_url: str, token_file: Path, timeout: float = 5.0
+        self,
+        app_id: str,
+        secret: str,
+        *,
+        api_base_url: str,
+        db: Database,
+        timeout: float = 5.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pause: Callable[[float], None] = time.sleep,
     ):
         super().__init__(app_id, secret, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
-        self.token_file = token_file
+        self.db = db
+        self.name = f"wechat:{app_id}"
+        self.now = now
+        self.pause = pause
         self.fetches = 0
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.token_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.token_file.with_suffix(".lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.token_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) and data.get("app_id") == self.appid else {}
-
-    def _fresh(self, data: dict[str, Any]) -> str | None:
-        token = data.get("access_token")
-        if token and float(data.get("expires_at", 0)) - time.time() > REFRESH_MARGIN:
-            return str(token)
-        return None
 
     @property
     def access_token(self) -> str:
-        token = self._fresh(self._read())
-        if token:
-            return token
-        with self._locked():
-            token = self._fresh(self._read())
-            return token or self._fetch()
+        return self._token(rejected=None)
 
     def refresh_if_current(self, rejected: str) -> None:
-        """The API said ``rejected`` is invalid: fetch a new token unless another process did."""
-        with self._locked():
-            if self._read().get("access_token") in (rejected, None):
-                self._fetch()
+        """The API said ``rejected`` is invalid: make sure the stored token is a newer one."""
+        self._token(rejected=rejected)
+
+    def _token(self, rejected: str | None) -> str:
+        give_up = time.monotonic() + LEASE_SECONDS + 5
+        while True:
+            fresh = self._stored(rejected)
+            if fresh is not None:
+                return fresh
+            if self.db.run_sync(self._lease):
+                # another process may have stored a token between our read and our lease
+                fresh = self._stored(rejected)
+                if fresh is None:
+                    return self._fetch()
+                self.db.run_sync(lambda s: shared_tokens.release(s, self.name))
+                return fresh
+            if time.monotonic() > give_up:
+                raise WeChatClientException(None, "another process holds the token refresh lease too long")
+            self.pause(0.1)
+
+    def _stored(self, rejected: str | None) -> str | None:
+        row = self.db.run_sync(lambda s: shared_tokens.read(s, self.name))
+        if (row is None or not row.value or row.value == rejected or row.expires_at is None
+                or row.expires_at - self.now() <= REFRESH_MARGIN):
+            return None
+        return str(row.value)
+
+    def _lease(self, session: Any) -> bool:
+        return shared_tokens.try_lease(session, self.name, now=self.now(), seconds=LEASE_SECONDS)
 
     def _fetch(self) -> str:
-        result = self._fetch_access_token(
-            url=self.API_BASE_URL + "token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-        )
+        try:
+            result = self._fetch_access_token(
+                url=self.API_BASE_URL + "token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            )
+        except BaseException:
+            self.db.run_sync(lambda s: shared_tokens.release(s, self.name))
+            raise
         self.fetches += 1
-        data = {"app_id": self.appid, "access_token": result["access_token"],
-                "expires_at": time.time() + int(result.get("expires_in", 7200))}
-        tmp = self.token_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, self.token_file)
-        return str(data["access_token"])
+        token = str(result["access_token"])
+        now = self.now()
+        expires_at = now + timedelta(seconds=int(result.get("expires_in", 7200)))
+        self.db.run_sync(
+            lambda s: shared_tokens.store(s, self.name, value=token, expires_at=expires_at, now=now)
+        )
+        return token
 
     def fetch_access_token(self) -> dict[str, Any]:
-        with self._locked():
-            self._fetch()
-        return self._read()
+        """wechatpy's hook; fetching goes through the shared lease like everything else."""
+        return {"access_token": self._token(rejected=None)}

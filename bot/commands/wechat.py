@@ -10,6 +10,8 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.wechat_api import SharedTokenClient
 from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
 
 
 def register(sub: Any) -> None:
@@ -28,14 +30,16 @@ def push_menu(_args: argparse.Namespace, settings: Settings) -> int:
     if not wc.menu:
         print("error: wechat.menu is empty; nothing to push", file=sys.stderr)
         return 2
-    client = SharedTokenClient(
-        wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url,
-        token_file=settings.path(settings.general.data_dir) / "wechat_token.json",
-    )
+    migrate.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    secret = wc.app_secret.get_secret_value()
+    client = SharedTokenClient(wc.app_id, secret, api_base_url=wc.api_base_url, db=db)
     try:
         client.menu.create({"button": wc.menu})
     except WeChatClientException as exc:
         print(f"error: WeChat refused the menu ({exc.errcode}): {exc.errmsg}", file=sys.stderr)
         return 1
+    finally:
+        db.close()
     print(f"menu with {len(wc.menu)} top-level buttons pushed")
     return 0

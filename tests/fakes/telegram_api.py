@@ -81,10 +81,10 @@ class FakeTelegram:
 
     # -- what tests do ---------------------------------------------------------------------
     def fail(self, method: str, status: int, *, retry_after: int | None = None, times: int = 1,
-             delay: float = 0.0) -> None:
-        description = {429: f"Too Many Requests: retry after {retry_after}",
-                       403: "Forbidden: bot was blocked by the user",
-                       400: "Bad Request: chat not found"}.get(status, "Internal Server Error")
+             delay: float = 0.0, description: str | None = None) -> None:
+        usual = {429: f"Too Many Requests: retry after {retry_after}",
+                 403: "Forbidden: bot was blocked by the user", 400: "Bad Request: chat not found"}
+        description = description or usual.get(status, "Internal Server Error")
         with self.lock:
             for _ in range(times):
                 self.failures[method].append(Failure(status, description, retry_after, delay))

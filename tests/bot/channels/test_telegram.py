@@ -15,8 +15,12 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.app import TousuApp
+from bot.channels.base import DeliveryError, OutboundMessage
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_updates import CallbackPayloads
 from bot.settings import Settings
 from bot.web import create_web_app
+from dialogues.types import Button
 from storage.models import Customer, OutboxMessage, Ticket
 from tests.bot.test_manager import COMPLAINT
 from tests.conftest import make_settings
@@ -238,3 +242,51 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, fake: FakeTelegram
         assert "getUpdates" not in fake.methods()
     finally:
         await app.stop()
+
+
+async def test_a_file_telegram_will_not_serve_is_explained_not_retried(
+    app: TousuApp, fake: FakeTelegram
+) -> None:
+    await say(fake, "你好", "您好")
+    fake.fail("getFile", 400, description="Bad Request: file is too big")
+    before = len(fake.texts_to(CHAT))
+    fake.push_document(CHAT, b"%PDF", "big.pdf")
+    await until(lambda: any("文件太大" in t for t in fake.texts_to(CHAT)[before:]))
+    await say(fake, "1", "请描述")  # polling went on past the refused file
+    assert fake.methods().count("getFile") == 1
+
+
+async def test_long_payloads_travel_as_short_tokens(app: TousuApp, fake: FakeTelegram) -> None:
+    channel = app.channels["telegram"]
+    assert isinstance(channel, TelegramChannel)
+    long = "some_very_long_step_identifier_" * 3 + ":2"
+    await channel.send(str(CHAT), OutboundMessage("pick", buttons=(Button("two", long), Button("s", "a:1"))))
+    [row_long], [row_short] = fake.sent[-1]["reply_markup"]["inline_keyboard"]
+    assert row_short["callback_data"] == "a:1"
+    data = row_long["callback_data"]
+    assert len(data.encode()) <= 64 and data.endswith(":2")
+    assert channel.payloads.decode(data) == ("2", long)
+    assert CallbackPayloads().decode(data) == ("2", None)  # forgotten (a restart): the key alone
+    small = CallbackPayloads(capacity=2)
+    tokens = [small.encode(f"{'x' * 70}{i}:{i}") for i in range(3)]
+    assert small.decode(tokens[0]) == ("0", None) and small.decode(tokens[2])[1] is not None
+
+
+async def test_a_long_text_is_split_in_order_and_a_retry_repeats_no_part(
+    app: TousuApp, fake: FakeTelegram
+) -> None:
+    channel = app.channels["telegram"]
+    assert isinstance(channel, TelegramChannel)
+    text = "\n".join(f"line {i:05d} " + "x" * 90 for i in range(90))  # about 9 000 characters
+    message = OutboundMessage(text, buttons=(Button("ok", "s:1"),))
+    fake.slow("sendMessage", 0)  # the first part goes through
+    fake.fail("sendMessage", 500)  # the second fails
+    with pytest.raises(DeliveryError) as failed:
+        await channel.send(str(CHAT), message)
+    assert not failed.value.permanent
+    await channel.send(str(CHAT), message)  # the outbox retries
+    parts = fake.texts_to(CHAT)
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == text
+    markups = [m["reply_markup"] for m in fake.sent if m["chat_id"] == CHAT]
+    assert markups[:2] == [None, None] and markups[2] is not None

@@ -1,0 +1,78 @@
+"""The WeChat access_token shared through the database by several processes (here: several
+Database objects and clients on one database), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.channels.wechat_api import SharedTokenClient
+from storage.db import Database
+from storage.repositories import shared_tokens
+from tests.fakes import wechat_api as wx
+from tests.fakes.wechat_api import FakeWeChat
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    server = FakeWeChat().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def databases(db_url: str) -> Iterator[list[Database]]:
+    dbs = [Database(db_url) for _ in range(3)]
+    try:
+        yield dbs
+    finally:
+        for db in dbs:
+            db.close()
+
+
+def client(fake: FakeWeChat, db: Database, **kwargs: object) -> SharedTokenClient:
+    return SharedTokenClient(wx.APP_ID, wx.SECRET, api_base_url=fake.base_url, db=db, **kwargs)  # type: ignore[arg-type]
+
+
+def test_many_processes_asking_at_once_fetch_one_token(fake: FakeWeChat, databases: list[Database]) -> None:
+    clients = [client(fake, databases[i % 3]) for i in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        tokens = list(pool.map(lambda c: c.access_token, clients))
+    assert fake.token_fetches == 1
+    assert len(set(tokens)) == 1 and tokens[0] == fake.current_token
+
+
+def test_a_rejected_token_is_refreshed_once_for_everyone(fake: FakeWeChat, databases: list[Database]) -> None:
+    a, b = client(fake, databases[0]), client(fake, databases[1])
+    old = a.access_token
+    fake.expire_token()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda c: c.refresh_if_current(old), [a, b]))
+    assert fake.token_fetches == 2
+    assert a.access_token == b.access_token == fake.current_token != old
+
+
+def test_a_token_near_expiry_is_refreshed_before_it_runs_out(
+    fake: FakeWeChat, databases: list[Database]
+) -> None:
+    first = client(fake, databases[0]).access_token
+    later = client(fake, databases[1], now=lambda: datetime.now(UTC) + timedelta(seconds=7200 - 200))
+    assert later.access_token != first
+    assert fake.token_fetches == 2
+
+
+def test_a_lease_left_by_a_dead_process_expires(fake: FakeWeChat, databases: list[Database]) -> None:
+    now = datetime.now(UTC)
+    name = f"wechat:{wx.APP_ID}"
+    assert databases[0].run_sync(lambda s: shared_tokens.try_lease(s, name, now=now, seconds=15))
+    # the holder died; another process sees the lease run out and takes over
+    survivor = client(fake, databases[1], now=lambda: datetime.now(UTC) + timedelta(seconds=16))
+    assert survivor.access_token == fake.current_token
+    assert fake.token_fetches == 1
