@@ -17,7 +17,10 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
 from bot.delivery import Delivery
 from bot.flow_catalog import FlowCatalog
+from bot.lifecycle.desk import TicketDesk
+from bot.lifecycle.service import TicketService
 from bot.manager import ConversationManager
+from bot.scheduler import FollowUpScheduler
 from bot.settings import ConfigError, Settings
 from bot.ticket_intake import SeverityFn, no_severity
 from dialogues.engine import EngineOptions
@@ -67,6 +70,13 @@ class TousuApp:
         self.nlu: NluClient | None = nlu
         self.nlu_server: object | None = None
         self._nlu_task: asyncio.Task[None] | None = None
+        self.desk = TicketDesk.from_settings(settings)
+        self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
+        self.scheduler: FollowUpScheduler | None = None
+        if settings.scheduler.enabled:
+            self.scheduler = FollowUpScheduler(
+                db=self.db, url=settings.database_url, service=self.tickets, settings=settings.scheduler
+            )
         self.manager = ConversationManager(
             db=self.db,
             catalog=self.catalog,
@@ -83,13 +93,16 @@ class TousuApp:
             ),
             severity=self._severity_rules(),
             clock=clock,
+            tickets=self.tickets,
         )
         self.manager.listeners.append(self.console.on_turn)
         self.started = False
 
     def _default_channels(self) -> list[Channel]:
-        wanted = [("telegram", "telegram.token", self.settings.has_telegram),
-                  ("wechat", "wechat.app_id", self.settings.has_wechat)]
+        wanted = [
+            ("telegram", "telegram.token", self.settings.has_telegram),
+            ("wechat", "wechat.app_id", self.settings.has_wechat),
+        ]
         channels: list[Channel] = []
         for name, key, configured in wanted:
             if not configured:
@@ -132,6 +145,8 @@ class TousuApp:
             if self._manage_nlu:
                 self._nlu_task = asyncio.create_task(self._start_managed_nlu(), name="nlu-server")
         await self.delivery.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
         for channel in self.channels.values():
             await channel.start(self.manager)
         self.started = True
@@ -159,6 +174,8 @@ class TousuApp:
             with contextlib.suppress(Exception):
                 await channel.stop()
         await self.manager.drain()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.delivery.stop()
         if self._nlu_task is not None:
             self._nlu_task.cancel()

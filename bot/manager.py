@@ -25,6 +25,9 @@ from bot import texts
 from bot.channels.base import OutboundMessage
 from bot.delivery import Delivery, OutboxItem
 from bot.flow_catalog import FlowCatalog
+from bot.lifecycle import answers
+from bot.lifecycle.service import TicketService
+from bot.lifecycle.work import Work
 from bot.privacy import mask_phones
 from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
 from dialogues import engine
@@ -92,6 +95,7 @@ class _SaveResult:
     replies: list[OutboundMessage] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
     version: int = 0
+    lifecycle: list[Work] = field(default_factory=list)
 
 
 class ConversationManager:
@@ -108,6 +112,7 @@ class ConversationManager:
         options: EngineOptions | None = None,
         severity: SeverityFn = no_severity,
         clock: Callable[[], datetime],
+        tickets: TicketService | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -119,6 +124,7 @@ class ConversationManager:
         self.options = options or EngineOptions()
         self.severity = severity
         self.clock = clock
+        self.tickets = tickets
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
@@ -332,6 +338,13 @@ class ConversationManager:
             return
         state = conv.state
         fresh = state is None or state.status == "closed"
+        desk_answer = self.tickets is not None and answers.wants(inbound.payload, inbound.text, idle=fresh)
+        if (
+            desk_answer
+            and self.tickets is not None
+            and await self._answer_desk(key, conv, item, self.tickets)
+        ):
+            return
 
         def resolve(session: Session) -> tuple[Any, ConversationState]:
             if fresh:
@@ -365,6 +378,9 @@ class ConversationManager:
         conv.state = turn.state
         conv.status = "agent" if turn.state.status == "agent" else "bot"
         self.delivery.enqueue(saved.outbox)
+        if self.tickets is not None:
+            for work in saved.lifecycle:
+                self.tickets.after_commit(work)
         handoff = next((e.reason for e in turn.effects if isinstance(e, RequestHandoff)), None)
         self._notify(
             TurnRecord(
@@ -388,6 +404,7 @@ class ConversationManager:
         language = state.language
         values: dict[str, Any] = {}
         prefix: list[Reply] = []
+        suffix: list[Reply] = []
         placeholders: dict[str, str] = {}
         session: Session | None = None
         for effect in turn.effects:
@@ -410,7 +427,14 @@ class ConversationManager:
                 )
                 result.tickets.append(created.ticket.number)
                 placeholders["{ticket_number}"] = created.ticket.number
-                placeholders["{reply_by}"] = format_local(created.reply_by, self.tz, language)
+                reply_by = created.reply_by
+                if self.tickets is not None:
+                    work = Work(session, now)
+                    intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
+                    reply_by = intake.reply_by
+                    suffix.extend(Reply(text) for text in intake.replies)
+                    result.lifecycle.append(work)
+                placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
                 if customer.phone:
                     conv.phone = customer.phone
             elif isinstance(effect, ShowProgress):
@@ -447,7 +471,7 @@ class ConversationManager:
                 update(Customer).where(col(Customer.id) == conv.customer_id).values(language=language)
             )
             conv.language = language
-        self._queue_replies(conn, key, conv, [*prefix, *turn.replies], placeholders, result, now)
+        self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
         transcript.mark_processed(conn, message_id=item.row_id, conversation_id=conv.conversation_id, now=now)
         return result
 
@@ -519,6 +543,44 @@ class ConversationManager:
                 )
             )
         return [Reply("\n".join(lines))]
+
+    async def _answer_desk(
+        self, key: ConversationKey, conv: _Cached, item: _Pending, tickets: TicketService
+    ) -> bool:
+        """A reply to the desk (a proposal, a survey, an appeal): handled outside the flow."""
+        inbound = item.inbound
+
+        def run(session: Session) -> Work | None:
+            work = Work(session, self.clock())
+            handled = answers.answer(
+                tickets.desk, work, customer_id=conv.customer_id, text=inbound.text, payload=inbound.payload
+            )
+            if not handled:
+                session.rollback()
+                return None
+            session.flush()
+            transcript.mark_processed(
+                session.connection(),
+                message_id=item.row_id,
+                conversation_id=conv.conversation_id,
+                now=work.now,
+            )
+            return work
+
+        work = await self.db.run(run)
+        if work is None:
+            return False
+        tickets.after_commit(work)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=inbound,
+                replies=tuple(item.message for item in work.outbox),
+                state=conv.state,
+            )
+        )
+        return True
 
     async def _to_agent(self, key: ConversationKey, conv: _Cached, item: _Pending) -> None:
         """An agent holds the conversation: store it as processed and let the console show it."""

@@ -135,6 +135,53 @@ class AttachmentSettings(_Section):
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
 
+class SlaRuleSettings(_Section):
+    amount: float = Field(gt=0)
+    clock: Literal["hours", "working_days"]
+
+
+class LifecycleSettings(_Section):
+    """The complaint procedure's numbers (DOMAIN.md defaults)."""
+
+    calendar: Path = Path("bot/lifecycle/data/calendar_cn.yaml")
+    sla: dict[str, SlaRuleSettings] = Field(default_factory=dict)
+    warn_share: float = Field(default=0.8, gt=0, lt=1)
+    departments: dict[str, str] = Field(default_factory=dict)
+    default_department: str = "customer_service"
+    repeat_customers: int = Field(default=3, ge=2)
+    repeat_days: int = Field(default=30, ge=1)
+    callback_after_hours: float = Field(default=24.0, gt=0)
+    survey_reminder_hours: float = Field(default=24.0, gt=0)
+    auto_close_days: float = Field(default=7.0, gt=0)
+    appeal_days: int = Field(default=30, ge=1)
+    max_redispatches: int = Field(default=1, ge=0)
+    quiet_hours: str = "22:00-08:00"
+
+    @field_validator("sla")
+    @classmethod
+    def _known_rules(cls, value: dict[str, SlaRuleSettings]) -> dict[str, SlaRuleSettings]:
+        from bot.lifecycle.sla import DEFAULT_RULES
+
+        unknown = sorted(set(value) - set(DEFAULT_RULES))
+        if unknown:
+            raise ValueError(f"unknown SLA rule {unknown[0]!r} (known: {', '.join(sorted(DEFAULT_RULES))})")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("quiet_hours must look like 22:00-08:00 (or be empty for none)")
+        return value
+
+
+class SchedulerSettings(_Section):
+    enabled: bool = True
+    misfire_grace_hours: float = Field(default=48.0, gt=0)
+    lease_seconds: float = Field(default=30.0, ge=5)
+    sweep_seconds: float = Field(default=10.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All settings. Sections mirror config.yaml; unknown keys are errors, not silently ignored."""
 
@@ -151,6 +198,8 @@ class Settings(BaseSettings):
     wechat: WeChatSettings = WeChatSettings()
     outbox: OutboxSettings = OutboxSettings()
     attachments: AttachmentSettings = AttachmentSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
 
     root: Path = Path(".")
     """Folder the config file lives in; relative paths are resolved against it."""

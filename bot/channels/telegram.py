@@ -35,10 +35,22 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 COMMANDS = {
-    None: [("start", "重新开始"), ("help", "使用帮助"), ("status", "查询工单进度"),
-           ("cancel", "取消本次服务"), ("human", "转人工客服"), ("lang", "切换语言 / Language")],
-    "en": [("start", "Start over"), ("help", "How to use"), ("status", "Check my ticket"),
-           ("cancel", "Cancel"), ("human", "Talk to a person"), ("lang", "Language / 切换语言")],
+    None: [
+        ("start", "重新开始"),
+        ("help", "使用帮助"),
+        ("status", "查询工单进度"),
+        ("cancel", "取消本次服务"),
+        ("human", "转人工客服"),
+        ("lang", "切换语言 / Language"),
+    ],
+    "en": [
+        ("start", "Start over"),
+        ("help", "How to use"),
+        ("status", "Check my ticket"),
+        ("cancel", "Cancel"),
+        ("human", "Talk to a person"),
+        ("lang", "Language / 切换语言"),
+    ],
 }
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
@@ -76,8 +88,9 @@ class TelegramChannel(Channel):
             request=HTTPXRequest(connection_pool_size=64, read_timeout=10.0),
             get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=self.poll_timeout + 10.0),
         )
-        self.files = TelegramFiles(self.bot, settings.path(settings.attachments.dir) / "telegram",
-                                   settings.attachments.max_bytes)
+        self.files = TelegramFiles(
+            self.bot, settings.path(settings.attachments.dir) / "telegram", settings.attachments.max_bytes
+        )
         self._secret = tg.secret_token.get_secret_value() if tg.secret_token else None
         self._sink: InboundSink | None = None
         self._task: asyncio.Task[None] | None = None
@@ -102,8 +115,9 @@ class TelegramChannel(Channel):
             if not tg.webhook_url:
                 log.error("telegram.webhook_url is not set; Telegram cannot reach the webhook")
             else:
-                await self.bot.set_webhook(tg.webhook_url, secret_token=self._secret,
-                                           allowed_updates=ALLOWED_UPDATES)
+                await self.bot.set_webhook(
+                    tg.webhook_url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
+                )
         else:
             await self.bot.delete_webhook()
         for language, commands in COMMANDS.items():
@@ -150,8 +164,9 @@ class TelegramChannel(Channel):
         assert self._sink is not None, "channel not started"
         message, _ = message_of(update)
         attachments, kind = await self.files.fetch(message) if message is not None else ((), None)
-        inbound = to_inbound(update, received_at=utcnow(), attachments=attachments, kind_override=kind,
-                             payloads=self.payloads)
+        inbound = to_inbound(
+            update, received_at=utcnow(), attachments=attachments, kind_override=kind, payloads=self.payloads
+        )
         if inbound is None:
             return False
         stored = await self._sink.accept(inbound)
@@ -175,8 +190,10 @@ class TelegramChannel(Channel):
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label[:64], callback_data=self.payloads.encode(b.payload))]
-                 for b in message.buttons]
+                [
+                    [InlineKeyboardButton(b.label[:64], callback_data=self.payloads.encode(b.payload))]
+                    for b in message.buttons
+                ]
             )
         parts = split_text(message.text or " ")
         progress = (user_id, message)

@@ -213,8 +213,9 @@ class WeChatChannel(Channel):
             except WeChatClientException as exc:
                 if exc.errcode not in OUT_OF_WINDOW:
                     raise _delivery_error(exc) from exc
-                log.info("WeChat customer-service window closed for a customer (%s); using a template",
-                         exc.errcode)
+                log.info(
+                    "WeChat customer-service window closed for a customer (%s); using a template", exc.errcode
+                )
         return await self._send_template(user_id, text)
 
     async def _send_template(self, user_id: str, text: str) -> str:

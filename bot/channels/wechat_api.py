@@ -72,8 +72,13 @@ class SharedTokenClient(WeChatClient):  # type: ignore[misc]
 
     def _stored(self, rejected: str | None) -> str | None:
         row = self.db.run_sync(lambda s: shared_tokens.read(s, self.name))
-        if (row is None or not row.value or row.value == rejected or row.expires_at is None
-                or row.expires_at - self.now() <= REFRESH_MARGIN):
+        if (
+            row is None
+            or not row.value
+            or row.value == rejected
+            or row.expires_at is None
+            or row.expires_at - self.now() <= REFRESH_MARGIN
+        ):
             return None
         return str(row.value)
 

@@ -105,8 +105,11 @@ async def _predict(settings: Settings, examples: list[Example]) -> list[str | No
 def _category_f1_by_language(examples: list[Example], predicted: list[str | None]) -> dict[str, float]:
     scores: dict[str, float] = {}
     for language in ("zh", "en"):
-        pairs = [(e.intent, p) for e, p in zip(examples, predicted, strict=True)
-                 if e.language == language and e.intent in CATEGORY_INTENTS]
+        pairs = [
+            (e.intent, p)
+            for e, p in zip(examples, predicted, strict=True)
+            if e.language == language and e.intent in CATEGORY_INTENTS
+        ]
         if pairs:
             gold = [g for g, _ in pairs]
             scores[language] = round(evaluate(gold, [p for _, p in pairs], labels=set(gold)).macro_f1, 4)
@@ -116,8 +119,7 @@ def _category_f1_by_language(examples: list[Example], predicted: list[str | None
 def _table(report: Report, by_language: dict[str, float], count: int) -> str:
     lines = [
         f"examples: {count}   accuracy: {report.accuracy:.3f}   macro-F1: {report.macro_f1:.3f}",
-        "category macro-F1 by language: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in by_language.items()),
+        "category macro-F1 by language: " + ", ".join(f"{k} {v:.3f}" for k, v in by_language.items()),
         "",
         f"{'intent':<18}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}",
     ]

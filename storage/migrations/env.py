@@ -13,12 +13,21 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+# APScheduler creates and owns its job table; migrations leave it alone.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

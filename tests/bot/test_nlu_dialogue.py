@@ -28,6 +28,8 @@ async def _app(tmp_path: Path, server: RasaServer, **nlu: object) -> TousuApp:
         settings = settings.model_copy(update={"nlu": settings.nlu.model_copy(update=nlu)})
     app = TousuApp(settings, channels=[], use_nlu=True, manage_nlu=False)
     await app.start()
+    assert app.nlu is not None
+    await app.nlu.parse("预热 warm-up")  # a fresh server's first parse can outlast the turn's timeout
     return app
 
 

@@ -36,7 +36,12 @@ def test_a_general_complaint_gets_acknowledge_solution_and_close() -> None:
 def test_a_major_complaint_adds_the_management_clocks_soonest_first() -> None:
     found = POLICY.deadlines("complaint", "major", START, CN)
     assert [d.name for d in found] == [
-        "report_to_management", "acknowledge", "propose_solution", "first_investigation", "plan", "close",
+        "report_to_management",
+        "acknowledge",
+        "propose_solution",
+        "first_investigation",
+        "plan",
+        "close",
     ]
     by_name = {d.name: d.due for d in found}
     assert by_name["report_to_management"] == local(2026, 11, 20, 22, 0)

@@ -1,0 +1,151 @@
+"""One transaction of lifecycle work and the rows it writes besides the ticket: audit events,
+staff alerts, customer messages (transcript + outbox) and follow-ups.
+
+Everything happens in the caller's session, so a ticket change, its messages and its follow-ups
+commit together or not at all; the outbox items and new follow-up ids are handed to delivery
+and the scheduler only after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.channels.base import OutboundMessage
+from bot.delivery import OutboxItem
+from bot.lifecycle.routing import StaffMember
+from bot.lifecycle.states import OPEN
+from dialogues.types import Button
+from storage.models import Conversation, Customer, FollowUp, Staff, StaffAlert, Ticket
+from storage.repositories import tickets as ticket_repo
+from storage.repositories import transcript
+
+
+@dataclass
+class Work:
+    session: Session
+    now: datetime
+    outbox: list[OutboxItem] = field(default_factory=list)
+    follow_ups: list[int] = field(default_factory=list)
+    alerts: list[StaffAlert] = field(default_factory=list)
+
+    def event(
+        self,
+        ticket: Ticket,
+        action: str,
+        *,
+        actor: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        note: str | None = None,
+    ) -> None:
+        assert ticket.id is not None
+        ticket_repo.add_event(
+            self.session,
+            ticket_id=ticket.id,
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+            note=note,
+            at=self.now,
+        )
+
+    def alert(self, username: str | None, ticket: Ticket, kind: str, text: str) -> None:
+        if not username:
+            return
+        alert = StaffAlert(username=username, ticket_id=ticket.id, kind=kind, text=text, created_at=self.now)
+        self.session.add(alert)
+        self.alerts.append(alert)
+
+    def follow_up(self, ticket: Ticket, kind: str, due: datetime, **data: Any) -> FollowUp:
+        assert ticket.id is not None
+        row = FollowUp(ticket_id=ticket.id, kind=kind, due_at=due, data=data, created_at=self.now)
+        self.session.add(row)
+        self.session.flush()
+        assert row.id is not None
+        self.follow_ups.append(row.id)
+        return row
+
+    def cancel_follow_ups(self, ticket: Ticket, kinds: set[str], *, deadline: str | None = None) -> int:
+        rows = self.session.exec(
+            select(FollowUp).where(
+                FollowUp.ticket_id == ticket.id,
+                FollowUp.status == "pending",
+                col(FollowUp.kind).in_(kinds),
+            )
+        ).all()
+        cancelled = 0
+        for row in rows:
+            if deadline is not None and row.data.get("deadline") != deadline:
+                continue
+            row.status = "cancelled"
+            row.outcome = "no longer needed"
+            self.session.add(row)
+            cancelled += 1
+        return cancelled
+
+    def tell(self, ticket: Ticket, text: str, buttons: tuple[Button, ...] = ()) -> None:
+        """Queue a message to the ticket's customer on the channel they used."""
+        customer = self.session.get(Customer, ticket.customer_id)
+        if customer is None or customer.erased_at is not None:
+            return
+        conversation_id = ticket.conversation_id or self._conversation_id(customer)
+        if conversation_id is None:
+            return
+        conn = self.session.connection()
+        row = transcript.OutgoingRow(
+            text=text,
+            buttons=[{"label": b.label, "payload": b.payload} for b in buttons],
+            attachments=[],
+            author="system",
+        )
+        [outbox_id] = transcript.insert_outgoing(
+            conn,
+            conversation_id=conversation_id,
+            customer=customer.id or 0,
+            channel=customer.channel,
+            user_id=customer.external_id,
+            rows=[row],
+            now=self.now,
+        )
+        self.outbox.append(
+            OutboxItem(
+                id=outbox_id,
+                channel=customer.channel,
+                user_id=customer.external_id,
+                message=OutboundMessage(text=text, buttons=buttons),
+            )
+        )
+
+    def _conversation_id(self, customer: Customer) -> int | None:
+        conv = self.session.exec(
+            select(Conversation).where(
+                Conversation.channel == customer.channel, Conversation.user_id == customer.external_id
+            )
+        ).first()
+        return None if conv is None else conv.id
+
+
+def staff_directory(session: Session) -> list[StaffMember]:
+    rows = session.exec(select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.username))).all()
+    return [
+        StaffMember(
+            username=r.username, name=r.name, department=r.department, role=r.role, employee_no=r.employee_no
+        )
+        for r in rows
+    ]
+
+
+def open_load(session: Session) -> dict[str, int]:
+    """Open tickets per assignee: routing gives new work to whoever has least."""
+    rows = session.exec(
+        select(Ticket.assignee, func.count())
+        .where(col(Ticket.status).in_(OPEN), col(Ticket.assignee).is_not(None))
+        .group_by(col(Ticket.assignee))
+    ).all()
+    return {str(name): int(count) for name, count in rows}
