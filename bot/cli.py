@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.db",
     "bot.commands.flows",
     "bot.commands.tickets",
+    "bot.commands.staff",
     "bot.commands.nlu",
     "bot.commands.wechat",
 )

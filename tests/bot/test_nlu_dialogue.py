@@ -43,9 +43,7 @@ async def nlu_app(tmp_path: Path, rasa_server: RasaServer) -> AsyncIterator[Tous
 
 
 async def _slots(app: TousuApp, user: str) -> dict[str, object]:
-    conv = await app.db.run(
-        lambda s: s.exec(select(Conversation).where(Conversation.user_id == user)).one()
-    )
+    conv = await app.db.run(lambda s: s.exec(select(Conversation).where(Conversation.user_id == user)).one())
     return dict(conv.slots)
 
 

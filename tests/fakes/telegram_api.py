@@ -23,8 +23,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 TOKEN = "123456:TEST-token"
-STRUCTURED = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_markup", "commands",
-              "allowed_updates", "scope", "drop_pending_updates", "show_alert"}
+STRUCTURED = {
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "reply_markup",
+    "commands",
+    "allowed_updates",
+    "scope",
+    "drop_pending_updates",
+    "show_alert",
+}
 
 
 @dataclass
@@ -57,8 +68,9 @@ class FakeTelegram:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.new_update: asyncio.Event | None = None
         self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(self._app(), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -80,10 +92,21 @@ class FakeTelegram:
         self.thread.join(timeout=10)
 
     # -- what tests do ---------------------------------------------------------------------
-    def fail(self, method: str, status: int, *, retry_after: int | None = None, times: int = 1,
-             delay: float = 0.0, description: str | None = None) -> None:
-        usual = {429: f"Too Many Requests: retry after {retry_after}",
-                 403: "Forbidden: bot was blocked by the user", 400: "Bad Request: chat not found"}
+    def fail(
+        self,
+        method: str,
+        status: int,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+        description: str | None = None,
+    ) -> None:
+        usual = {
+            429: f"Too Many Requests: retry after {retry_after}",
+            403: "Forbidden: bot was blocked by the user",
+            400: "Bad Request: chat not found",
+        }
         description = description or usual.get(status, "Internal Server Error")
         with self.lock:
             for _ in range(times):
@@ -104,8 +127,13 @@ class FakeTelegram:
 
     def message(self, chat_id: int, language: str = "zh-hans", **fields: Any) -> dict[str, Any]:
         user = {"id": chat_id, "is_bot": False, "first_name": "Alice", "language_code": language}
-        return {"message_id": next(self.message_ids), "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private", "first_name": "Alice"}, "from": user, **fields}
+        return {
+            "message_id": next(self.message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Alice"},
+            "from": user,
+            **fields,
+        }
 
     def push_text(self, chat_id: int, text: str) -> int:
         return self.push("message", self.message(chat_id, text=text))
@@ -115,8 +143,12 @@ class FakeTelegram:
 
     def push_button(self, chat_id: int, data: str, message_id: int) -> int:
         user = {"id": chat_id, "is_bot": False, "first_name": "Alice", "language_code": "zh-hans"}
-        menu = {"message_id": message_id, "date": int(time.time()), "text": "menu",
-                "chat": {"id": chat_id, "type": "private"}}
+        menu = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "text": "menu",
+            "chat": {"id": chat_id, "type": "private"},
+        }
         body = {"id": f"cq{message_id}", "from": user, "chat_instance": "ci", "data": data, "message": menu}
         return self.push("callback_query", body)
 
@@ -126,21 +158,39 @@ class FakeTelegram:
 
     def push_photo(self, chat_id: int, content: bytes, caption: str = "") -> int:
         self.add_file("photo-big", "photos/file_1.jpg", content)
-        sizes = [{"file_id": "photo-small", "file_unique_id": "ps", "width": 90, "height": 90,
-                  "file_size": 10},
-                 {"file_id": "photo-big", "file_unique_id": f"pb{len(content)}", "width": 800,
-                  "height": 600, "file_size": len(content)}]
+        sizes = [
+            {"file_id": "photo-small", "file_unique_id": "ps", "width": 90, "height": 90, "file_size": 10},
+            {
+                "file_id": "photo-big",
+                "file_unique_id": f"pb{len(content)}",
+                "width": 800,
+                "height": 600,
+                "file_size": len(content),
+            },
+        ]
         return self.push("message", self.message(chat_id, photo=sizes, caption=caption))
 
     def push_document(self, chat_id: int, content: bytes, name: str, size: int | None = None) -> int:
         self.add_file("doc-1", f"documents/{name}", content)
-        doc = {"file_id": "doc-1", "file_unique_id": "d1", "file_name": name, "mime_type": "application/pdf",
-               "file_size": len(content) if size is None else size}
+        doc = {
+            "file_id": "doc-1",
+            "file_unique_id": "d1",
+            "file_name": name,
+            "mime_type": "application/pdf",
+            "file_size": len(content) if size is None else size,
+        }
         return self.push("message", self.message(chat_id, document=doc))
 
     def push_sticker(self, chat_id: int) -> int:
-        sticker = {"file_id": "st", "file_unique_id": "st", "type": "regular", "width": 512, "height": 512,
-                   "is_animated": False, "is_video": False}
+        sticker = {
+            "file_id": "st",
+            "file_unique_id": "st",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
         return self.push("message", self.message(chat_id, sticker=sticker))
 
     def texts_to(self, chat_id: int) -> list[str]:
@@ -168,8 +218,10 @@ class FakeTelegram:
                 if failure.status != 200:
                     extra = {"retry_after": failure.retry_after} if failure.retry_after else None
                     return _error(failure.status, failure.description, extra)
-            if method == "sendMessage" and self.enforce_limits and self.over_limit(
-                int(params["chat_id"]), time.monotonic()
+            if (
+                method == "sendMessage"
+                and self.enforce_limits
+                and self.over_limit(int(params["chat_id"]), time.monotonic())
             ):
                 with self.lock:
                     self.limited += 1
@@ -217,11 +269,22 @@ class FakeTelegram:
 
     async def _sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         chat_id = int(p["chat_id"])
-        message = {"message_id": next(self.message_ids), "date": int(time.time()), "text": p["text"],
-                   "chat": {"id": chat_id, "type": "private"}}
+        message = {
+            "message_id": next(self.message_ids),
+            "date": int(time.time()),
+            "text": p["text"],
+            "chat": {"id": chat_id, "type": "private"},
+        }
         with self.lock:
-            self.sent.append({"chat_id": chat_id, "text": p["text"], "reply_markup": p.get("reply_markup"),
-                              "message_id": message["message_id"], "at": time.monotonic()})
+            self.sent.append(
+                {
+                    "chat_id": chat_id,
+                    "text": p["text"],
+                    "reply_markup": p.get("reply_markup"),
+                    "message_id": message["message_id"],
+                    "at": time.monotonic(),
+                }
+            )
         return message
 
     async def _editMessageReplyMarkup(self, p: dict[str, Any]) -> bool:  # noqa: N802
@@ -253,8 +316,12 @@ class FakeTelegram:
     async def _getFile(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         with self.lock:
             path, content = self.files[str(p["file_id"])]
-        return {"file_id": p["file_id"], "file_unique_id": "u" + str(p["file_id"]),
-                "file_size": len(content), "file_path": path}
+        return {
+            "file_id": p["file_id"],
+            "file_unique_id": "u" + str(p["file_id"]),
+            "file_size": len(content),
+            "file_path": path,
+        }
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -38,8 +38,9 @@ class FakeWeChat:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(self._app(), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -94,8 +95,11 @@ class FakeWeChat:
                 return Response(content, media_type="image/jpeg")
             body = await request.json()
             with self.lock:
-                {"message/custom/send": self.sent, "message/template/send": self.templates,
-                 "menu/create": self.menus}.get(path, []).append(body)
+                {
+                    "message/custom/send": self.sent,
+                    "message/template/send": self.templates,
+                    "menu/create": self.menus,
+                }.get(path, []).append(body)
             return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(self.templates)})
 
         return app
@@ -110,13 +114,18 @@ _ids = itertools.count(int(time.time()) * 1000)
 
 def xml_message(openid: str, msg_type: str, **fields: Any) -> str:
     """A callback body as WeChat sends it (CDATA for strings)."""
-    parts = [f"<ToUserName><![CDATA[{OFFICIAL}]]></ToUserName>",
-             f"<FromUserName><![CDATA[{openid}]]></FromUserName>",
-             f"<CreateTime>{fields.pop('create_time', int(time.time()))}</CreateTime>",
-             f"<MsgType><![CDATA[{msg_type}]]></MsgType>"]
+    parts = [
+        f"<ToUserName><![CDATA[{OFFICIAL}]]></ToUserName>",
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>",
+        f"<CreateTime>{fields.pop('create_time', int(time.time()))}</CreateTime>",
+        f"<MsgType><![CDATA[{msg_type}]]></MsgType>",
+    ]
     for name, value in fields.items():
-        parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int | float)
-                     else f"<{name}><![CDATA[{value}]]></{name}>")
+        parts.append(
+            f"<{name}>{value}</{name}>"
+            if isinstance(value, int | float)
+            else f"<{name}><![CDATA[{value}]]></{name}>"
+        )
     if msg_type != "event" and "MsgId" not in fields:
         parts.append(f"<MsgId>{next(_ids)}</MsgId>")
     return "<xml>" + "".join(parts) + "</xml>"

@@ -85,7 +85,12 @@ def test_eval_reports_the_heldout_scores_in_json(rasa_server: RasaServer, tmp_pa
     )
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "nlu", "eval", str(ROOT / "tests/nlu/heldout.yml"), "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])

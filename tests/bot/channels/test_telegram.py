@@ -42,8 +42,13 @@ def fake() -> Iterator[FakeTelegram]:
 def tg_settings(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Settings:
     return make_settings(
         tmp_path,
-        telegram={"token": SecretStr(TOKEN), "base_url": f"{fake.url}/bot",
-                  "base_file_url": f"{fake.url}/file/bot", "poll_timeout_seconds": 1, **telegram},
+        telegram={
+            "token": SecretStr(TOKEN),
+            "base_url": f"{fake.url}/bot",
+            "base_file_url": f"{fake.url}/file/bot",
+            "poll_timeout_seconds": 1,
+            **telegram,
+        },
         outbox={"per_chat_interval_seconds": 0.02, "backoff_base_seconds": 0.05},
     )
 
@@ -217,8 +222,13 @@ async def test_a_blocked_bot_marks_the_customer_unreachable_and_stops(
 
 
 async def test_webhook_mode_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> None:
-    settings = tg_settings(tmp_path, fake, mode="webhook", webhook_url="https://bot.example.com/telegram/webhook",
-                           secret_token=SecretStr("s3cret"))
+    settings = tg_settings(
+        tmp_path,
+        fake,
+        mode="webhook",
+        webhook_url="https://bot.example.com/telegram/webhook",
+        secret_token=SecretStr("s3cret"),
+    )
     app = TousuApp(settings, use_nlu=False)
     await app.start()
     try:
@@ -226,17 +236,22 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, fake: FakeTelegram
         web = create_web_app(app)
         update = {"update_id": 77, "message": fake.message(CHAT, text="你好")}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://t") as client:
-            wrong = await client.post("/telegram/webhook", json=update,
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
+            wrong = await client.post(
+                "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            )
             assert wrong.status_code == 403
             missing = await client.post("/telegram/webhook", json=update)
             assert missing.status_code == 403
-            junk = await client.post("/telegram/webhook", content=b"{not json",
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            junk = await client.post(
+                "/telegram/webhook",
+                content=b"{not json",
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+            )
             assert junk.status_code == 400
             assert fake.texts_to(CHAT) == []
-            ok = await client.post("/telegram/webhook", json=update,
-                                   headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            ok = await client.post(
+                "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
             assert ok.status_code == 200
         await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
         assert "getUpdates" not in fake.methods()

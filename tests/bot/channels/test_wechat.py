@@ -40,9 +40,13 @@ def fake() -> Iterator[FakeWeChat]:
 
 def wx_settings(tmp_path: Path, fake: FakeWeChat, **wechat: Any) -> Any:
     values: dict[str, Any] = {
-        "app_id": wx.APP_ID, "app_secret": SecretStr(wx.SECRET), "token": SecretStr(wx.TOKEN),
-        "encoding_aes_key": SecretStr(wx.AES_KEY), "api_base_url": fake.base_url,
-        "templates": {"status_update": "TPL-1"}, **wechat,
+        "app_id": wx.APP_ID,
+        "app_secret": SecretStr(wx.SECRET),
+        "token": SecretStr(wx.TOKEN),
+        "encoding_aes_key": SecretStr(wx.AES_KEY),
+        "api_base_url": fake.base_url,
+        "templates": {"status_update": "TPL-1"},
+        **wechat,
     }
     return make_settings(tmp_path, wechat=values, outbox={"backoff_base_seconds": 0.05})
 
@@ -82,8 +86,9 @@ async def test_the_echostr_check(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 403
 
 
-async def test_a_complaint_in_plain_mode_ends_in_a_ticket(app: TousuApp, client: httpx.AsyncClient,
-                                                        fake: FakeWeChat) -> None:
+async def test_a_complaint_in_plain_mode_ends_in_a_ticket(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     greeting = await say(client, "你好")
     assert "1. 我要投诉" in greeting  # WeChat has no buttons: menus are numbered lines
     for content, expected in COMPLAINT:
@@ -104,8 +109,9 @@ async def test_a_complaint_in_safe_mode_ends_in_a_ticket(app: TousuApp, client: 
     assert len(tickets) == 1
 
 
-async def test_a_message_delivered_three_times_gives_one_reply(app: TousuApp, client: httpx.AsyncClient,
-                                                             fake: FakeWeChat) -> None:
+async def test_a_message_delivered_three_times_gives_one_reply(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     await say(client, "你好")
     body = wx.text(USER, "1")
     first, second, third = await asyncio.gather(*(post(client, body) for _ in range(3)))
@@ -128,8 +134,9 @@ async def test_a_message_delivered_three_times_gives_one_reply(app: TousuApp, cl
         ({"timestamp": str(int(time.time()) - 3600)}, 403),
     ],
 )
-async def test_forged_or_stale_callbacks_are_refused(client: httpx.AsyncClient, change: dict[str, str],
-                                                     status: int) -> None:
+async def test_forged_or_stale_callbacks_are_refused(
+    client: httpx.AsyncClient, change: dict[str, str], status: int
+) -> None:
     query = {**wx.signed_query(), **change}
     response = await post(client, wx.text(USER, "你好"), query)
     assert response.status_code == status
@@ -177,8 +184,9 @@ async def test_a_slow_turn_answers_success_and_the_api_delivers(tmp_path: Path, 
         await app.stop()
 
 
-async def test_outside_the_48_hour_window_a_template_is_sent(app: TousuApp, client: httpx.AsyncClient,
-                                                           fake: FakeWeChat) -> None:
+async def test_outside_the_48_hour_window_a_template_is_sent(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     await say(client, "你好")
 
     def age(session: Any) -> None:
@@ -198,8 +206,9 @@ async def test_outside_the_48_hour_window_a_template_is_sent(app: TousuApp, clie
     assert fake.sent == []
 
 
-async def test_45015_from_the_api_falls_back_to_a_template(app: TousuApp, client: httpx.AsyncClient,
-                                                          fake: FakeWeChat) -> None:
+async def test_45015_from_the_api_falls_back_to_a_template(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     await say(client, "你好")
     fake.fail("message/custom/send", 45015)
     await app.manager.send_as(ConversationKey("wechat", USER), [Reply("进展通知")], author="agent:li")
@@ -231,8 +240,9 @@ async def test_the_token_is_fetched_once_and_refreshed_once_when_rejected(
     assert fake.texts_to(USER)[-1] == "再次通知"
 
 
-async def test_an_image_is_downloaded_as_evidence(app: TousuApp, client: httpx.AsyncClient,
-                                                  fake: FakeWeChat) -> None:
+async def test_an_image_is_downloaded_as_evidence(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     fake.media["MEDIA1"] = b"\xff\xd8wechat-jpeg"
     for content, expected in COMPLAINT[:7]:
         assert expected in await say(client, content)
@@ -246,8 +256,9 @@ async def test_an_image_is_downloaded_as_evidence(app: TousuApp, client: httpx.A
     assert await asyncio.to_thread(Path(attachment["ref"]).read_bytes) == b"\xff\xd8wechat-jpeg"
 
 
-async def test_subscribe_greets_and_unsubscribe_marks_the_customer(app: TousuApp,
-                                                                   client: httpx.AsyncClient) -> None:
+async def test_subscribe_greets_and_unsubscribe_marks_the_customer(
+    app: TousuApp, client: httpx.AsyncClient
+) -> None:
     response = await post(client, wx.xml_message(USER, "event", Event="subscribe"))
     assert "您好" in wx.reply_content(response.text)
     response = await post(client, wx.xml_message(USER, "event", Event="unsubscribe"))
@@ -269,20 +280,24 @@ async def test_voice_recognition_is_read_as_text_and_unknown_kinds_are_explained
 def test_menu_push_sends_the_configured_menu(tmp_path: Path, fake: FakeWeChat) -> None:
     from bot.commands.wechat import push_menu
 
-    menu = [{"type": "click", "name": "查询进度", "key": "progress"},
-            {"type": "click", "name": "人工客服", "key": "human"}]
+    menu = [
+        {"type": "click", "name": "查询进度", "key": "progress"},
+        {"type": "click", "name": "人工客服", "key": "human"},
+    ]
     settings = wx_settings(tmp_path, fake, menu=menu)
     assert push_menu(None, settings) == 0  # type: ignore[arg-type]
     assert fake.menus == [{"button": menu}]
     assert push_menu(None, wx_settings(tmp_path, fake)) == 2  # type: ignore[arg-type]
 
 
-async def test_location_link_click_and_voice_without_recognition(app: TousuApp, client: httpx.AsyncClient,
-                                                                fake: FakeWeChat) -> None:
+async def test_location_link_click_and_voice_without_recognition(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
     click = wx.xml_message(USER, "event", Event="CLICK", EventKey="complain")
     assert "请描述" in wx.reply_content((await post(client, click)).text)  # the menu's "complain" key
-    location = wx.xml_message(USER, "location", Location_X=39.9042, Location_Y=116.4074, Scale=15,
-                              Label="北京市东城区")
+    location = wx.xml_message(
+        USER, "location", Location_X=39.9042, Location_Y=116.4074, Scale=15, Label="北京市东城区"
+    )
     await post(client, location)
     link = wx.xml_message(USER, "link", Title="我的订单截图", Description="d", Url="http://example.com/o/1")
     await post(client, link)

@@ -80,3 +80,29 @@ def test_tickets_list_on_an_empty_database(tmp_path: Path) -> None:
     proc = _tousu(["tickets", "list", "--json"], tmp_path)
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == []
+
+
+def test_staff_routing_and_tickets_show_and_move(tmp_path: Path) -> None:
+    assert _tousu(["db", "upgrade"], tmp_path).returncode == 0
+    added = _tousu(["staff", "add", "lisi", "--name", "李四", "--department", "quality"], tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "lisi" in _tousu(["staff", "list"], tmp_path).stdout
+    proc = _tousu(["chat", "--json", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "李四" in proc.stdout  # the acknowledgement names the handler
+    [ticket] = json.loads(_tousu(["tickets", "list", "--json"], tmp_path).stdout)
+    number = ticket["number"]
+    assert ticket["status"] == "acknowledged"
+
+    shown = _tousu(["tickets", "show", number], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "assignee lisi" in shown.stdout and "propose_solution" in shown.stdout
+    assert "created" in shown.stdout and "assigned" in shown.stdout and "deadline_met" in shown.stdout
+
+    refused = _tousu(["tickets", "move", number, "closed"], tmp_path)
+    assert refused.returncode == 1 and "acknowledged ticket cannot become closed" in refused.stdout
+    moved = _tousu(["tickets", "move", number, "in_progress", "--actor", "agent:lisi"], tmp_path)
+    assert moved.returncode == 0 and "in_progress" in moved.stdout
+    history = _tousu(["tickets", "show", number], tmp_path).stdout
+    assert "agent:lisi" in history and "'in_progress'" in history
+    assert _tousu(["tickets", "show", "9901010001"], tmp_path).returncode == 1
