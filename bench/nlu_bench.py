@@ -63,16 +63,35 @@ async def latency(client: RasaNluClient, texts: list[str], concurrency: int, tot
     began = time.perf_counter()
     await asyncio.gather(*(one(texts[i % len(texts)]) for i in range(total)))
     elapsed = time.perf_counter() - began
-    return {"p50_ms": percentile(samples, 0.50), "p99_ms": percentile(samples, 0.99),
-            "throughput_per_s": total / elapsed}
+    return {
+        "p50_ms": percentile(samples, 0.50),
+        "p99_ms": percentile(samples, 0.99),
+        "throughput_per_s": total / elapsed,
+    }
 
 
 def cross_validate(venv_rasa: Path, config: Path, data: Path, folds: int) -> float:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run(
-            [str(venv_rasa), "test", "nlu", "--config", str(config), "--nlu", str(data),
-             "--cross-validation", "--folds", str(folds), "--out", out, "--quiet"],
-            check=True, env=rasa.rasa_env(), cwd=out, capture_output=True,
+            [
+                str(venv_rasa),
+                "test",
+                "nlu",
+                "--config",
+                str(config),
+                "--nlu",
+                str(data),
+                "--cross-validation",
+                "--folds",
+                str(folds),
+                "--out",
+                out,
+                "--quiet",
+            ],
+            check=True,
+            env=rasa.rasa_env(),
+            cwd=out,
+            capture_output=True,
         )
         report = json.loads((Path(out) / "intent_report.json").read_text())
         return float(report["macro avg"]["f1-score"])
@@ -102,8 +121,11 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
         report = evaluate([e.intent for e in examples], predicted)
         per_language = {}
         for language in ("zh", "en"):
-            pairs = [(e.intent, p) for e, p in zip(examples, predicted, strict=True)
-                     if e.language == language and e.intent in CATEGORY_INTENTS]
+            pairs = [
+                (e.intent, p)
+                for e, p in zip(examples, predicted, strict=True)
+                if e.language == language and e.intent in CATEGORY_INTENTS
+            ]
             per_language[language] = evaluate([g for g, _ in pairs], [p for _, p in pairs]).macro_f1
         texts = [e.text for e in examples]
         await latency(client, texts, 1, 20)  # warm-up
@@ -115,10 +137,17 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
         await server.stop()
     cv = cross_validate(venv_rasa, config, data, args.folds) if args.folds else None
     return {
-        "candidate": name, "train_s": train_seconds, "start_s": start_seconds, "rss_mb": memory,
-        "heldout_accuracy": report.accuracy, "heldout_macro_f1": report.macro_f1,
-        "category_f1_zh": per_language["zh"], "category_f1_en": per_language["en"],
-        "cv_macro_f1": cv, "c1": one, "c50": fifty,
+        "candidate": name,
+        "train_s": train_seconds,
+        "start_s": start_seconds,
+        "rss_mb": memory,
+        "heldout_accuracy": report.accuracy,
+        "heldout_macro_f1": report.macro_f1,
+        "category_f1_zh": per_language["zh"],
+        "category_f1_en": per_language["en"],
+        "cv_macro_f1": cv,
+        "c1": one,
+        "c50": fifty,
     }
 
 
@@ -132,24 +161,53 @@ def main() -> None:
     configs = sorted((ROOT / "nlu" / "candidates").glob("*.yml"))
     if args.only:
         configs = [c for c in configs if c.stem in args.only]
-    print(f"machine: {platform.node()} {platform.machine()}, {platform.python_version()}, "
-          f"{len(read_examples(ROOT / 'nlu' / 'data'))} training examples")
-    header = ("candidate", "train s", "start s", "RSS MB", "acc", "macroF1", "cat zh", "cat en", "CV F1",
-              "p50@1", "p99@1", "p50@50", "p99@50", "req/s@50")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {platform.python_version()}, "
+        f"{len(read_examples(ROOT / 'nlu' / 'data'))} training examples"
+    )
+    header = (
+        "candidate",
+        "train s",
+        "start s",
+        "RSS MB",
+        "acc",
+        "macroF1",
+        "cat zh",
+        "cat en",
+        "CV F1",
+        "p50@1",
+        "p99@1",
+        "p50@50",
+        "p99@50",
+        "req/s@50",
+    )
     print(" | ".join(header))
     for config in configs:
         row = asyncio.run(bench_candidate(config.stem, config, args))
         c1, c50 = row["c1"], row["c50"]
         assert isinstance(c1, dict) and isinstance(c50, dict)
         cv = row["cv_macro_f1"]
-        print(" | ".join([
-            str(row["candidate"]), f"{row['train_s']:.1f}", f"{row['start_s']:.1f}", f"{row['rss_mb']:.0f}",
-            f"{row['heldout_accuracy']:.3f}", f"{row['heldout_macro_f1']:.3f}",
-            f"{row['category_f1_zh']:.3f}", f"{row['category_f1_en']:.3f}",
-            "-" if cv is None else f"{cv:.3f}",
-            f"{c1['p50_ms']:.1f}", f"{c1['p99_ms']:.1f}", f"{c50['p50_ms']:.1f}", f"{c50['p99_ms']:.1f}",
-            f"{c50['throughput_per_s']:.0f}",
-        ]), flush=True)
+        print(
+            " | ".join(
+                [
+                    str(row["candidate"]),
+                    f"{row['train_s']:.1f}",
+                    f"{row['start_s']:.1f}",
+                    f"{row['rss_mb']:.0f}",
+                    f"{row['heldout_accuracy']:.3f}",
+                    f"{row['heldout_macro_f1']:.3f}",
+                    f"{row['category_f1_zh']:.3f}",
+                    f"{row['category_f1_en']:.3f}",
+                    "-" if cv is None else f"{cv:.3f}",
+                    f"{c1['p50_ms']:.1f}",
+                    f"{c1['p99_ms']:.1f}",
+                    f"{c50['p50_ms']:.1f}",
+                    f"{c50['p99_ms']:.1f}",
+                    f"{c50['throughput_per_s']:.0f}",
+                ]
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

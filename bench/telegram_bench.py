@@ -55,11 +55,14 @@ async def backlog(app: TousuApp, fake: FakeTelegram, chats: int, messages: int) 
         fake.sent.clear()
     limited_before = fake.limited
     started = time.monotonic()
-    await asyncio.gather(*(
-        app.manager.send_as(ConversationKey("telegram", str(10_000 + i % chats)), [Reply(f"update {i}")],
-                            author="bench")
-        for i in range(messages)
-    ))
+    await asyncio.gather(
+        *(
+            app.manager.send_as(
+                ConversationKey("telegram", str(10_000 + i % chats)), [Reply(f"update {i}")], author="bench"
+            )
+            for i in range(messages)
+        )
+    )
     while True:
         with fake.lock:
             done = len(fake.sent)
@@ -74,10 +77,12 @@ async def backlog(app: TousuApp, fake: FakeTelegram, chats: int, messages: int) 
     elapsed = times[-1] - times[0]
     gaps = [b - a for ts in per_chat.values() for a, b in itertools.pairwise(ts)]
     total = time.monotonic() - started
-    print(f"backlog: {messages} messages to {chats} chats, all sent after {total:.1f} s; "
-          f"sustained {messages / elapsed:.1f} msg/s (first to last send {elapsed:.1f} s); "
-          f"429s caused: {fake.limited - limited_before}; "
-          f"smallest gap to one chat: {min(gaps) if gaps else float('nan'):.3f} s")
+    print(
+        f"backlog: {messages} messages to {chats} chats, all sent after {total:.1f} s; "
+        f"sustained {messages / elapsed:.1f} msg/s (first to last send {elapsed:.1f} s); "
+        f"429s caused: {fake.limited - limited_before}; "
+        f"smallest gap to one chat: {min(gaps) if gaps else float('nan'):.3f} s"
+    )
 
 
 async def main(users: int, rate: float) -> None:
@@ -85,16 +90,22 @@ async def main(users: int, rate: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(
             Path(tmp),
-            telegram={"token": SecretStr(TOKEN), "base_url": f"{fake.url}/bot",
-                      "base_file_url": f"{fake.url}/file/bot", "poll_timeout_seconds": 1},
+            telegram={
+                "token": SecretStr(TOKEN),
+                "base_url": f"{fake.url}/bot",
+                "base_file_url": f"{fake.url}/file/bot",
+                "poll_timeout_seconds": 1,
+            },
         )
         app = TousuApp(settings, use_nlu=False)
         await app.start()
         try:
             latencies = await turn_latency(app, fake, users, rate)
-            print(f"turns: {users} users at {rate:.0f}/s: p50 {pct(latencies, 0.5):.0f} ms, "
-                  f"p99 {pct(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms; "
-                  f"429s caused: {fake.limited}")
+            print(
+                f"turns: {users} users at {rate:.0f}/s: p50 {pct(latencies, 0.5):.0f} ms, "
+                f"p99 {pct(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms; "
+                f"429s caused: {fake.limited}"
+            )
             await backlog(app, fake, chats=500, messages=600)
         finally:
             await app.stop()

@@ -128,16 +128,22 @@ async def main(conversations: int, seconds: float, rate: float) -> None:
         await app.start()
         for i in range(len(SCRIPT)):  # warm-up: one whole intake
             await turn(app, "warmup", i)
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}, SQLite file in {folder}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, SQLite file in {folder}"
+        )
         total, elapsed, lat = await saturate(app, conversations, seconds)
-        print(f"saturation: {conversations} conversations, {total} turns in {elapsed:.1f}s = "
-              f"{total / elapsed:.0f} turns/s; latency p50 {percentile(lat, 0.5):.1f} ms, "
-              f"p99 {percentile(lat, 0.99):.1f} ms")
+        print(
+            f"saturation: {conversations} conversations, {total} turns in {elapsed:.1f}s = "
+            f"{total / elapsed:.0f} turns/s; latency p50 {percentile(lat, 0.5):.1f} ms, "
+            f"p99 {percentile(lat, 0.99):.1f} ms"
+        )
         total, elapsed, lat = await paced(app, conversations, seconds, rate)
-        print(f"paced at {rate:.0f} turns/s: {conversations} conversations, {total} turns; "
-              f"latency p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
-              f"max {max(lat) * 1000:.1f} ms")
+        print(
+            f"paced at {rate:.0f} turns/s: {conversations} conversations, {total} turns; "
+            f"latency p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
+            f"max {max(lat) * 1000:.1f} ms"
+        )
         tickets = await app.db.run(lambda s: s.execute(text("SELECT count(*) FROM tickets")).scalar_one())
         print(f"tickets created: {tickets}")
         await app.stop()

@@ -58,10 +58,15 @@ async def load(port: int, customers: int, steps: int) -> None:
     await asyncio.gather(*(customer(i) for i in range(customers)))
     elapsed = time.perf_counter() - began
     count = len(latencies)
-    print(f"{customers} concurrent customers x {steps} messages = {count} callbacks in "
-          f"{elapsed:.1f} s ({count / elapsed:.0f}/s); passive replies {passive}/{count}")
-    print(f"callback latency: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms, "
-          f"p99.9 {pct(latencies, 0.999):.0f} ms, max {max(latencies):.0f} ms", flush=True)
+    print(
+        f"{customers} concurrent customers x {steps} messages = {count} callbacks in "
+        f"{elapsed:.1f} s ({count / elapsed:.0f}/s); passive replies {passive}/{count}"
+    )
+    print(
+        f"callback latency: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms, "
+        f"p99.9 {pct(latencies, 0.999):.0f} ms, max {max(latencies):.0f} ms",
+        flush=True,
+    )
 
 
 async def main(customers: int, steps: int) -> None:
@@ -70,21 +75,41 @@ async def main(customers: int, steps: int) -> None:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(Path(tmp), wechat={
-            "app_id": wx.APP_ID, "app_secret": SecretStr(wx.SECRET), "token": SecretStr(wx.TOKEN),
-            "api_base_url": fake.base_url})
+        settings = make_settings(
+            Path(tmp),
+            wechat={
+                "app_id": wx.APP_ID,
+                "app_secret": SecretStr(wx.SECRET),
+                "token": SecretStr(wx.TOKEN),
+                "api_base_url": fake.base_url,
+            },
+        )
         app = TousuApp(settings, use_nlu=False)
-        server = uvicorn.Server(uvicorn.Config(create_web_app(app), host="127.0.0.1", port=port,
-                                               log_level="warning", timeout_keep_alive=120,
-                                               backlog=4096))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_web_app(app),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                timeout_keep_alive=120,
+                backlog=4096,
+            )
+        )
         serving = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)
         # The load comes from another process, so the client's own work does not share the
         # server's event loop (in one process, httpx's pool bookkeeping took a third of the time).
         load = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--client", str(port), "--customers", str(customers),
-            "--steps", str(steps), env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+            sys.executable,
+            __file__,
+            "--client",
+            str(port),
+            "--customers",
+            str(customers),
+            "--steps",
+            str(steps),
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
         )
         await load.wait()
         server.should_exit = True

@@ -51,16 +51,20 @@ def fire(desk: TicketDesk, work: Work, follow_up_id: int) -> str:
     return outcome
 
 
-def _deadline(work: Work, ticket: Ticket, row: FollowUp) -> TicketDeadline | None:
+def _running_clock(work: Work, ticket: Ticket, row: FollowUp) -> TicketDeadline | None:
+    """The follow-up's SLA clock if it is still running on a live ticket."""
     query = select(TicketDeadline).where(
         TicketDeadline.ticket_id == ticket.id, TicketDeadline.name == str(row.data.get("deadline"))
     )
-    return work.session.exec(query).first()
+    clock = work.session.exec(query).first()
+    if clock is None or clock.met_at is not None or ticket.status not in OPEN | {"resolved"}:
+        return None
+    return clock
 
 
 def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
-    clock = _deadline(work, ticket, row)
-    if clock is None or clock.met_at is not None or ticket.status not in OPEN | {"resolved"}:
+    clock = _running_clock(work, ticket, row)
+    if clock is None:
         return "deadline met"
     clock.warned_at = work.now
     work.session.add(clock)
@@ -82,8 +86,8 @@ def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
 
 def _breach(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
     """Past the deadline: urge the handler and escalate to the supervisor."""
-    clock = _deadline(work, ticket, row)
-    if clock is None or clock.met_at is not None or ticket.status not in OPEN | {"resolved"}:
+    clock = _running_clock(work, ticket, row)
+    if clock is None:
         return "deadline met"
     clock.breached_at = work.now
     work.session.add(clock)
