@@ -8,17 +8,10 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage.db import make_unpooled_engine
+from storage.migrate import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-
-# APScheduler creates and owns its job table; migrations leave it alone.
-FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
-
-
-def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def _run(connection: Connection) -> None:
@@ -27,7 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=_ours,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -16,7 +16,9 @@ def test_upgrade_head_matches_the_models(db_url: str) -> None:
     engine = make_unpooled_engine(db_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": migrate.include_object}
+            )
             diff = compare_metadata(context, SQLModel.metadata)
     finally:
         engine.dispose()
