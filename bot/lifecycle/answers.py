@@ -13,7 +13,15 @@ from collections.abc import Callable
 from sqlmodel import col, select
 
 from bot.lifecycle import texts as lt
-from bot.lifecycle.desk import APPEAL, LifecycleError, TicketDesk, language_of
+from bot.lifecycle.desk import (
+    ACCEPT_WORDS,
+    APPEAL,
+    REJECT_WORDS,
+    SCORE,
+    LifecycleError,
+    TicketDesk,
+    language_of,
+)
 from bot.lifecycle.work import Work
 from storage.models import Ticket
 from storage.repositories import tickets as ticket_repo
@@ -25,7 +33,16 @@ def wants(payload: str | None, text: str, *, idle: bool) -> bool:
     """Cheap check before any database work: could this message be an answer?"""
     if payload and payload.startswith(PREFIX):
         return True
-    return idle and bool(text.strip()) and len(text) <= 500
+    if not idle or len(text) > 500:
+        return False
+    return looks_like_answer(text)
+
+
+def looks_like_answer(text: str) -> bool:
+    """A score, an accept/reject word or an appeal; anything else (a greeting, a new complaint)
+    goes straight to the flow without a database lookup."""
+    cleaned = text.strip().lower()
+    return bool(SCORE.match(text) or APPEAL.match(text) or cleaned in ACCEPT_WORDS | REJECT_WORDS)
 
 
 def answer(desk: TicketDesk, work: Work, *, customer_id: int, text: str, payload: str | None) -> bool:
