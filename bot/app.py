@@ -8,7 +8,7 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -17,9 +17,12 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
 from bot.delivery import Delivery
 from bot.flow_catalog import FlowCatalog
+from bot.handoff import Handoff
 from bot.lifecycle.desk import TicketDesk
 from bot.lifecycle.service import TicketService
 from bot.manager import ConversationManager
+from bot.queue_rules import QueueRules
+from bot.queue_watch import StuckWatcher
 from bot.scheduler import FollowUpScheduler
 from bot.settings import ConfigError, Settings
 from bot.ticket_intake import SeverityFn, no_severity
@@ -94,9 +97,32 @@ class TousuApp:
             severity=self._severity_rules(),
             clock=clock,
             tickets=self.tickets,
+            queue_rules=QueueRules(
+                angry_words=tuple(settings.console.angry_words), agents_back=self._agents_back
+            ),
         )
         self.manager.listeners.append(self.console.on_turn)
+        self.handoff = Handoff(
+            db=self.db,
+            manager=self.manager,
+            tickets=self.tickets,
+            files_dir=settings.path(settings.attachments.dir),
+            clock=clock,
+        )
+        self.stuck = StuckWatcher(
+            db=self.db,
+            catalog=self.catalog,
+            idle=timedelta(minutes=settings.console.stuck_minutes),
+            every=settings.console.watch_seconds,
+            clock=clock,
+            on_flag=self.handoff.changed,
+        )
         self.started = False
+
+    def _agents_back(self, now: datetime) -> datetime | None:
+        """When staff next work (the lifecycle's working calendar), or None while they do."""
+        back = self.desk.calendar.next_working_moment(now)
+        return back if back > now else None
 
     def _default_channels(self) -> list[Channel]:
         wanted = [
@@ -149,6 +175,7 @@ class TousuApp:
             await self.scheduler.start()
         for channel in self.channels.values():
             await channel.start(self.manager)
+        self.stuck.start()
         self.started = True
         await self.manager.recover()
 
@@ -173,6 +200,7 @@ class TousuApp:
         for channel in reversed(list(self.channels.values())):
             with contextlib.suppress(Exception):
                 await channel.stop()
+        await self.stuck.stop()
         await self.manager.drain()
         if self.scheduler is not None:
             await self.scheduler.stop()

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.flows",
     "bot.commands.tickets",
     "bot.commands.staff",
+    "bot.commands.users",
     "bot.commands.nlu",
     "bot.commands.wechat",
 )

@@ -10,11 +10,12 @@ after the commit do the replies go to the delivery queues. A message stored but 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, update
@@ -29,6 +30,7 @@ from bot.lifecycle import answers
 from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
 from bot.privacy import mask_phones
+from bot.queue_rules import QueueRules
 from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
 from dialogues import engine
 from dialogues.engine import EngineOptions
@@ -50,6 +52,18 @@ from storage.repositories import transcript
 log = logging.getLogger(__name__)
 
 TOUCH_EVERY = timedelta(seconds=60)
+T = TypeVar("T")
+HandBack = Literal["resume", "menu", "idle"]
+RELEASED: dict[str, Any] = {
+    "status": "bot",
+    "assigned_agent": None,
+    "handoff_reason": None,
+    "waiting_since": None,
+    "priority": 0,
+    "queue_department": None,
+    "taken_at": None,
+}
+"""The conversation columns of a conversation no person holds or waits for."""
 
 
 class StaleConversation(Exception):
@@ -113,6 +127,7 @@ class ConversationManager:
         severity: SeverityFn = no_severity,
         clock: Callable[[], datetime],
         tickets: TicketService | None = None,
+        queue_rules: QueueRules | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -125,6 +140,7 @@ class ConversationManager:
         self.severity = severity
         self.clock = clock
         self.tickets = tickets
+        self.queue_rules = queue_rules or QueueRules()
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
@@ -249,19 +265,24 @@ class ConversationManager:
 
     async def process(self, key: ConversationKey) -> None:
         """Work through this conversation's stored, unanswered messages in arrival order."""
+        async with self._locked(key):
+            queue = self._pending.get(key)
+            while queue:
+                queue.sort(key=lambda p: p.row_id)
+                item = queue[0]
+                await self._run_turn(key, item)
+                queue.pop(0)
+            self._pending.pop(key, None)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, key: ConversationKey) -> AsyncIterator[None]:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         self._lock_users[key] = self._lock_users.get(key, 0) + 1
         try:
             async with lock:
-                queue = self._pending.get(key)
-                while queue:
-                    queue.sort(key=lambda p: p.row_id)
-                    item = queue[0]
-                    await self._run_turn(key, item)
-                    queue.pop(0)
-                self._pending.pop(key, None)
+                yield
         finally:
             self._lock_users[key] -= 1
             if self._lock_users[key] == 0:
@@ -407,6 +428,7 @@ class ConversationManager:
         suffix: list[Reply] = []
         placeholders: dict[str, str] = {}
         session: Session | None = None
+        majors = 0
         for effect in turn.effects:
             if isinstance(effect, CreateTicket | ShowProgress) and session is None:
                 # Rare, richer work gets the ORM, in the same transaction as the turn.
@@ -435,6 +457,7 @@ class ConversationManager:
                     suffix.extend(Reply(text) for text in intake.replies)
                     result.lifecycle.append(work)
                 placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
+                majors += created.ticket.severity == "major"
                 if customer.phone:
                     conv.phone = customer.phone
             elif isinstance(effect, ShowProgress):
@@ -442,13 +465,20 @@ class ConversationManager:
                 prefix.extend(self._progress(session, conv.customer_id, effect.number, language))
             elif isinstance(effect, RequestHandoff):
                 values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
-            elif isinstance(effect, EndConversation):
-                values.update(status="bot", handoff_reason=None, waiting_since=None)
+                back = self.queue_rules.agents_back(now)
+                if back is not None:
+                    suffix.append(
+                        Reply(texts.text("agents_away", language, back=format_local(back, self.tz, language)))
+                    )
+            elif isinstance(effect, EndConversation) and conv.status == "agent":
+                # the customer gave up waiting for a person (cancel): out of the queue
+                values.update(RELEASED)
         if session is not None:
             session.flush()
             session.close()
         if state.status == "bot" and "status" not in values and conv.status == "agent":
-            values.update(status="bot", handoff_reason=None, waiting_since=None, assigned_agent=None)
+            values.update(RELEASED)
+        flag = self.queue_rules.flag(item.inbound.text, turn, major=majors > 0)
         saved = transcript.save_state(
             conn,
             conversation_id=conv.conversation_id,
@@ -466,6 +496,10 @@ class ConversationManager:
         if not saved:
             raise StaleConversation()
         result.version = conv.version + 1
+        if flag is not None:
+            transcript.flag_for_agents(
+                conn, conversation_id=conv.conversation_id, reason=flag[0], priority=flag[1], now=now
+            )
         if conv.language != language:
             conn.execute(
                 update(Customer).where(col(Customer.id) == conv.customer_id).values(language=language)
@@ -622,6 +656,91 @@ class ConversationManager:
         )
         self.delivery.enqueue(result.outbox)
         return result.replies
+
+    # ----------------------------------------------------------------- people taking over
+    async def change_conversation(
+        self, conversation_id: int, change: Callable[[Session, Conversation], T]
+    ) -> T:
+        """Change a conversation row for the console under the conversation's lock. The version
+        is bumped, so a turn computed meanwhile in another process is recomputed."""
+        key = await self._key_of(conversation_id)
+        async with self._locked(key):
+
+            def run(session: Session) -> T:
+                conv = session.get(Conversation, conversation_id)
+                assert conv is not None
+                result = change(session, conv)
+                conv.version += 1
+                session.add(conv)
+                return result
+
+            try:
+                return await self.db.run(run)
+            finally:
+                self._cache.pop(key, None)
+
+    async def hand_back(
+        self, conversation_id: int, *, point: HandBack, lead: list[Reply], author: str
+    ) -> list[OutboundMessage]:
+        """Give the conversation back to the bot: ``lead`` (the farewell) goes first, then the
+        question the customer was at (``resume``), the greeting (``menu``), or nothing
+        (``idle``: the next message starts afresh, e.g. after a survey went out)."""
+        key = await self._key_of(conversation_id)
+        async with self._locked(key):
+            self._cache.pop(key, None)
+            conv = await self._load(key)
+            state = conv.state
+
+            def resolve(session: Session) -> tuple[Any, ConversationState]:
+                if state is not None:
+                    return self.catalog.get(session, name=state.flow, version=state.flow_version), state
+                version, flow = self.catalog.live(session, name=self.default_flow)
+                return flow, engine.new_state(
+                    flow, version=version, language=_as_language(conv.language, self.default_language)
+                )
+
+            flow, current = await self.db.run(resolve)
+            now = self.clock()
+            if point == "idle":
+                turn = Turn(current.evolve(status="closed"), (), ())
+            else:
+                turn = engine.resume(flow, current, now, restart=point == "menu", options=self.options)
+            result = _SaveResult()
+
+            def save(conn: Connection) -> None:
+                ok = transcript.save_state(
+                    conn,
+                    conversation_id=conv.conversation_id,
+                    expected_version=conv.version,
+                    values={
+                        "state": turn.state.to_json(),
+                        "step": turn.state.step,
+                        "slots": _json_safe(turn.state.slots),
+                        "flow": turn.state.flow,
+                        "flow_version": turn.state.flow_version,
+                        "updated_at": now,
+                        **RELEASED,
+                    },
+                )
+                if not ok:
+                    raise StaleConversation()
+                self._queue_replies(conn, key, conv, [*lead, *turn.replies], {}, result, now, author=author)
+
+            try:
+                await self.db.run_core(save)
+            finally:
+                self._cache.pop(key, None)
+            self.delivery.enqueue(result.outbox)
+            return result.replies
+
+    async def _key_of(self, conversation_id: int) -> ConversationKey:
+        def load(session: Session) -> ConversationKey:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                raise LookupError(f"no conversation {conversation_id}")
+            return ConversationKey(conv.channel, conv.user_id)
+
+        return await self.db.run(load)
 
     def _notify(self, record: TurnRecord) -> None:
         for listener in self.listeners:

@@ -182,6 +182,19 @@ class SchedulerSettings(_Section):
     sweep_seconds: float = Field(default=10.0, gt=0)
 
 
+class ConsoleSettings(_Section):
+    """The agent console: sessions, login throttling, and when a conversation joins the queue."""
+
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    secure_cookies: bool = False
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    stuck_minutes: float = Field(default=15.0, gt=0)
+    watch_seconds: float = Field(default=30.0, gt=0)
+    angry_words: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     """All settings. Sections mirror config.yaml; unknown keys are errors, not silently ignored."""
 
@@ -198,6 +211,7 @@ class Settings(BaseSettings):
     wechat: WeChatSettings = WeChatSettings()
     outbox: OutboxSettings = OutboxSettings()
     attachments: AttachmentSettings = AttachmentSettings()
+    console: ConsoleSettings = ConsoleSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
 

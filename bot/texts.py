@@ -41,6 +41,22 @@ CATALOG: dict[str, dict[Language, str]] = {
         "zh": "抱歉，系统暂时出现问题，您的消息已保存，我们会尽快回复您。",
         "en": "Sorry, something went wrong on our side. Your message is saved and we will reply soon.",
     },
+    "agents_away": {
+        "zh": "现在是非工作时间，人工客服将于 {back} 上线后第一时间回复您；您的留言和工单都已保存。",
+        "en": "Our staff are away now and will reply from {back}; your messages and ticket are kept.",
+    },
+    "agent_joined": {
+        "zh": "客服{agent}已接入，接下来由我为您服务。",
+        "en": "{agent} from our team has joined the chat and will help you from here.",
+    },
+    "agent_left": {
+        "zh": "人工服务已结束，智能助手继续为您服务。",
+        "en": "The member of staff has left the chat; our assistant will carry on.",
+    },
+    "agent_transferred": {
+        "zh": "正在为您转接其他同事，请稍候。",
+        "en": "We are passing you to a colleague; please wait a moment.",
+    },
     "with_agent": {
         "zh": "您的消息已转给人工客服，请稍候。",
         "en": "Your message has been passed to our staff; please wait a moment.",

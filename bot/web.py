@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bot.app import TousuApp
 from bot.channels.webchat import message_json
+from bot.console.context import STATIC as CONSOLE_STATIC
+from bot.console.context import Console
+from bot.console.routes import install as install_console
+from bot.console.security import NotLoggedIn
 from dialogues.types import ConversationKey, InboundMessage
 from storage.models import Message
 from storage.types import utcnow
@@ -41,12 +45,24 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
         try:
             yield
         finally:
+            app.state.console.hub.close()
             if manage_lifecycle:
                 await tousu.stop()
 
     app = FastAPI(title="Tousu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.tousu = tousu
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    console = Console(tousu)
+    app.state.console = console
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    install_console(app, console)
+
+    @app.exception_handler(NotLoggedIn)
+    async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/console/login", status_code=303)
+        return JSONResponse({"detail": "log in first"}, status_code=401)
+
     for channel in tousu.channels.values():
         channel_router = channel.router()
         if channel_router is not None:
@@ -92,7 +108,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
             rows = session.exec(
                 select(Message)
                 .where(Message.channel == tousu.webchat.name, Message.user_id == user_id)
-                .where(col(Message.author) != "note")
+                .where(col(Message.direction).in_(("in", "out")))
                 .order_by(col(Message.id).desc())
                 .limit(HISTORY_LIMIT)
             ).all()

@@ -22,7 +22,7 @@ from dialogues.state import ConversationState, Turn
 from dialogues.types import InboundMessage, Language
 from nlu.types import NluResult
 
-__all__ = ["EngineOptions", "new_state", "step", "wants_nlu"]
+__all__ = ["EngineOptions", "new_state", "resume", "step", "wants_nlu"]
 
 
 def new_state(flow: Flow, *, version: int, language: Language) -> ConversationState:
@@ -81,4 +81,24 @@ def step(
     today = local.astimezone(ZoneInfo(options.timezone)).date()
     builder = Responder(flow, state, options, today, nlu_result)
     builder.handle(inbound)
+    return builder.finish()
+
+
+def resume(
+    flow: Flow,
+    state: ConversationState,
+    now: datetime,
+    *,
+    restart: bool,
+    options: EngineOptions = DEFAULT_OPTIONS,
+) -> Turn:
+    """The bot takes a conversation back from a person: the greeting when ``restart`` (or when
+    the flow had ended), otherwise the question the customer was at, asked again."""
+    local = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    today = local.astimezone(ZoneInfo(options.timezone)).date()
+    builder = Responder(flow, state.evolve(status="bot", failures=0), options, today, None)
+    if restart:
+        builder.restart()
+    else:
+        builder.prompt_or_greet()
     return builder.finish()

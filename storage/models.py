@@ -28,6 +28,7 @@ TICKET_STATUSES = (
 )
 STAFF_ROLES = ("handler", "supervisor", "manager")
 CONVERSATION_STATUSES = ("bot", "agent", "closed")
+CONSOLE_ROLES = ("agent", "supervisor", "admin")
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:
@@ -72,6 +73,10 @@ class Conversation(SQLModel, table=True):
     handoff_reason: str | None = Field(default=None, max_length=64)
     waiting_since: datetime | None = _ts(nullable=True)
     assigned_agent: str | None = Field(default=None, max_length=64)
+    # the console queue: 2 major ticket, 1 angry wording, 0 otherwise; a transfer can name a department
+    priority: int = 0
+    queue_department: str | None = Field(default=None, max_length=64)
+    taken_at: datetime | None = _ts(nullable=True)
     version: int = 0
     created_at: datetime = _ts()
     updated_at: datetime = _ts(index=True)
@@ -313,6 +318,61 @@ class Lease(SQLModel, table=True):
     until: datetime | None = _ts(nullable=True)
 
 
+class ConsoleUser(SQLModel, table=True):
+    """A person who logs in to the console. The username matches the staff directory's, so the
+    recusal list of a ticket (staff usernames) hides it from that console user too."""
+
+    __tablename__ = "console_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(default="agent", max_length=16)  # agent, supervisor, admin
+    department: str | None = Field(default=None, max_length=64)
+    password_hash: str = Field(sa_type=Text)
+    language: str = Field(default="zh", max_length=8)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A login. Only the SHA-256 of the cookie value is stored, so a database dump logs no one in;
+    rows outlive restarts and are shared by every worker."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=64, index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, counted per username and per address to slow down password guessing."""
+
+    __tablename__ = "login_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    at: datetime = _ts(index=True)
+
+
+class CannedReply(SQLModel, table=True):
+    """A reply agents insert with one click; ``{customer_name}``, ``{ticket_number}`` and
+    ``{agent_name}`` are filled for the conversation at hand."""
+
+    __tablename__ = "canned_replies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=100)
+    language: str = Field(default="zh", max_length=8)
+    text: str = Field(sa_type=Text)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _ts()
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -328,4 +388,8 @@ ALL_TABLES = (
     FollowUp,
     StaffAlert,
     Lease,
+    ConsoleUser,
+    ConsoleSession,
+    LoginAttempt,
+    CannedReply,
 )

@@ -10,14 +10,16 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import warnings
 from collections import OrderedDict
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from telegram import Bot as TelegramBot
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
@@ -25,6 +27,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.channels.base import Channel, DeliveryError, DeliveryLimits, InboundSink, OutboundMessage
 from bot.channels.telegram_files import TelegramFiles
 from bot.channels.telegram_updates import CallbackPayloads, message_of, to_inbound
+from dialogues.types import Attachment
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -195,22 +198,40 @@ class TelegramChannel(Channel):
                     for b in message.buttons
                 ]
             )
-        parts = split_text(message.text or " ")
+        parts: list[str | Attachment] = []
+        if message.text or not message.attachments:
+            parts.extend(split_text(message.text or " "))
+        parts.extend(a for a in message.attachments if os.path.isabs(a.ref))  # files in our storage
+        texts = [i for i, part in enumerate(parts) if isinstance(part, str)]
+        markup_at = texts[-1] if texts else -1
         progress = (user_id, message)
         done = self._parts_sent.pop(progress, 0)
         sent_id: str | None = None
         for index in range(done, len(parts)):
-            last = index == len(parts) - 1
+            part = parts[index]
             try:
-                sent = await self.bot.send_message(
-                    chat_id=int(user_id), text=parts[index], reply_markup=markup if last else None
-                )
+                if isinstance(part, str):
+                    sent = await self.bot.send_message(
+                        chat_id=int(user_id), text=part, reply_markup=markup if index == markup_at else None
+                    )
+                else:
+                    sent = await self._send_file(int(user_id), part)
+            except OSError as exc:
+                raise DeliveryError(f"attachment unreadable: {exc.strerror}", permanent=True) from exc
             except TelegramError as exc:
                 if index > 0:
                     self._remember_progress(progress, index)
                 raise delivery_error(exc) from exc
             sent_id = str(sent.message_id)
         return sent_id
+
+    async def _send_file(self, chat_id: int, attachment: Attachment) -> Message:
+        """A file an agent attached, uploaded from attachment storage."""
+        data = await asyncio.to_thread(Path(attachment.ref).read_bytes)
+        name = attachment.name or Path(attachment.ref).name
+        if attachment.kind == "photo":
+            return await self.bot.send_photo(chat_id=chat_id, photo=data, filename=name)
+        return await self.bot.send_document(chat_id=chat_id, document=data, filename=name)
 
     def _remember_progress(self, progress: tuple[str, OutboundMessage], parts: int) -> None:
         self._parts_sent[progress] = parts

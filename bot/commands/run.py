@@ -34,10 +34,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.general.log_level.lower(),
         proxy_headers=True,
         ws_max_size=256 * 1024,
+        # open console event streams and chat sockets would otherwise hold a shutdown forever
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     base = f"http://{settings.web.host}:{settings.web.port}"
     log.info("channels: %s", ", ".join(sorted(tousu.channels)))
-    print(f"Tousu: chat at {base}/chat, health at {base}/health (Ctrl-C stops)", flush=True)
+    print(
+        f"Tousu: chat at {base}/chat, agent console at {base}/console, "
+        f"health at {base}/health (Ctrl-C stops)",
+        flush=True,
+    )
     asyncio.run(server.serve())
     return 0

@@ -291,6 +291,51 @@ class TicketDesk:
             lt.staff_text("assigned", number=ticket.number, category=ticket.category or "-"),
         )
 
+    EDITABLE = ("category", "category_l2", "category_l3", "category_l4", "department", "severity")
+
+    def reclassify(
+        self, work: Work, ticket: Ticket, changes: Mapping[str, str | None], *, actor: str
+    ) -> None:
+        """Category levels, department and severity as staff correct them, audited field by field.
+        Raising severity to major alerts the department's supervisor and a manager."""
+        unknown = sorted(set(changes) - set(self.EDITABLE))
+        if unknown:
+            raise LifecycleError(f"cannot edit {', '.join(unknown)}")
+        severity = changes.get("severity")
+        if severity is not None and severity not in ("normal", "major"):
+            raise LifecycleError(f"unknown severity {severity!r}")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for name, value in changes.items():
+            value = (value or "").strip() or None
+            if name == "severity" and value is None:
+                continue
+            if getattr(ticket, name) != value:
+                before[name] = getattr(ticket, name)
+                after[name] = value
+                setattr(ticket, name, value)
+        if not after:
+            return
+        ticket.updated_at = work.now
+        work.session.add(ticket)
+        work.event(ticket, "reclassified", actor=actor, before=before, after=after)
+        if after.get("severity") == "major":
+            ticket.severity_reasons = [*ticket.severity_reasons, {"rule": "staff", "reason": actor}]
+            staff = staff_directory(work.session)
+            load = open_load(work.session)
+            department = ticket.department or ""
+            for member in (
+                supervisor_for(staff, department=department, recused=ticket.recused, load=load),
+                manager_for(staff, department=department, recused=ticket.recused, load=load),
+            ):
+                if member is not None:
+                    work.alert(
+                        member.username,
+                        ticket,
+                        "major",
+                        lt.staff_text("major", number=ticket.number, reasons=actor, due="-"),
+                    )
+
     def start(self, work: Work, ticket: Ticket, *, actor: str) -> None:
         self.move(work, ticket, "in_progress", actor=actor)
 
@@ -523,6 +568,24 @@ class TicketDesk:
         at = self.quiet.shift(work.now + timedelta(hours=self.settings.callback_after_hours))
         work.follow_up(ticket, "callback", min(at, deadline.due))
         work.follow_up(ticket, "auto_close", work.now + timedelta(days=self.settings.auto_close_days))
+
+    def ask_survey(self, work: Work, ticket: Ticket, *, actor: str) -> bool:
+        """The callback's 1-5 survey (also where an agent may hand a chat back to the bot), with
+        one reminder later; False when the ticket is not resolved or was already rated."""
+        if ticket.status not in ("resolved", "closed") or ticket.satisfaction is not None:
+            return False
+        language = language_of(ticket)
+        ticket.awaiting = "survey"
+        work.session.add(ticket)
+        work.tell(
+            ticket, lt.customer_text("survey", language, number=ticket.number), buttons=survey_buttons(ticket)
+        )
+        work.event(ticket, "callback", actor=actor)
+        self.meet(work, ticket, "callback")
+        remind = self.quiet.shift(work.now + timedelta(hours=self.settings.survey_reminder_hours))
+        work.follow_up(ticket, "survey_reminder", remind)
+        work.cancel_follow_ups(ticket, {"callback"})
+        return True
 
     def appeal_until(self, ticket: Ticket, language: Language) -> str:
         closed = ticket.closed_at or ticket.updated_at

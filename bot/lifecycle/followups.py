@@ -7,7 +7,7 @@ Work that would message a customer during quiet hours is moved to the morning in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -108,19 +108,7 @@ def _breach(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
 
 def _callback(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
     """回访: ask how it went, with the 1-5 survey, and one reminder later."""
-    if ticket.status not in ("resolved", "closed") or ticket.satisfaction is not None:
-        return "nothing to ask"
-    language = language_of(ticket)
-    ticket.awaiting = "survey"
-    work.session.add(ticket)
-    work.tell(
-        ticket, lt.customer_text("survey", language, number=ticket.number), buttons=survey_buttons(ticket)
-    )
-    work.event(ticket, "callback", actor="system")
-    desk.meet(work, ticket, "callback")
-    remind = desk.quiet.shift(work.now + timedelta(hours=desk.settings.survey_reminder_hours))
-    work.follow_up(ticket, "survey_reminder", remind)
-    return "survey sent"
+    return "survey sent" if desk.ask_survey(work, ticket, actor="system") else "nothing to ask"
 
 
 def _remind(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -209,3 +209,20 @@ def insert_outgoing(
 
 def mark_processed(conn: Connection, *, message_id: int, conversation_id: int, now: datetime) -> None:
     conn.execute(_MARK_PROCESSED, {"k_id": message_id, "k_at": now, "k_conversation": conversation_id})
+
+
+def flag_for_agents(
+    conn: Connection, *, conversation_id: int, reason: str, priority: int, now: datetime
+) -> None:
+    """Put a conversation in the agents' queue while the bot carries on: the first reason and
+    waiting time stay, the priority only rises, and a conversation a person holds is left alone."""
+    table = CONVERSATIONS
+    conn.execute(
+        update(table)
+        .where(table.c.id == conversation_id, table.c.assigned_agent.is_(None))
+        .values(
+            waiting_since=func.coalesce(table.c.waiting_since, now),
+            handoff_reason=func.coalesce(table.c.handoff_reason, reason),
+            priority=case((table.c.priority < priority, priority), else_=table.c.priority),
+        )
+    )

@@ -287,6 +287,53 @@ class FakeTelegram:
             )
         return message
 
+    async def _sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._file_sent(p, "document")
+
+    async def _sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._file_sent(p, "photo")
+
+    def _file_sent(self, p: dict[str, Any], kind: str) -> dict[str, Any]:
+        upload = p.get(kind)
+        if not isinstance(upload, dict):
+            raise ValueError(f"{kind} must be an uploaded file here")
+        chat_id = int(p["chat_id"])
+        message_id = next(self.message_ids)
+        with self.lock:
+            self.sent.append(
+                {"chat_id": chat_id, "text": p.get("caption", ""), kind: upload, "message_id": message_id}
+            )
+        file_info = {
+            "file_id": f"up{message_id}",
+            "file_unique_id": f"u{message_id}",
+            "file_size": upload["size"],
+        }
+        body: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+        }
+        body[kind] = (
+            [{**file_info, "width": 1, "height": 1}]
+            if kind == "photo"
+            else {
+                **file_info,
+                "file_name": upload["filename"],
+            }
+        )
+        return body
+
+    def files_to(self, chat_id: int) -> list[tuple[str, str, bytes]]:
+        """(kind, file name, content) of every file the bot sent to ``chat_id``."""
+        with self.lock:
+            return [
+                (kind, m[kind]["filename"], m[kind]["content"])
+                for m in self.sent
+                if m["chat_id"] == chat_id
+                for kind in ("photo", "document")
+                if kind in m
+            ]
+
     async def _editMessageReplyMarkup(self, p: dict[str, Any]) -> bool:  # noqa: N802
         with self.lock:
             self.edited.append(p)
@@ -332,8 +379,11 @@ async def _params(request: Request) -> dict[str, Any]:
     form = await request.form()
     params: dict[str, Any] = {}
     for key, value in form.items():
-        text = value if isinstance(value, str) else ""
-        params[key] = json.loads(text) if key in STRUCTURED and text else text
+        if not isinstance(value, str):  # an uploaded file (sendPhoto, sendDocument)
+            content = await value.read()
+            params[key] = {"filename": value.filename, "size": len(content), "content": content}
+            continue
+        params[key] = json.loads(value) if key in STRUCTURED and value else value
     params.update(dict(request.query_params))
     return params
 

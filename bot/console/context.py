@@ -1,0 +1,85 @@
+"""Everything the console's routes share: the bot, the live hub, the templates, the session
+lookup. One per web app (kept on ``app.state.console``), never module-level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.console import accounts
+from bot.console.accounts import Agent
+from bot.console.i18n import translator
+from bot.console.live import LiveHub
+from bot.console.security import SESSION_COOKIE
+from bot.ticket_intake import format_local
+
+if TYPE_CHECKING:
+    from bot.app import TousuApp
+    from bot.manager import TurnRecord
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class Console:
+    def __init__(self, tousu: TousuApp) -> None:
+        self.tousu = tousu
+        self.db = tousu.db
+        self.settings = tousu.settings.console
+        self.tz: ZoneInfo = tousu.settings.general.tz
+        self.hub = LiveHub()
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"], default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        tousu.manager.listeners.append(self.on_turn)
+        tousu.handoff.listeners.append(self.on_move)
+
+    @property
+    def handoff(self) -> Any:
+        return self.tousu.handoff
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self.hub.publish("activity", id=record.conversation_id)
+
+    def on_move(self, conversation_id: int) -> None:
+        self.hub.publish("activity", id=conversation_id)
+
+    async def current_agent(self, request: Request) -> Agent | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        now = self.tousu.clock()
+        return await self.db.run(lambda s: accounts.agent_for(s, token, now=now))
+
+    def render(self, name: str, agent: Agent | None, *, status: int = 200, **values: Any) -> HTMLResponse:
+        language = agent.language if agent is not None else values.pop("language", "zh")
+        template = self.env.get_template(name)
+        html = template.render(
+            t=translator(language),
+            lang=language,
+            agent=agent,
+            csrf=agent.csrf if agent else values.pop("login_csrf", ""),
+            when=lambda moment: (
+                format_local(moment, self.tz, "en" if language == "en" else "zh") if moment else ""
+            ),
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    # everything is served from here; inline scripts and foreign origins are refused
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,127 @@
+// Live updates for the console. The event stream only says which conversation changed; the page
+// then fetches what it may see. Customer text is always inserted as text, never as HTML.
+(function () {
+  "use strict";
+  const body = document.body;
+  const csrf = body.dataset.csrf;
+  const page = body.dataset.page;
+  if (page === "login") return;
+
+  function lastId() {
+    const items = document.querySelectorAll("#transcript > li[data-id]");
+    return items.length ? Number(items[items.length - 1].dataset.id) : 0;
+  }
+
+  function line(m) {
+    const li = document.createElement("li");
+    li.className = "msg " + m.from;
+    li.dataset.id = String(m.id);
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = m.author + " · " + m.at.slice(11, 16);
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = m.text;
+    li.append(meta, text);
+    if (m.buttons.length) {
+      const b = document.createElement("span");
+      b.className = "buttons";
+      b.textContent = "[" + m.buttons.join(" | ") + "]";
+      li.append(b);
+    }
+    if (m.attachments.length) {
+      const f = document.createElement("span");
+      f.className = "files";
+      f.textContent = "📎 " + m.attachments.join(", ");
+      li.append(f);
+    }
+    return li;
+  }
+
+  let fetching = false;
+  let again = false;
+  async function refreshConversation() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    try {
+      const id = body.dataset.conversation;
+      const r = await fetch("/console/conversations/" + id + "/messages?after=" + lastId(), {headers: {"Accept": "application/json"}});
+      if (r.ok) {
+        const data = await r.json();
+        const list = document.getElementById("transcript");
+        const known = new Set(Array.from(list.children).map((li) => li.dataset.id));
+        for (const m of data.messages) {
+          if (!known.has(String(m.id))) list.append(line(m));
+        }
+        if (data.messages.length) list.lastElementChild.scrollIntoView({block: "end"});
+        const holder = document.getElementById("holder");
+        const held = data.held_by || "";
+        if (holder && holder.dataset.held !== held) location.reload();  // taken, transferred or handed back
+      }
+    } finally {
+      fetching = false;
+      if (again) { again = false; refreshConversation(); }
+    }
+  }
+
+  let listTimer = null;
+  function refreshLists() {
+    if (listTimer) return;
+    listTimer = setTimeout(async () => {
+      listTimer = null;
+      const r = await fetch("/console/lists", {headers: {"Accept": "text/html"}});
+      const target = document.getElementById("lists");
+      if (r.ok && target) target.innerHTML = await r.text();  // our own server-rendered, escaped HTML
+    }, 500);
+  }
+
+  function connect() {
+    const status = document.getElementById("live-status");
+    const source = new EventSource("/console/events");
+    source.onopen = () => { if (status) status.hidden = true; if (page === "conversation") refreshConversation(); };
+    source.onerror = () => { if (status) status.hidden = false; };
+    source.onmessage = (e) => {
+      const event = JSON.parse(e.data);
+      if (event.type !== "activity") return;
+      if (page === "home") refreshLists();
+      if (page === "conversation" && String(event.id) === body.dataset.conversation) refreshConversation();
+    };
+  }
+
+  async function send(form, after) {
+    const data = new FormData(form);
+    const r = await fetch(form.action, {
+      method: "POST", body: data, headers: {"X-Requested-With": "fetch", "X-CSRF-Token": csrf},
+    });
+    const result = await r.json().catch(() => ({ok: false, error: "HTTP " + r.status}));
+    let err = form.querySelector(".error");
+    if (!result.ok) {
+      if (!err) { err = document.createElement("p"); err.className = "error"; err.setAttribute("role", "alert"); form.prepend(err); }
+      err.textContent = result.error || result.detail || "error";
+      return;
+    }
+    if (err) err.remove();
+    after();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const reply = document.getElementById("reply-form");
+    if (reply) reply.addEventListener("submit", (e) => {
+      e.preventDefault();
+      send(reply, () => { reply.reset(); refreshConversation(); });
+    });
+    const note = document.getElementById("note-form");
+    if (note) note.addEventListener("submit", (e) => {
+      e.preventDefault();
+      send(note, () => { note.reset(); refreshConversation(); });
+    });
+    const insert = document.getElementById("canned-insert");
+    if (insert) insert.addEventListener("click", () => {
+      const text = document.getElementById("reply-text");
+      const chosen = document.getElementById("canned").value;
+      text.value = text.value ? text.value + "\n" + chosen : chosen;
+      text.focus();
+    });
+    connect();
+  });
+})();

@@ -1,0 +1,314 @@
+"""What the console pages show, read in one session each: the queue, a conversation with its
+customer's tickets, the supervisor's overview. Every reader applies the recusal rule, so nobody
+sees a conversation or ticket that names them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from bot.console.accounts import Agent, active_users
+from bot.handoff import recused_from
+from bot.lifecycle.states import OPEN, TRANSITIONS
+from storage.models import (
+    CannedReply,
+    Conversation,
+    Customer,
+    Message,
+    StaffAlert,
+    Ticket,
+    TicketDeadline,
+    TicketEvent,
+)
+
+WECHAT_WINDOW = timedelta(hours=48)
+TRANSCRIPT_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    conversation_id: int
+    channel: str
+    customer: str
+    reason: str | None
+    priority: int
+    major: bool
+    waiting_since: datetime | None
+    department: str | None
+    last_text: str
+    assigned_agent: str | None = None
+    taken_at: datetime | None = None
+
+
+@dataclass
+class ConversationView:
+    conv: Conversation
+    customer: Customer
+    messages: list[dict[str, Any]]
+    current: Ticket | None
+    earlier: list[Ticket]
+    events: list[TicketEvent]
+    deadlines: list[TicketDeadline]
+    canned: list[tuple[str, str]]
+    colleagues: list[tuple[str, str]]
+    wechat_window_until: datetime | None
+    next_statuses: list[str] = field(default_factory=list)
+
+    @property
+    def held_by(self) -> str | None:
+        return self.conv.assigned_agent if self.conv.status == "agent" else None
+
+
+def message_item(row: Message) -> dict[str, Any]:
+    """One transcript line as the page's script draws it (as text, never as HTML)."""
+    if row.direction == "in":
+        who = "customer"
+    elif row.direction == "note":
+        who = "note"
+    elif row.author.startswith("agent:"):
+        who = "agent"
+    else:
+        who = "bot"
+    return {
+        "id": row.id,
+        "from": who,
+        "author": row.author,
+        "text": row.text,
+        "kind": row.kind,
+        "at": row.created_at.isoformat(),
+        "buttons": [b.get("label", "") for b in row.buttons],
+        "attachments": [a.get("name") or a.get("kind") or "file" for a in row.attachments],
+    }
+
+
+def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[QueueRow]:
+    out: list[QueueRow] = []
+    for conv in convs:
+        assert conv.id is not None
+        if recused_from(session, conv.customer_id, agent.username):
+            continue
+        customer = session.get(Customer, conv.customer_id)
+        major = (
+            session.exec(
+                select(Ticket.id).where(
+                    Ticket.customer_id == conv.customer_id,
+                    Ticket.severity == "major",
+                    col(Ticket.status).in_(OPEN),
+                )
+            ).first()
+            is not None
+        )
+        last = session.exec(
+            select(Message.text)
+            .where(Message.conversation_id == conv.id, Message.direction == "in")
+            .order_by(col(Message.id).desc())
+        ).first()
+        out.append(
+            QueueRow(
+                conversation_id=conv.id,
+                channel=conv.channel,
+                customer=(customer.name if customer and customer.name else conv.user_id[-6:]),
+                reason=conv.handoff_reason,
+                priority=max(conv.priority, 2 if major else 0),
+                major=major,
+                waiting_since=conv.waiting_since,
+                department=conv.queue_department,
+                last_text=(last or "")[:120],
+                assigned_agent=conv.assigned_agent,
+                taken_at=conv.taken_at,
+            )
+        )
+    return out
+
+
+def queue(session: Session, agent: Agent) -> list[QueueRow]:
+    """Waiting for a person: highest severity first, then longest waiting."""
+    convs = list(
+        session.exec(
+            select(Conversation)
+            .where(col(Conversation.waiting_since).is_not(None), col(Conversation.assigned_agent).is_(None))
+            .limit(500)
+        ).all()
+    )
+    rows = _rows(session, convs, agent)
+    if not agent.at_least("supervisor") and agent.department:
+        rows = [r for r in rows if r.department in (None, agent.department)]
+    return sorted(rows, key=lambda r: (-r.priority, r.waiting_since or datetime.max))
+
+
+def held(session: Session, agent: Agent, *, everyone: bool = False) -> list[QueueRow]:
+    """Conversations a person holds: the agent's own, or everybody's for a supervisor."""
+    query = select(Conversation).where(
+        Conversation.status == "agent", col(Conversation.assigned_agent).is_not(None)
+    )
+    if not everyone:
+        query = query.where(Conversation.assigned_agent == agent.username)
+    convs = list(session.exec(query.order_by(col(Conversation.taken_at))).all())
+    return _rows(session, convs, agent)
+
+
+def can_open(session: Session, conv: Conversation, agent: Agent) -> bool:
+    """Agents open what waits for a person or what they hold; supervisors and admins open any
+    conversation. Nobody opens one whose customer's complaint names them."""
+    if recused_from(session, conv.customer_id, agent.username):
+        return False
+    if agent.at_least("supervisor"):
+        return True
+    return conv.assigned_agent == agent.username or (
+        conv.waiting_since is not None and conv.assigned_agent is None
+    )
+
+
+def conversation(
+    session: Session, conversation_id: int, agent: Agent, *, now: datetime
+) -> ConversationView | None:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None or not can_open(session, conv, agent):
+        return None
+    customer = session.get(Customer, conv.customer_id)
+    assert customer is not None
+    rows = session.exec(
+        select(Message)
+        .where(Message.conversation_id == conv.id)
+        .order_by(col(Message.id).desc())
+        .limit(TRANSCRIPT_LIMIT)
+    ).all()
+    tickets = list(
+        session.exec(
+            select(Ticket).where(Ticket.customer_id == customer.id).order_by(col(Ticket.created_at).desc())
+        ).all()
+    )
+    current = next((t for t in tickets if t.status in OPEN), tickets[0] if tickets else None)
+    earlier = [t for t in tickets if t is not current]
+    events: list[TicketEvent] = []
+    deadlines: list[TicketDeadline] = []
+    if current is not None:
+        events = list(
+            session.exec(
+                select(TicketEvent).where(TicketEvent.ticket_id == current.id).order_by(col(TicketEvent.id))
+            )
+        )
+        deadlines = list(
+            session.exec(
+                select(TicketDeadline)
+                .where(TicketDeadline.ticket_id == current.id)
+                .order_by(col(TicketDeadline.due_at))
+            )
+        )
+    values = {
+        "customer_name": customer.name or "",
+        "ticket_number": current.number if current else "",
+        "agent_name": agent.display_name,
+    }
+    canned = [
+        (c.title, fill(c.text, values))
+        for c in session.exec(
+            select(CannedReply)
+            .where(or_(col(CannedReply.language) == customer.language, col(CannedReply.language) == "any"))
+            .order_by(col(CannedReply.title))
+        )
+    ]
+    colleagues = [
+        (u.username, u.display_name)
+        for u in active_users(session)
+        if u.username != agent.username and not recused_from(session, customer.id or 0, u.username)
+    ]
+    window = None
+    if conv.channel == "wechat" and customer.last_inbound_at is not None:
+        window = customer.last_inbound_at + WECHAT_WINDOW
+    return ConversationView(
+        conv=conv,
+        customer=customer,
+        messages=[message_item(r) for r in reversed(rows)],
+        current=current,
+        earlier=earlier,
+        events=events,
+        deadlines=deadlines,
+        canned=canned,
+        colleagues=colleagues,
+        wechat_window_until=window,
+        next_statuses=sorted(TRANSITIONS.get(current.status, ())) if current else [],
+    )
+
+
+def messages_after(session: Session, conversation_id: int, after: int) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, col(Message.id) > after)
+        .order_by(col(Message.id))
+        .limit(TRANSCRIPT_LIMIT)
+    ).all()
+    return [message_item(r) for r in rows]
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` variables; unknown ones stay as written instead of failing."""
+    out = template
+    for name, value in values.items():
+        out = out.replace("{" + name + "}", value)
+    return out
+
+
+@dataclass
+class SupervisorView:
+    handling: list[QueueRow]
+    waiting: list[QueueRow]
+    near: list[tuple[Ticket, TicketDeadline]]
+    overdue: list[tuple[Ticket, TicketDeadline]]
+    escalated: list[Ticket]
+
+
+def supervisor(session: Session, agent: Agent, *, now: datetime) -> SupervisorView:
+    clocks = session.exec(
+        select(TicketDeadline, Ticket)
+        .join(Ticket, col(Ticket.id) == col(TicketDeadline.ticket_id))
+        .where(col(TicketDeadline.met_at).is_(None), col(TicketDeadline.warn_at) <= now)
+        .where(col(Ticket.status).in_(OPEN))
+        .order_by(col(TicketDeadline.due_at))
+        .limit(300)
+    ).all()
+    near: list[tuple[Ticket, TicketDeadline]] = []
+    overdue: list[tuple[Ticket, TicketDeadline]] = []
+    for clock, ticket in clocks:
+        if agent.username in (ticket.recused or []):
+            continue
+        (overdue if clock.due_at <= now else near).append((ticket, clock))
+    escalated = [
+        t
+        for t in session.exec(
+            select(Ticket)
+            .where(Ticket.status == "escalated")
+            .order_by(col(Ticket.updated_at).desc())
+            .limit(200)
+        )
+        if agent.username not in (t.recused or [])
+    ]
+    return SupervisorView(
+        handling=held(session, agent, everyone=True),
+        waiting=queue(session, agent),
+        near=near,
+        overdue=overdue,
+        escalated=escalated,
+    )
+
+
+def alerts(session: Session, agent: Agent, *, limit: int = 50) -> list[StaffAlert]:
+    return list(
+        session.exec(
+            select(StaffAlert)
+            .where(StaffAlert.username == agent.username)
+            .order_by(col(StaffAlert.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def ticket_by_number(session: Session, number: str, agent: Agent) -> Ticket | None:
+    ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
+    if ticket is None or agent.username in (ticket.recused or []):
+        return None
+    return ticket
