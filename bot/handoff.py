@@ -29,6 +29,8 @@ from storage.models import ConsoleUser, Conversation, Customer, Message, Ticket
 
 HandBackPoint = Literal["resume", "menu", "survey"]
 MAX_REPLY = 4000
+FILE_CHANNELS = frozenset({"telegram", "webchat"})
+"""Channels that deliver the files an agent attaches (WeChat would need media uploads)."""
 
 
 class HandoffError(ValueError):
@@ -105,8 +107,10 @@ class Handoff:
         if len(text) > MAX_REPLY:
             raise HandoffError(f"a reply holds at most {MAX_REPLY} characters")
         await self._holding(conversation_id, agent)
-        attachments = tuple(self._store(upload) for upload in uploads)
         key = await self._key(conversation_id)
+        if uploads and key.channel not in FILE_CHANNELS:
+            raise HandoffError(f"files cannot be sent on {key.channel} from the console yet; send text")
+        attachments = tuple(self._store(upload) for upload in uploads)
         await self.manager.send_as(key, [Reply(text, (), attachments)], author=f"agent:{agent.username}")
         self.changed(conversation_id)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -116,6 +116,37 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
 
         return JSONResponse({"messages": await tousu.db.run(load)})
 
+    @app.get("/chat/files/{name}")
+    async def chat_file(name: str, request: Request) -> Response:
+        """A file an agent sent to this browser's chat; anyone else gets 404."""
+        user_id = request.cookies.get(CHAT_COOKIE)
+        if not _valid_chat_id(user_id) or not name or "/" in name or name.startswith("."):
+            return Response(status_code=404)
+
+        def find(session: Session) -> dict[str, Any] | None:
+            rows = session.exec(
+                select(Message)
+                .where(Message.channel == tousu.webchat.name, Message.user_id == user_id)
+                .where(Message.direction == "out", col(Message.author).startswith("agent:"))
+                .order_by(col(Message.id).desc())
+                .limit(500)
+            ).all()
+            for row in rows:
+                for item in row.attachments:
+                    if Path(str(item.get("ref", ""))).name == name:
+                        return item
+            return None
+
+        found = await tousu.db.run(find)
+        if found is None:
+            return Response(status_code=404)
+        return FileResponse(
+            str(found["ref"]),
+            filename=str(found.get("name") or name),
+            media_type=str(found.get("mime") or "application/octet-stream"),
+            headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        )
+
     @app.websocket("/chat/ws")
     async def chat_socket(socket: WebSocket) -> None:
         user_id = socket.cookies.get(CHAT_COOKIE)
@@ -171,8 +202,12 @@ def _history_item(row: Message) -> dict[str, Any]:
 
 def message_json_from_row(row: Message) -> dict[str, Any]:
     from bot.channels.base import OutboundMessage
-    from dialogues.types import Button
+    from dialogues.types import Attachment, Button
 
     return message_json(
-        OutboundMessage(text=row.text, buttons=tuple(Button(b["label"], b["payload"]) for b in row.buttons))
+        OutboundMessage(
+            text=row.text,
+            buttons=tuple(Button(b["label"], b["payload"]) for b in row.buttons),
+            attachments=tuple(Attachment(**a) for a in row.attachments),
+        )
     )

@@ -5,6 +5,7 @@ while the page was closed is shown when it opens again."""
 from __future__ import annotations
 
 import logging
+from pathlib import PurePath
 
 from fastapi import WebSocket
 
@@ -13,11 +14,20 @@ from bot.channels.base import Channel, DeliveryLimits, OutboundMessage, button_k
 log = logging.getLogger(__name__)
 
 
+FILES_PATH = "/chat/files/"
+
+
 def message_json(message: OutboundMessage) -> dict[str, object]:
     return {
         "from": "bot",
         "text": message.text,
         "buttons": [{"key": button_key(b), "label": b.label, "payload": b.payload} for b in message.buttons],
+        # files an agent sent: stored under a random name, served only to this chat's cookie
+        "files": [
+            {"name": a.name or "file", "url": FILES_PATH + PurePath(a.ref).name}
+            for a in message.attachments
+            if PurePath(a.ref).is_absolute()
+        ],
     }
 
 

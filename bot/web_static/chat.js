@@ -36,6 +36,15 @@
       });
       li.appendChild(row);
     }
+    (item.files || []).forEach((f) => {
+      const link = document.createElement("a");
+      link.className = "file";
+      link.href = f.url;
+      link.textContent = "📎 " + f.name;
+      link.setAttribute("download", f.name);
+      li.appendChild(document.createElement("br"));
+      li.appendChild(link);
+    });
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }

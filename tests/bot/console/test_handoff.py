@@ -240,3 +240,34 @@ async def test_agents_do_not_see_conversations_whose_complaint_names_them(desk: 
         return [r.text for r in rows]
 
     assert await app.db.run(notes) == []
+
+
+async def test_a_file_sent_to_a_webchat_customer_is_served_only_to_that_browser(desk: Desk) -> None:
+    from bot.web import CHAT_COOKIE
+    from dialogues.types import ConversationKey, InboundMessage
+
+    browser_id = "b" * 24
+    await desk.app.manager.handle(
+        InboundMessage(ConversationKey("webchat", browser_id), "人工", "w-1", desk.clock())
+    )
+    cid = await conversation_id(desk, browser_id)
+    async with desk.client("wangfang") as agent:
+        csrf = await page_csrf(agent)
+        await agent.post(f"/console/conversations/{cid}/take", data={"csrf_token": csrf})
+        sent = await agent.post(
+            f"/console/conversations/{cid}/reply",
+            data={"csrf_token": csrf, "text": "回执见附件"},
+            files={"files": ("receipt.pdf", b"%PDF-1.4 receipt", "application/pdf")},
+            headers={"X-Requested-With": "fetch"},
+        )
+        assert sent.json() == {"ok": True}
+    async with desk.client() as customer:
+        customer.cookies.set(CHAT_COOKIE, browser_id)
+        history = (await customer.get("/chat/history")).json()["messages"]
+        files = history[-1]["files"]
+        assert history[-1]["text"] == "回执见附件" and files[0]["name"] == "receipt.pdf"
+        got = await customer.get(files[0]["url"])
+        assert got.status_code == 200 and got.content == b"%PDF-1.4 receipt"
+        assert "attachment" in got.headers["content-disposition"]
+        customer.cookies.set(CHAT_COOKIE, "c" * 24)
+        assert (await customer.get(files[0]["url"])).status_code == 404

@@ -75,6 +75,9 @@ async def test_login_sets_a_strict_httponly_cookie_and_logout_ends_the_session(d
         assert SESSION_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
         token = client.cookies[SESSION_COOKIE]
         assert (await client.get("/console")).status_code == 200
+        desk.clock.advance(hours=13)  # past console.session_hours
+        assert (await client.get("/console", headers={"Accept": "text/html"})).status_code == 303
+        desk.clock.advance(hours=-13)
         await client.post("/console/logout", data={"csrf_token": await page_csrf(client)})
         client.cookies.set(SESSION_COOKIE, token, path="/console")  # a stolen copy is worthless now
         assert (await client.get("/console", headers={"Accept": "text/html"})).status_code == 303
