@@ -29,8 +29,8 @@ from storage.models import ConsoleUser, Conversation, Customer, Message, Ticket
 
 HandBackPoint = Literal["resume", "menu", "survey"]
 MAX_REPLY = 4000
-FILE_CHANNELS = frozenset({"telegram", "webchat"})
-"""Channels that deliver the files an agent attaches (WeChat would need media uploads)."""
+FILE_CHANNELS = frozenset({"telegram", "webchat", "wechat"})
+"""Channels that deliver the files an agent attaches (WeChat: images only)."""
 
 
 class HandoffError(ValueError):
@@ -109,7 +109,9 @@ class Handoff:
         await self._holding(conversation_id, agent)
         key = await self._key(conversation_id)
         if uploads and key.channel not in FILE_CHANNELS:
-            raise HandoffError(f"files cannot be sent on {key.channel} from the console yet; send text")
+            raise HandoffError(f"files cannot be sent on {key.channel}; send text")
+        if key.channel == "wechat" and any(not u.mime.startswith("image/") for u in uploads):
+            raise HandoffError("WeChat's customer-service API takes images only, not other files")
         attachments = tuple(self._store(upload) for upload in uploads)
         await self.manager.send_as(key, [Reply(text, (), attachments)], author=f"agent:{agent.username}")
         self.changed(conversation_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -199,6 +200,25 @@ class WeChatChannel(Channel):
 
     # -- outbound --------------------------------------------------------------------------
     async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        photos = [a for a in message.attachments if a.kind == "photo" and os.path.isabs(a.ref)]
+        result = await self._send_text(user_id, message) if message.text or not photos else None
+        if photos and result != "template":
+            for photo in photos:
+                try:
+                    await asyncio.to_thread(self._send_image, user_id, photo)
+                except (OSError, WeChatClientException) as exc:
+                    # the text is out already: retrying the message would send it twice
+                    raise DeliveryError(f"WeChat image not sent: {exc}", permanent=True) from exc
+            result = result or "custom"
+        return result
+
+    def _send_image(self, user_id: str, photo: Attachment) -> None:
+        """An agent's photo: uploaded as temporary media, then sent through the customer-service API."""
+        with open(photo.ref, "rb") as handle:
+            uploaded = self._call(self.client.media.upload, "image", handle)
+        self._call(self.client.message.send_image, user_id, uploaded["media_id"])
+
+    async def _send_text(self, user_id: str, message: OutboundMessage) -> str | None:
         text = render_plain(message)
         waiter = self._waiting.get(user_id)
         if waiter is not None:  # the callback is still open: it carries the reply

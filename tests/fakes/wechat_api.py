@@ -34,6 +34,7 @@ class FakeWeChat:
         self.templates: list[dict[str, Any]] = []
         self.menus: list[dict[str, Any]] = []
         self.media: dict[str, bytes] = {}
+        self.uploads: dict[str, bytes] = {}
         self.errors: dict[str, deque[int]] = defaultdict(deque)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -93,6 +94,17 @@ class FakeWeChat:
                 if content is None:
                     return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
                 return Response(content, media_type="image/jpeg")
+            if path == "media/upload":  # multipart, as wechatpy uploads it
+                form = await request.form()
+                upload = form.get("media")
+                if upload is None or isinstance(upload, str):
+                    return JSONResponse({"errcode": 41005, "errmsg": "media data missing"})
+                media_id = f"up{len(self.uploads) + 1}"
+                with self.lock:
+                    self.uploads[media_id] = await upload.read()
+                return JSONResponse(
+                    {"type": request.query_params.get("type"), "media_id": media_id, "created_at": 1}
+                )
             body = await request.json()
             with self.lock:
                 {
@@ -106,7 +118,16 @@ class FakeWeChat:
 
     def texts_to(self, openid: str) -> list[str]:
         with self.lock:
-            return [m["text"]["content"] for m in self.sent if m["touser"] == openid]
+            return [m["text"]["content"] for m in self.sent if m["touser"] == openid and "text" in m]
+
+    def images_to(self, openid: str) -> list[bytes]:
+        """The uploaded content of every image message sent to ``openid``."""
+        with self.lock:
+            return [
+                self.uploads[m["image"]["media_id"]]
+                for m in self.sent
+                if m["touser"] == openid and m.get("msgtype") == "image"
+            ]
 
 
 _ids = itertools.count(int(time.time()) * 1000)

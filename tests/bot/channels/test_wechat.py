@@ -318,3 +318,44 @@ async def test_location_link_click_and_voice_without_recognition(
     assert await asyncio.to_thread(Path(audio["ref"]).read_bytes) == b"#!AMR voice"
     unknown = wx.xml_message(USER, "event", Event="CLICK", EventKey="not-a-key")
     assert (await post(client, unknown)).text == "success"
+
+
+async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
+    from sqlmodel import Session
+
+    from bot.console import accounts
+    from storage.models import Conversation
+    from tests.bot.console.helpers import PASSWORD, login, page_csrf
+
+    def seed(session: Session) -> None:
+        accounts.add_user(session, username="wangfang", password=PASSWORD, role="agent", display_name="王芳")
+
+    await app.db.run(seed)
+    await say(client, "人工")
+    cid = await app.db.run(
+        lambda s: s.exec(select(Conversation.id).where(Conversation.user_id == USER)).one()
+    )
+    await login(client, "wangfang")
+    csrf = await page_csrf(client)
+    await client.post(f"/console/conversations/{cid}/take", data={"csrf_token": csrf})
+    sent = await client.post(
+        f"/console/conversations/{cid}/reply",
+        data={"csrf_token": csrf, "text": "这是维修单照片"},
+        files={"files": ("repair.jpg", b"\xff\xd8\xff jpeg bytes", "image/jpeg")},
+        headers={"X-Requested-With": "fetch"},
+    )
+    assert sent.json() == {"ok": True}
+    deadline = time.monotonic() + 10
+    while fake.images_to(USER) != [b"\xff\xd8\xff jpeg bytes"]:
+        assert time.monotonic() < deadline, "no image reached the fake WeChat server"
+        await asyncio.sleep(0.05)
+    assert "这是维修单照片" in fake.texts_to(USER)
+    refused = await client.post(
+        f"/console/conversations/{cid}/reply",
+        data={"csrf_token": csrf, "text": "x"},
+        files={"files": ("a.pdf", b"%PDF", "application/pdf")},
+        headers={"X-Requested-With": "fetch"},
+    )
+    assert refused.status_code == 409 and "images only" in refused.json()["error"]

@@ -95,7 +95,7 @@ async def test_the_wechat_window_is_shown_to_the_agent(desk: Desk) -> None:
         assert "模板消息" in (await agent.get(f"/console/conversations/{cid}")).text
 
 
-async def test_files_for_a_wechat_customer_are_refused_with_a_reason(desk: Desk) -> None:
+async def test_files_other_than_images_are_refused_for_wechat_with_a_reason(desk: Desk) -> None:
     from dialogues.types import ConversationKey, InboundMessage
 
     await desk.app.manager.handle(
@@ -111,7 +111,7 @@ async def test_files_for_a_wechat_customer_are_refused_with_a_reason(desk: Desk)
             files={"files": ("a.pdf", b"%PDF", "application/pdf")},
             headers={"X-Requested-With": "fetch"},
         )
-        assert refused.status_code == 409 and "wechat" in refused.json()["error"]
+        assert refused.status_code == 409 and "images only" in refused.json()["error"]
 
 
 async def test_the_console_speaks_chinese_by_default_and_english_on_request(desk: Desk) -> None:
