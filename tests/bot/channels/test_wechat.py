@@ -327,7 +327,7 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
 
     from bot.console import accounts
     from storage.models import Conversation
-    from tests.bot.console.helpers import PASSWORD, login, page_csrf
+    from tests.bot.console.helpers import PASSWORD, login, page_csrf, take_and_send_file
 
     def seed(session: Session) -> None:
         accounts.add_user(session, username="wangfang", password=PASSWORD, role="agent", display_name="王芳")
@@ -338,13 +338,8 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
         lambda s: s.exec(select(Conversation.id).where(Conversation.user_id == USER)).one()
     )
     await login(client, "wangfang")
-    csrf = await page_csrf(client)
-    await client.post(f"/console/conversations/{cid}/take", data={"csrf_token": csrf})
-    sent = await client.post(
-        f"/console/conversations/{cid}/reply",
-        data={"csrf_token": csrf, "text": "这是维修单照片"},
-        files={"files": ("repair.jpg", b"\xff\xd8\xff jpeg bytes", "image/jpeg")},
-        headers={"X-Requested-With": "fetch"},
+    sent = await take_and_send_file(
+        client, cid, "这是维修单照片", ("repair.jpg", b"\xff\xd8\xff jpeg bytes", "image/jpeg")
     )
     assert sent.json() == {"ok": True}
     deadline = time.monotonic() + 10
@@ -354,7 +349,7 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
     assert "这是维修单照片" in fake.texts_to(USER)
     refused = await client.post(
         f"/console/conversations/{cid}/reply",
-        data={"csrf_token": csrf, "text": "x"},
+        data={"csrf_token": await page_csrf(client), "text": "x"},
         files={"files": ("a.pdf", b"%PDF", "application/pdf")},
         headers={"X-Requested-With": "fetch"},
     )

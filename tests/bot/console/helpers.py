@@ -69,3 +69,17 @@ async def console_desk(tmp_path: Path, clock: Clock, db_url: str | None = None, 
 
     await app.db.run(seed)
     return Desk(app, create_web_app(app, manage_lifecycle=False), clock)
+
+
+async def take_and_send_file(
+    client: httpx.AsyncClient, conversation_id: int, text: str, file: tuple[str, bytes, str]
+) -> httpx.Response:
+    """Take the conversation, then reply with ``text`` and one file (name, content, MIME type)."""
+    csrf = await page_csrf(client)
+    await client.post(f"/console/conversations/{conversation_id}/take", data={"csrf_token": csrf})
+    return await client.post(
+        f"/console/conversations/{conversation_id}/reply",
+        data={"csrf_token": csrf, "text": text},
+        files={"files": file},
+        headers={"X-Requested-With": "fetch"},
+    )

@@ -8,7 +8,7 @@ import asyncio
 from sqlmodel import col, select
 
 from storage.models import Conversation, Message, Ticket, TicketEvent
-from tests.bot.console.helpers import Desk, page_csrf
+from tests.bot.console.helpers import Desk, page_csrf, take_and_send_file
 from tests.bot.lifecycle.helpers import file
 from tests.bot.test_manager import joined
 
@@ -252,13 +252,8 @@ async def test_a_file_sent_to_a_webchat_customer_is_served_only_to_that_browser(
     )
     cid = await conversation_id(desk, browser_id)
     async with desk.client("wangfang") as agent:
-        csrf = await page_csrf(agent)
-        await agent.post(f"/console/conversations/{cid}/take", data={"csrf_token": csrf})
-        sent = await agent.post(
-            f"/console/conversations/{cid}/reply",
-            data={"csrf_token": csrf, "text": "回执见附件"},
-            files={"files": ("receipt.pdf", b"%PDF-1.4 receipt", "application/pdf")},
-            headers={"X-Requested-With": "fetch"},
+        sent = await take_and_send_file(
+            agent, cid, "回执见附件", ("receipt.pdf", b"%PDF-1.4 receipt", "application/pdf")
         )
         assert sent.json() == {"ok": True}
     async with desk.client() as customer:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from storage.models import Conversation, Customer
-from tests.bot.console.helpers import Desk, page_csrf
+from tests.bot.console.helpers import Desk, page_csrf, take_and_send_file
 from tests.bot.lifecycle.helpers import file
 from tests.bot.test_manager import joined
 
@@ -103,14 +103,7 @@ async def test_files_other_than_images_are_refused_for_wechat_with_a_reason(desk
     )
     cid = await conversation_id(desk, "oWX9")
     async with desk.client("wangfang") as agent:
-        csrf = await page_csrf(agent)
-        await agent.post(f"/console/conversations/{cid}/take", data={"csrf_token": csrf})
-        refused = await agent.post(
-            f"/console/conversations/{cid}/reply",
-            data={"csrf_token": csrf, "text": "见附件"},
-            files={"files": ("a.pdf", b"%PDF", "application/pdf")},
-            headers={"X-Requested-With": "fetch"},
-        )
+        refused = await take_and_send_file(agent, cid, "见附件", ("a.pdf", b"%PDF", "application/pdf"))
         assert refused.status_code == 409 and "images only" in refused.json()["error"]
 
 
