@@ -15,6 +15,9 @@ from storage.repositories import flows as flow_repo
 log = logging.getLogger(__name__)
 
 
+FILE_AUTHOR = "file"
+
+
 class FlowNotFound(LookupError):
     pass
 
@@ -26,17 +29,40 @@ class FlowCatalog:
         self._parsed: dict[tuple[str, int], Flow] = {}
 
     def publish_dir(
-        self, session: Session, flows_dir: Path, *, author: str = "file"
+        self, session: Session, flows_dir: Path, *, author: str = FILE_AUTHOR
     ) -> list[tuple[str, int]]:
-        """Store each flow file whose content differs from the live version; returns what is live."""
+        """Publish each flow file that changed since it was last published from the file.
+
+        A version an admin published from the console stays live across restarts until the file
+        itself changes (a deploy); then the file wins, as a new version, and the console's edit
+        stays in the history. Returns what is live.
+        """
         published: list[tuple[str, int]] = []
         for path in flow_files(flows_dir):
             text = path.read_text(encoding="utf-8")
             flow = parse_flow(text, source=str(path))
+            from_file = flow_repo.latest_by(session, name=flow.name, author=author)
+            current = flow_repo.live(session, name=flow.name)
+            if current is not None and from_file is not None and from_file.sha256 == flow_repo.sha256(text):
+                published.append((current.name, current.version))
+                continue
+            if current is not None and current.author != author:
+                log.warning(
+                    "flow file %s changed: it replaces v%d published by %s",
+                    path,
+                    current.version,
+                    current.author,
+                )
             row = flow_repo.publish(session, name=flow.name, content=text, author=author)
             self._parsed[(row.name, row.version)] = flow
             published.append((row.name, row.version))
         return published
+
+    def publish(self, session: Session, *, flow: Flow, author: str) -> int:
+        """Make ``flow`` (already validated and tested) the live version; returns its number."""
+        row = flow_repo.publish(session, name=flow.name, content=flow.text, author=author)
+        self._parsed[(row.name, row.version)] = flow
+        return row.version
 
     def cached(self, name: str, version: int) -> Flow | None:
         """The parsed flow if this process has it already (no database read)."""

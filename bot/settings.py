@@ -94,6 +94,7 @@ class NluSettings(_Section):
 
 class DialogueSettings(_Section):
     flows_dir: Path = Path("dialogues/flows")
+    tests_dir: Path = Path("dialogues/tests")
     default_flow: str = "intake"
     max_text_length: int = Field(default=4000, ge=100, le=100_000)
     max_failures: int = Field(default=3, ge=1, le=10)

@@ -21,6 +21,7 @@ from bot.app import TousuApp
 from bot.channels.webchat import message_json
 from bot.console.context import STATIC as CONSOLE_STATIC
 from bot.console.context import Console
+from bot.console.flow_editor import install as install_flow_editor
 from bot.console.routes import install as install_console
 from bot.console.security import NotLoggedIn
 from dialogues.types import ConversationKey, InboundMessage
@@ -56,6 +57,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
     app.state.console = console
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     install_console(app, console)
+    install_flow_editor(app, console)
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:

@@ -28,8 +28,12 @@ class Report:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "per_intent": {
-                name: {"precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                       "f1": round(s.f1, 4), "support": s.support}
+                name: {
+                    "precision": round(s.precision, 4),
+                    "recall": round(s.recall, 4),
+                    "f1": round(s.f1, 4),
+                    "support": s.support,
+                }
                 for name, s in self.per_intent.items()
             },
             "confusions": [{"gold": g, "predicted": p, "count": n} for g, p, n in self.confusions],

@@ -132,8 +132,20 @@ def train(rasa: Path, *, config: Path, data: Path, out: Path) -> float:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".train-") as tmp:
         _run(
-            [str(rasa), "train", "nlu", "--config", str(config), "--nlu", str(data),
-             "--out", tmp, "--fixed-model-name", "model", "--quiet"],
+            [
+                str(rasa),
+                "train",
+                "nlu",
+                "--config",
+                str(config),
+                "--nlu",
+                str(data),
+                "--out",
+                tmp,
+                "--fixed-model-name",
+                "model",
+                "--quiet",
+            ],
             f"train the NLU model from {data}",
             cwd=Path(tmp),
         )
@@ -240,10 +252,25 @@ class RasaServer:
             # A plain Popen, not an asyncio subprocess: the process outlives any one event loop
             # (pytest's session fixture starts it in one loop and stops it in another).
             self.process = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only, returns at once
-                [str(rasa), "run", "--enable-api", "--model", str(self.model),
-                 "--interface", self.host, "--port", str(self.port), "--auth-token", self.token],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                env=rasa_env(), cwd=str(self.model.parent), start_new_session=True,
+                [
+                    str(rasa),
+                    "run",
+                    "--enable-api",
+                    "--model",
+                    str(self.model),
+                    "--interface",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--auth-token",
+                    self.token,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=rasa_env(),
+                cwd=str(self.model.parent),
+                start_new_session=True,
             )
         await self._wait_ready(began)
         self.started_in = time.monotonic() - began

@@ -36,9 +36,7 @@ _GROUP_DIGITS = re.compile(
     r"(\d+)\s?(?:多)?(?:个人|人|位|名|户|家|people|persons|customers|families|residents|of us)",
     re.IGNORECASE,
 )
-_GROUP_WORDS = re.compile(
-    r"([一二两三四五六七八九十百]+|几十|上百|几百|十几)(?:多)?(?:个人|人|位|名|户|家)"
-)
+_GROUP_WORDS = re.compile(r"([一二两三四五六七八九十百]+|几十|上百|几百|十几)(?:多)?(?:个人|人|位|名|户|家)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ canned replies. Each route is added with the role it needs (see ``security.requi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from starlette.datastructures import UploadFile
 from bot.console import accounts, views
 from bot.console.accounts import Agent
 from bot.console.context import Console
-from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, require, role_extra, same
+from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, adder, require, same
 from bot.handoff import HandoffError, Upload
 from bot.lifecycle.desk import LifecycleError
 from bot.lifecycle.states import InvalidTransition
@@ -33,15 +32,7 @@ def install(app: FastAPI, console: Console) -> None:
     """Add the console's routes to ``app`` directly (not through an included router), so the
     route table lists each one with its role."""
     tousu = console.tousu
-
-    def add(method: str, path: str, role: str, endpoint: Callable[..., Any]) -> None:
-        app.add_api_route(
-            "/console" + path,
-            endpoint,
-            methods=[method],
-            openapi_extra=role_extra(role),
-            include_in_schema=False,
-        )
+    add = adder(app)
 
     # ---------------------------------------------------------------------------- login
     async def login_page(request: Request) -> Response:

@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 
 from bot.console.accounts import RANK, Agent
 
@@ -58,3 +58,19 @@ def require(role: str) -> Callable[[Request], Awaitable[Agent]]:
 def role_extra(role: str) -> dict[str, Any]:
     """Recorded on the route, so a test can walk the route table and try every role on it."""
     return {ROLE_KEY: role}
+
+
+def adder(app: FastAPI) -> Callable[[str, str, str, Callable[..., Any]], None]:
+    """``add(method, path, role, endpoint)``: a console route with its role on record. Routes go
+    on the app directly (not an included router) so the route table lists each one."""
+
+    def add(method: str, path: str, role: str, endpoint: Callable[..., Any]) -> None:
+        app.add_api_route(
+            "/console" + path,
+            endpoint,
+            methods=[method],
+            openapi_extra=role_extra(role),
+            include_in_schema=False,
+        )
+
+    return add

@@ -44,3 +44,24 @@ def publish(session: Session, *, name: str, content: str, author: str) -> FlowVe
     session.add(version)
     session.flush()
     return version
+
+
+def latest_by(session: Session, *, name: str, author: str) -> FlowVersion | None:
+    """The newest version of ``name`` that ``author`` published (live or not)."""
+    return session.exec(
+        select(FlowVersion)
+        .where(FlowVersion.name == name, FlowVersion.author == author)
+        .order_by(col(FlowVersion.version).desc())
+    ).first()
+
+
+def history(session: Session, *, name: str) -> list[FlowVersion]:
+    return list(
+        session.exec(
+            select(FlowVersion).where(FlowVersion.name == name).order_by(col(FlowVersion.version).desc())
+        )
+    )
+
+
+def names(session: Session) -> list[str]:
+    return list(session.exec(select(FlowVersion.name).distinct().order_by(col(FlowVersion.name))))

@@ -73,6 +73,7 @@ async def site(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[Site]:
 
     def seed(session: Session) -> None:
         accounts.add_user(session, username="wangfang", password=PASSWORD, role="agent", display_name="王芳")
+        accounts.add_user(session, username="root", password=PASSWORD, role="admin", display_name="管理员")
 
     await tousu.db.run(seed)
     try:
@@ -107,10 +108,10 @@ async def customer_says(fake: FakeTelegram, text: str, expect_text: str | None =
     return fake.texts_to(CHAT)[before:]
 
 
-async def log_in(page: Page, site: Site) -> None:
+async def log_in(page: Page, site: Site, username: str = "wangfang") -> None:
     await page.goto(f"{site.url}/console")
     await expect(page).to_have_url(f"{site.url}/console/login")
-    await page.fill("#username", "wangfang")
+    await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
     await page.click("#login")
     await expect(page).to_have_url(f"{site.url}/console")
@@ -165,4 +166,34 @@ async def test_an_agent_takes_a_telegram_chat_replies_and_hands_it_back(site: Si
     assert "客户已提供订单号" not in "\n".join(fake.texts_to(CHAT))
     # the bot answers again
     await customer_says(fake, "1", "请描述")
+    await page.close()
+
+
+async def test_an_admin_publishes_a_new_greeting_without_disturbing_chats_under_way(
+    site: Site, browser: Browser
+) -> None:
+    fake = site.fake
+    old_greeting, new_greeting = "您好，这里是客户服务中心。", "您好，欢迎来到投诉服务台。"
+    await customer_says(fake, "你好", old_greeting)
+    await customer_says(fake, "1", "请描述")  # this chat is under way on version 1
+    page = await browser.new_page()
+    await log_in(page, site, "root")
+    await page.click("text=对话流程")
+    await page.click("a[href='/console/flows/intake']")
+    await expect(page.locator("#flow-diagram svg")).to_be_visible()
+    text = await page.input_value("#flow-content")
+    await page.fill("#flow-content", text.replace(old_greeting, new_greeting))
+    await page.click("#flow-check")
+    await expect(page.locator("#review-ok")).to_be_visible()
+    await expect(page.locator("#flow-diff .add")).to_contain_text(new_greeting)
+    await page.click("#flow-publish")
+    await expect(page.locator("#published")).to_contain_text("v2")
+    await expect(page.locator("#flow-history li.live")).to_contain_text("root")
+
+    newcomer = CHAT + 1
+    before = len(fake.texts_to(newcomer))
+    fake.push_text(newcomer, "你好")
+    await until(lambda: any(new_greeting in t for t in fake.texts_to(newcomer)[before:]))
+    back = await customer_says(fake, "*", "请回复数字")  # the old chat goes back to v1's menu
+    assert any(old_greeting in t for t in back) and not any(new_greeting in t for t in back)
     await page.close()
