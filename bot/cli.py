@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.tickets",
     "bot.commands.staff",
     "bot.commands.users",
+    "bot.commands.report",
     "bot.commands.nlu",
     "bot.commands.wechat",
 )

@@ -22,6 +22,7 @@ from bot.channels.webchat import message_json
 from bot.console.context import STATIC as CONSOLE_STATIC
 from bot.console.context import Console
 from bot.console.flow_editor import install as install_flow_editor
+from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
 from bot.console.security import NotLoggedIn
 from dialogues.types import ConversationKey, InboundMessage
@@ -58,6 +59,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     install_console(app, console)
     install_flow_editor(app, console)
+    install_reports(app, console)
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:

@@ -103,6 +103,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "diagram": ("流程图", "Diagram"),
     "rollback": ("回滚到此版本", "Roll back to this"),
     "reports": ("统计报表", "Reports"),
+    "from": ("起", "From"),
+    "to": ("止", "To"),
+    "show": ("查看", "Show"),
+    "download_month": ("下载月度分析", "Download the monthly analysis for"),
+    "tickets_total": ("工单总数", "Tickets"),
+    "first_response": ("首次响应", "First response"),
+    "resolution_time": ("解决用时", "Resolution time"),
+    "median": ("中位数", "median"),
+    "repeat": ("重复投诉对象", "Repeat complaint targets"),
 }
 
 
