@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.staff",
     "bot.commands.users",
     "bot.commands.report",
+    "bot.commands.customers",
     "bot.commands.nlu",
     "bot.commands.wechat",
 )

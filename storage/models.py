@@ -373,6 +373,20 @@ class CannedReply(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class DataRequest(SQLModel, table=True):
+    """Audit of a data-rights request: who exported or erased which customer's data, and when.
+    Kept after an erasure (it holds no personal data beyond the customer's row id)."""
+
+    __tablename__ = "data_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(index=True)
+    action: str = Field(max_length=16)  # export, erase
+    actor: str = Field(max_length=64)
+    at: datetime = _ts()
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -392,4 +406,5 @@ ALL_TABLES = (
     ConsoleSession,
     LoginAttempt,
     CannedReply,
+    DataRequest,
 )

@@ -103,6 +103,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "diagram": ("流程图", "Diagram"),
     "rollback": ("回滚到此版本", "Roll back to this"),
     "reports": ("统计报表", "Reports"),
+    "customers": ("客户数据", "Customer data"),
+    "find_customer": ("按编号、平台ID、电话或姓名查找", "Find by id, platform id, phone or name"),
+    "export_data": ("导出全部数据", "Export all data"),
+    "erase_data": ("删除个人数据", "Erase personal data"),
+    "erase_confirm": (
+        "输入客户编号以确认删除（不可撤销）",
+        "Type the customer number to confirm (cannot be undone)",
+    ),
+    "erased_done": (
+        "个人数据已删除；工单已匿名保留用于统计。",
+        "Personal data erased; tickets kept anonymised for statistics.",
+    ),
     "from": ("起", "From"),
     "to": ("止", "To"),
     "show": ("查看", "Show"),

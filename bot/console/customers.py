@@ -1,0 +1,102 @@
+"""Data rights in the console (admins): find a customer, download everything held about them,
+erase them. Both are recorded in ``data_requests``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot import data_rights
+from bot.console.accounts import Agent
+from bot.console.context import Console
+from bot.console.security import adder, require
+from dialogues.types import ConversationKey
+from storage.models import Customer, DataRequest, Message, Ticket
+
+AdminDep = Annotated[Agent, Depends(require("admin"))]
+
+
+def install(app: FastAPI, console: Console) -> None:
+    add = adder(app)
+    tousu = console.tousu
+    files_root = tousu.settings.path(tousu.settings.attachments.dir)
+
+    async def search(agent: AdminDep, q: str = "") -> HTMLResponse:
+        rows = await console.db.run(lambda s: data_rights.find_customers(s, q[:100]))
+        return console.render("customers.html", agent, q=q, rows=rows)
+
+    async def detail(customer_id: int, agent: AdminDep, request: Request) -> HTMLResponse:
+        def load(session: Session) -> dict[str, Any] | None:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                return None
+            count = func.count()
+            return {
+                "customer": customer,
+                "messages": session.exec(
+                    select(count).select_from(Message).where(Message.customer_id == customer_id)
+                ).one(),
+                "tickets": list(session.exec(select(Ticket).where(Ticket.customer_id == customer_id))),
+                "requests": list(
+                    session.exec(
+                        select(DataRequest)
+                        .where(DataRequest.customer_id == customer_id)
+                        .order_by(col(DataRequest.id).desc())
+                    )
+                ),
+            }
+
+        data = await console.db.run(load)
+        if data is None:
+            raise HTTPException(status_code=404, detail="no such customer")
+        return console.render("customer.html", agent, notice=request.query_params.get("done"), **data)
+
+    async def export(customer_id: int, agent: AdminDep) -> Response:
+        now = tousu.clock()
+
+        def run(session: Session) -> data_rights.Export:
+            return data_rights.export(
+                session, customer_id, actor=f"agent:{agent.username}", now=now, files_root=files_root
+            )
+
+        try:
+            found = await console.db.run(run)
+        except data_rights.NoSuchCustomer as exc:
+            raise HTTPException(status_code=404, detail="no such customer") from exc
+        body = await asyncio.to_thread(found.zip_bytes)
+        return Response(
+            body,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="customer-{customer_id}.zip"'},
+        )
+
+    async def erase(customer_id: int, agent: AdminDep, request: Request) -> Response:
+        form = await request.form()
+        if str(form.get("confirm") or "").strip() != str(customer_id):
+            return RedirectResponse(f"/console/customers/{customer_id}?done=confirm", status_code=303)
+        now = tousu.clock()
+
+        def run(session: Session) -> tuple[ConversationKey, list[Any]]:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise HTTPException(status_code=404, detail="no such customer")
+            key = ConversationKey(customer.channel, customer.external_id)
+            _, files = data_rights.erase(
+                session, customer_id, actor=f"agent:{agent.username}", now=now, files_root=files_root
+            )
+            return key, files
+
+        key, files = await console.db.run(run)
+        tousu.manager.forget(key)
+        await asyncio.to_thread(data_rights.delete_files, files)
+        return RedirectResponse(f"/console/customers/{customer_id}?done=erased", status_code=303)
+
+    add("GET", "/customers", "admin", search)
+    add("GET", "/customers/{customer_id}", "admin", detail)
+    add("POST", "/customers/{customer_id}/export", "admin", export)
+    add("POST", "/customers/{customer_id}/erase", "admin", erase)
