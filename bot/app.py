@@ -21,6 +21,7 @@ from bot.handoff import Handoff
 from bot.lifecycle.desk import TicketDesk
 from bot.lifecycle.service import TicketService
 from bot.manager import ConversationManager
+from bot.nlu_review import NluReview
 from bot.queue_rules import QueueRules
 from bot.queue_watch import StuckWatcher
 from bot.scheduler import FollowUpScheduler
@@ -109,6 +110,7 @@ class TousuApp:
             files_dir=settings.path(settings.attachments.dir),
             clock=clock,
         )
+        self.nlu_review = NluReview(db=self.db, settings=settings, clock=clock)
         self.stuck = StuckWatcher(
             db=self.db,
             catalog=self.catalog,
@@ -201,6 +203,7 @@ class TousuApp:
             with contextlib.suppress(Exception):
                 await channel.stop()
         await self.stuck.stop()
+        await self.nlu_review.drain()
         await self.manager.drain()
         if self.scheduler is not None:
             await self.scheduler.stop()

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
@@ -45,7 +45,7 @@ from dialogues.state import (
 from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
 from nlu.types import NluClient, NluResult
 from storage.db import Database
-from storage.models import Conversation, Customer, Message
+from storage.models import Conversation, Customer, Message, NluSample
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
@@ -393,8 +393,9 @@ class ConversationManager:
         nlu_text = engine.wants_nlu(flow, current, inbound, options=self.options)
         if nlu_text and self.nlu is not None:
             nlu_result = await self.nlu.parse(nlu_text)
+        unsure = _unsure(nlu_text, nlu_result, self.options.confidence_threshold)
         turn = engine.step(flow, current, inbound, nlu_result, self.clock(), options=self.options)
-        saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn))
+        saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
         conv.version = saved.version
         conv.state = turn.state
         conv.status = "agent" if turn.state.status == "agent" else "bot"
@@ -417,7 +418,13 @@ class ConversationManager:
         log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
 
     def _save(
-        self, conn: Connection, key: ConversationKey, conv: _Cached, item: _Pending, turn: Turn
+        self,
+        conn: Connection,
+        key: ConversationKey,
+        conv: _Cached,
+        item: _Pending,
+        turn: Turn,
+        unsure: dict[str, Any] | None = None,
     ) -> _SaveResult:
         now = self.clock()
         result = _SaveResult()
@@ -507,6 +514,8 @@ class ConversationManager:
             conv.language = language
         self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
         transcript.mark_processed(conn, message_id=item.row_id, conversation_id=conv.conversation_id, now=now)
+        if unsure is not None:  # for the admins' NLU review
+            conn.execute(insert(NluSample).values(**unsure, status="pending", created_at=now))
         return result
 
     def _queue_replies(
@@ -748,6 +757,21 @@ class ConversationManager:
                 listener(record)
             except Exception:
                 log.exception("turn listener failed")
+
+
+def _unsure(text: str | None, result: NluResult | None, threshold: float) -> dict[str, Any] | None:
+    """A sample for the NLU review when the NLU answered but was not sure enough."""
+    if text is None or result is None:
+        return None
+    top = result.intent
+    if top is not None and top.confidence >= threshold:
+        return None
+    return {
+        "text": text[:2000],
+        "predicted": top.name if top else None,
+        "confidence": top.confidence if top else None,
+        "source": "low_confidence",
+    }
 
 
 def _language_from_hint(hint: str | None, default: Language) -> Language:

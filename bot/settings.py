@@ -90,6 +90,8 @@ class NluSettings(_Section):
     models_dir: Path = Path("var/models")
     startup_timeout_seconds: float = Field(default=180.0, gt=0)
     severity_rules: Path = Path("nlu/severity.yaml")
+    reviewed_data: Path = Path("var/nlu/reviewed.yml")
+    eval_file: Path = Path("tests/nlu/heldout.yml")
 
 
 class DialogueSettings(_Section):

@@ -23,6 +23,7 @@ from bot.console.context import STATIC as CONSOLE_STATIC
 from bot.console.context import Console
 from bot.console.customers import install as install_customers
 from bot.console.flow_editor import install as install_flow_editor
+from bot.console.nlu_review import install as install_nlu_review
 from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
 from bot.console.security import NotLoggedIn
@@ -62,6 +63,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI
     install_flow_editor(app, console)
     install_reports(app, console)
     install_customers(app, console)
+    install_nlu_review(app, console)
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:

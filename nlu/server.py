@@ -110,19 +110,30 @@ def training_files(data: Path) -> list[Path]:
     return sorted(p for p in data.rglob("*") if p.suffix in {".yml", ".yaml"} and p.is_file())
 
 
-def content_hash(config: Path, data: Path, rasa_version: str) -> str:
-    """The model's identity: Rasa version, pipeline config and every training file."""
+def content_hash(config: Path, data: Path, rasa_version: str, extra: Path | None = None) -> str:
+    """The model's identity: Rasa version, pipeline config, every training file and the reviewed
+    examples (``extra``) when there are any."""
     digest = hashlib.sha256(f"rasa {rasa_version}\n".encode())
     digest.update(config.read_bytes())
     for path in training_files(data):
         digest.update(f"\n--- {path.relative_to(data).as_posix()}\n".encode())
         digest.update(path.read_bytes())
+    if extra is not None:
+        digest.update(b"\n--- reviewed\n")
+        digest.update(extra.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def model_path(settings: Settings) -> Path:
+def reviewed_file(settings: Settings) -> Path | None:
+    """The live reviewed examples (from the console's NLU review), if any were switched live."""
+    path = settings.path(settings.nlu.reviewed_data)
+    return path if path.is_file() else None
+
+
+def model_path(settings: Settings, reviewed: Path | None = None) -> Path:
     project = settings.path(settings.nlu.project_dir)
-    name = content_hash(project / "config.yml", project / "data", settings.nlu.rasa_version)
+    extra = reviewed if reviewed is not None else reviewed_file(settings)
+    name = content_hash(project / "config.yml", project / "data", settings.nlu.rasa_version, extra)
     return settings.path(settings.nlu.models_dir) / f"nlu-{name}.tar.gz"
 
 
@@ -156,10 +167,12 @@ def train(rasa: Path, *, config: Path, data: Path, out: Path) -> float:
     return time.monotonic() - started
 
 
-def ensure_model(settings: Settings) -> Path:
-    """The trained model for the current data and config; trains only when it is missing."""
+def ensure_model(settings: Settings, reviewed: Path | None = None) -> Path:
+    """The trained model for the current data, config and reviewed examples (or ``reviewed``, a
+    candidate's); trains only when it is missing."""
     rasa = ensure_venv(settings)
-    target = model_path(settings)
+    extra = reviewed if reviewed is not None else reviewed_file(settings)
+    target = model_path(settings, extra)
     if target.exists():
         return target
     project = settings.path(settings.nlu.project_dir)
@@ -167,7 +180,13 @@ def ensure_model(settings: Settings) -> Path:
         if target.exists():
             return target
         log.warning("training the NLU model %s", target.name)
-        seconds = train(rasa, config=project / "config.yml", data=project / "data", out=target)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".data-") as staging:
+            data = project / "data"
+            if extra is not None:  # Rasa reads one folder: nlu/data plus the reviewed file
+                data = Path(staging) / "data"
+                shutil.copytree(project / "data", data)
+                shutil.copyfile(extra, data / "reviewed.yml")
+            seconds = train(rasa, config=project / "config.yml", data=data, out=target)
         log.warning("trained %s in %.1f s", target.name, seconds)
         _prune(target.parent, keep=target)
     return target

@@ -387,6 +387,43 @@ class DataRequest(SQLModel, table=True):
     summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+class NluSample(SQLModel, table=True):
+    """A real customer message the NLU was unsure about (``low_confidence``) or got wrong (an
+    agent corrected the ticket's category: ``corrected``), waiting for an admin's review."""
+
+    __tablename__ = "nlu_samples"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    predicted: str | None = Field(default=None, max_length=64)
+    confidence: float | None = None
+    source: str = Field(max_length=16)  # low_confidence, corrected
+    intent: str | None = Field(default=None, max_length=64)  # the right one, once reviewed
+    status: str = Field(default="pending", max_length=16, index=True)  # pending, accepted, dismissed, live
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
+class NluCandidate(SQLModel, table=True):
+    """A model trained with reviewed samples, evaluated against the live one before anyone may
+    switch to it. ``before``/``after`` hold the held-out scores of the live and the new model."""
+
+    __tablename__ = "nlu_candidates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_file: str = Field(max_length=500)
+    data_file: str = Field(max_length=500)
+    samples: list[int] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default="training", max_length=16)  # training, evaluated, failed, live, replaced
+    before: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    after: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    switched_at: datetime | None = _ts(nullable=True)
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -407,4 +444,6 @@ ALL_TABLES = (
     LoginAttempt,
     CannedReply,
     DataRequest,
+    NluSample,
+    NluCandidate,
 )

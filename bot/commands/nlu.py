@@ -11,10 +11,9 @@ from typing import Any
 
 from bot.settings import Settings
 from nlu import server as rasa
-from nlu.client import CircuitBreaker, RasaNluClient
 from nlu.examples import Example, read_examples
 from nlu.metrics import Report, evaluate
-from nlu.types import CATEGORY_INTENTS
+from nlu.scoring import category_f1_by_language, predict
 
 
 def register(sub: Any) -> None:
@@ -72,7 +71,7 @@ def eval_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     report = evaluate([e.intent for e in examples], predicted)
-    by_language = _category_f1_by_language(examples, predicted)
+    by_language = category_f1_by_language(examples, predicted)
     print(_table(report, by_language, len(examples)))
     if args.json:
         payload = report.as_json() | {"examples": len(examples), "category_macro_f1_by_language": by_language}
@@ -84,36 +83,11 @@ async def _predict(settings: Settings, examples: list[Example]) -> list[str | No
     """Parse every example through the live server, starting (and stopping) one if none runs."""
     server = rasa.RasaServer(settings)
     await server.start()
-    client = RasaNluClient(
-        server.url, token=server.token, timeout=10.0, breaker=CircuitBreaker(len(examples) + 1, 1.0)
-    )
-    gate = asyncio.Semaphore(8)
-
-    async def one(example: Example) -> str | None:
-        async with gate:
-            result = await client.parse(example.text)
-        return result.intent.name if result is not None and result.intent is not None else None
-
     try:
-        return list(await asyncio.gather(*(one(e) for e in examples)))
+        return await predict(server.url, server.token, examples)
     finally:
-        await client.aclose()
         if not server.adopted:
             await server.stop()
-
-
-def _category_f1_by_language(examples: list[Example], predicted: list[str | None]) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for language in ("zh", "en"):
-        pairs = [
-            (e.intent, p)
-            for e, p in zip(examples, predicted, strict=True)
-            if e.language == language and e.intent in CATEGORY_INTENTS
-        ]
-        if pairs:
-            gold = [g for g, _ in pairs]
-            scores[language] = round(evaluate(gold, [p for _, p in pairs], labels=set(gold)).macro_f1, 4)
-    return scores
 
 
 def _table(report: Report, by_language: dict[str, float], count: int) -> str:

@@ -35,7 +35,7 @@ from bot.settings import LifecycleSettings, Settings
 from bot.texts import status_name
 from bot.ticket_intake import format_local
 from dialogues.types import Button, Language
-from storage.models import Staff, Ticket, TicketDeadline
+from storage.models import NluSample, Staff, Ticket, TicketDeadline
 from storage.repositories import tickets as ticket_repo
 
 CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
@@ -319,6 +319,24 @@ class TicketDesk:
         ticket.updated_at = work.now
         work.session.add(ticket)
         work.event(ticket, "reclassified", actor=actor, before=before, after=after)
+        if (
+            "category" in after
+            and after["category"]
+            and ticket.category_source == "nlu"
+            and ticket.description
+        ):
+            # the NLU chose this category and a person corrected it: a sample for the NLU review
+            work.session.add(
+                NluSample(
+                    text=ticket.description[:2000],
+                    predicted=before.get("category"),
+                    confidence=ticket.nlu_confidence,
+                    source="corrected",
+                    intent=after["category"],
+                    ticket_id=ticket.id,
+                    created_at=work.now,
+                )
+            )
         if after.get("severity") == "major":
             ticket.severity_reasons = [*ticket.severity_reasons, {"rule": "staff", "reason": actor}]
             staff = staff_directory(work.session)

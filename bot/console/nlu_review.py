@@ -1,0 +1,89 @@
+"""The NLU review page (admins): samples to label, candidates trained with them and scored next
+to the live model, and the switch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from bot.console.accounts import Agent
+from bot.console.context import Console
+from bot.console.security import adder, require
+from bot.nlu_review import INTENTS, ReviewError
+from storage.models import NluCandidate, NluSample
+
+AdminDep = Annotated[Agent, Depends(require("admin"))]
+
+
+def install(app: FastAPI, console: Console) -> None:
+    add = adder(app)
+    review = console.tousu.nlu_review
+
+    async def page(agent: AdminDep, request: Request) -> HTMLResponse:
+        def load(session: Session) -> dict[str, Any]:
+            def samples(status: str) -> list[NluSample]:
+                return list(
+                    session.exec(
+                        select(NluSample)
+                        .where(NluSample.status == status)
+                        .order_by(col(NluSample.id).desc())
+                        .limit(200)
+                    )
+                )
+
+            return {
+                "pending": samples("pending"),
+                "accepted": samples("accepted"),
+                "candidates": list(
+                    session.exec(select(NluCandidate).order_by(col(NluCandidate.id).desc()).limit(20))
+                ),
+            }
+
+        data = await console.db.run(load)
+        training = any(c.status == "training" for c in data["candidates"])
+        return console.render(
+            "nlu.html",
+            agent,
+            intents=INTENTS,
+            training=training,
+            error=request.query_params.get("error"),
+            **data,
+        )
+
+    def back(error: str | None = None) -> Response:
+        from urllib.parse import quote
+
+        return RedirectResponse("/console/nlu" + (f"?error={quote(error)}" if error else ""), status_code=303)
+
+    async def decide(sample_id: int, agent: AdminDep, request: Request) -> Response:
+        form = await request.form()
+        intent = None if form.get("action") == "dismiss" else str(form.get("intent") or "")
+        try:
+            await review.decide(sample_id, intent=intent, actor=agent.username)
+        except ReviewError as exc:
+            return back(str(exc))
+        return back()
+
+    async def train(agent: AdminDep) -> Response:
+        accepted = await console.db.run(
+            lambda s: s.exec(select(NluSample.id).where(NluSample.status == "accepted")).first()
+        )
+        if accepted is None:
+            return back("accept at least one sample first")
+        review.start_candidate(agent.username)
+        return back()
+
+    async def switch(candidate_id: int, agent: AdminDep) -> Response:
+        try:
+            await review.switch(candidate_id, agent.username)
+        except ReviewError as exc:
+            return back(str(exc))
+        return back()
+
+    add("GET", "/nlu", "admin", page)
+    add("POST", "/nlu/samples/{sample_id}", "admin", decide)
+    add("POST", "/nlu/candidates", "admin", train)
+    add("POST", "/nlu/candidates/{candidate_id}/switch", "admin", switch)
