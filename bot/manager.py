@@ -319,7 +319,9 @@ class ConversationManager:
             ).first()
             customer = session.exec(
                 select(Customer).where(Customer.channel == key.channel, Customer.external_id == key.user_id)
-            ).one()
+            ).first()
+            if customer is None:
+                customer = self._customer_again(session, key)
             assert customer.id is not None
             if conv is None:
                 version, _flow = self.catalog.live(session, name=self.default_flow)
@@ -350,6 +352,27 @@ class ConversationManager:
         cached = await self.db.run(load)
         self._cache[key] = cached
         return cached
+
+    def _customer_again(self, session: Session, key: ConversationKey) -> Customer:
+        """The customer row went away since this process cached it (erased by another process):
+        the person writing now is a new customer, and their waiting messages move to that row."""
+        new_id = transcript.customer_id(
+            session.connection(),
+            channel=key.channel,
+            external_id=key.user_id,
+            language=self.default_language,
+            name=None,
+            now=self.clock(),
+        )
+        session.execute(
+            update(Message)
+            .where(col(Message.channel) == key.channel, col(Message.user_id) == key.user_id)
+            .where(col(Message.processed_at).is_(None))
+            .values(customer_id=new_id)
+        )
+        customer = session.get(Customer, new_id)
+        assert customer is not None
+        return customer
 
     async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
         conv = await self._load(key)

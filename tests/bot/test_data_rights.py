@@ -121,3 +121,32 @@ def test_the_cli_finds_exports_and_erases(tmp_path: Path) -> None:
     erased = _tousu(["customers", "erase", customer_id, "--yes"], tmp_path)
     assert erased.returncode == 0 and "1 tickets kept anonymised" in erased.stdout
     assert "cli-user" not in _tousu(["customers", "find", customer_id], tmp_path).stdout
+
+
+async def test_an_erasure_by_another_process_does_not_break_the_next_message(desk: Desk) -> None:
+    from bot import data_rights
+    from storage.db import make_unpooled_engine
+
+    app = desk.app
+    cid, _, _ = await customer_with_a_photo(desk)
+    # as `tousu customers erase` would: its own connection, this process's caches untouched
+    engine = make_unpooled_engine(app.settings.database_url)
+    with Session(engine) as session:
+        data_rights.erase(session, cid, actor="cli", now=desk.clock(), files_root=tmp_root(app))
+        session.commit()
+    engine.dispose()
+    again = joined(await app.console.say(app.manager, "p1", "你好"))
+    assert "您好" in again
+
+    def owners(session: Session) -> tuple[int, list[int]]:
+        fresh = session.exec(select(Customer).where(Customer.external_id == "p1")).one()
+        rows = session.exec(select(Message.customer_id).where(Message.user_id == "p1")).all()
+        return int(fresh.id or 0), list(rows)
+
+    fresh_id, message_owners = await app.db.run(owners)
+    assert fresh_id != cid and message_owners and set(message_owners) == {fresh_id}
+
+
+def tmp_root(app: object) -> Path:
+    settings = app.settings  # type: ignore[attr-defined]
+    return Path(settings.path(settings.attachments.dir))
