@@ -81,7 +81,7 @@ def customer_id(
     if found is not None:
         return int(found)
     conn.execute(
-        _insert_ignoring_conflicts(conn, CUSTOMERS).values(
+        _insert_ignoring_conflicts(conn.dialect.name, CUSTOMERS).values(
             channel=channel,
             external_id=external_id,
             language=language,

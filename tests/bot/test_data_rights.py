@@ -20,8 +20,9 @@ from tests.bot.test_manager import joined
 
 
 @pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    opened = await console_desk(tmp_path, Clock())
+async def desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
+    """On SQLite and on PostgreSQL: erasure deletes across foreign keys, which the two enforce alike."""
+    opened = await console_desk(tmp_path, Clock(), db_url)
     yield opened
     await opened.app.stop()
 
