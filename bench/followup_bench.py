@@ -98,13 +98,12 @@ async def main() -> None:
     t0 = time.perf_counter()
     seed(db, args.pending, args.window, lead=lead, spread=20.0)
     print(f"seeded {args.pending} follow-ups in {time.perf_counter() - t0:.1f} s")
-    first = FollowUpScheduler(
-        db=db,
-        url=url,
-        service=TicketService(db=db, desk=desk, delivery=None, clock=utcnow),
-        settings=knobs,
-        holder="a",
-    )
+
+    def scheduler(db: Database, holder: str) -> FollowUpScheduler:
+        service = TicketService(db=db, desk=desk, delivery=None, clock=utcnow)
+        return FollowUpScheduler(db=db, url=url, service=service, settings=knobs, holder=holder)
+
+    first = scheduler(db, "a")
     t0 = time.perf_counter()
     await first.start()
     print(
@@ -115,13 +114,7 @@ async def main() -> None:
     db.close()
 
     db = Database(url)
-    second = FollowUpScheduler(
-        db=db,
-        url=url,
-        service=TicketService(db=db, desk=desk, delivery=None, clock=utcnow),
-        settings=knobs,
-        holder="b",
-    )
+    second = scheduler(db, "b")
     t0 = time.perf_counter()
     await second.start()
     startup = time.perf_counter() - t0

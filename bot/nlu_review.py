@@ -85,7 +85,10 @@ class NluReview:
 
     # -- candidates ---------------------------------------------------------------------------
     def start_candidate(self, actor: str) -> asyncio.Task[None]:
-        """Train and score a candidate in the background; the console shows its progress."""
+        """Train and score a candidate in the background; the console shows its progress. One at
+        a time per process: a second click while one trains is refused."""
+        if self._tasks:
+            raise ReviewError("a candidate is already being trained")
         task = asyncio.create_task(self.train_candidate(actor), name="nlu-candidate")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

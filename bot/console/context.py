@@ -42,10 +42,6 @@ class Console:
         tousu.manager.listeners.append(self.on_turn)
         tousu.handoff.listeners.append(self.on_move)
 
-    @property
-    def handoff(self) -> Any:
-        return self.tousu.handoff
-
     def on_turn(self, record: TurnRecord) -> None:
         self.hub.publish("activity", id=record.conversation_id)
 

@@ -4,6 +4,7 @@ to the live model, and the switch."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -54,8 +55,6 @@ def install(app: FastAPI, console: Console) -> None:
         )
 
     def back(error: str | None = None) -> Response:
-        from urllib.parse import quote
-
         return RedirectResponse("/console/nlu" + (f"?error={quote(error)}" if error else ""), status_code=303)
 
     async def decide(sample_id: int, agent: AdminDep, request: Request) -> Response:
@@ -73,7 +72,10 @@ def install(app: FastAPI, console: Console) -> None:
         )
         if accepted is None:
             return back("accept at least one sample first")
-        review.start_candidate(agent.username)
+        try:
+            review.start_candidate(agent.username)
+        except ReviewError as exc:
+            return back(str(exc))
         return back()
 
     async def switch(candidate_id: int, agent: AdminDep) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -20,7 +21,8 @@ from bot.handoff import HandoffError, Upload
 from bot.lifecycle.desk import LifecycleError
 from bot.lifecycle.states import InvalidTransition
 from bot.lifecycle.work import Work
-from storage.models import CannedReply, Conversation, StaffAlert, Ticket
+from bot.settings import Settings
+from storage.models import CannedReply, ConsoleUser, Conversation, StaffAlert, Ticket
 
 AgentDep = Annotated[Agent, Depends(require("agent"))]
 SupervisorDep = Annotated[Agent, Depends(require("supervisor"))]
@@ -95,8 +97,6 @@ def install(app: FastAPI, console: Console) -> None:
         return response
 
     async def language(request: Request, agent: AgentDep) -> Response:
-        from storage.models import ConsoleUser
-
         def flip(session: Session) -> None:
             user = session.exec(select(ConsoleUser).where(ConsoleUser.username == agent.username)).one()
             user.language = "en" if user.language != "en" else "zh"
@@ -169,16 +169,12 @@ def install(app: FastAPI, console: Console) -> None:
             ticket = views.ticket_by_number(session, number, agent)
             if ticket is None:
                 return None
-            from bot.lifecycle.states import TRANSITIONS
-            from storage.models import TicketDeadline, TicketEvent
-
+            events, deadlines, next_statuses = views.ticket_detail(session, ticket)
             return {
                 "ticket": ticket,
-                "events": list(session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))),
-                "deadlines": list(
-                    session.exec(select(TicketDeadline).where(TicketDeadline.ticket_id == ticket.id))
-                ),
-                "next_statuses": sorted(TRANSITIONS.get(ticket.status, ())),
+                "events": events,
+                "deadlines": deadlines,
+                "next_statuses": next_statuses,
             }
 
         data = await console.db.run(load)
@@ -393,8 +389,6 @@ def _wants_json(request: Request) -> bool:
 def _fail(request: Request, back: str, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"ok": False, "error": message}, status_code=409)
-    from urllib.parse import quote
-
     return RedirectResponse(f"{back}?error={quote(message)}", status_code=303)
 
 
@@ -434,6 +428,6 @@ def _may_work(session: Session, ticket: Ticket, agent: Agent) -> bool:
     return held is not None
 
 
-def _departments(settings: Any) -> list[str]:
+def _departments(settings: Settings) -> list[str]:
     names = {settings.lifecycle.default_department, *settings.lifecycle.departments.values()}
     return sorted(n for n in names if n)

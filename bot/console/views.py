@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from bot.console.accounts import Agent, active_users
@@ -86,38 +86,44 @@ def message_item(row: Message) -> dict[str, Any]:
 
 
 def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[QueueRow]:
+    """Queue rows in four queries whatever their number: the lists are redrawn on live updates."""
+    if not convs:
+        return []
+    customer_ids = {c.customer_id for c in convs}
+    tickets = session.exec(
+        select(Ticket.customer_id, Ticket.recused, Ticket.severity, Ticket.status).where(
+            col(Ticket.customer_id).in_(customer_ids)
+        )
+    ).all()
+    hidden = {cid for cid, recused, _, _ in tickets if agent.username in (recused or [])}
+    major = {cid for cid, _, severity, status in tickets if severity == "major" and status in OPEN}
+    customers = {c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids)))}
+    latest = (
+        select(func.max(Message.id))
+        .where(col(Message.conversation_id).in_([c.id for c in convs]), Message.direction == "in")
+        .group_by(col(Message.conversation_id))
+    )
+    last_text = dict(
+        session.exec(select(Message.conversation_id, Message.text).where(col(Message.id).in_(latest))).all()
+    )
     out: list[QueueRow] = []
     for conv in convs:
         assert conv.id is not None
-        if recused_from(session, conv.customer_id, agent.username):
+        if conv.customer_id in hidden:
             continue
-        customer = session.get(Customer, conv.customer_id)
-        major = (
-            session.exec(
-                select(Ticket.id).where(
-                    Ticket.customer_id == conv.customer_id,
-                    Ticket.severity == "major",
-                    col(Ticket.status).in_(OPEN),
-                )
-            ).first()
-            is not None
-        )
-        last = session.exec(
-            select(Message.text)
-            .where(Message.conversation_id == conv.id, Message.direction == "in")
-            .order_by(col(Message.id).desc())
-        ).first()
+        customer = customers.get(conv.customer_id)
+        is_major = conv.customer_id in major
         out.append(
             QueueRow(
                 conversation_id=conv.id,
                 channel=conv.channel,
                 customer=(customer.name if customer and customer.name else conv.user_id[-6:]),
                 reason=conv.handoff_reason,
-                priority=max(conv.priority, 2 if major else 0),
-                major=major,
+                priority=max(conv.priority, 2 if is_major else 0),
+                major=is_major,
                 waiting_since=conv.waiting_since,
                 department=conv.queue_department,
-                last_text=(last or "")[:120],
+                last_text=(last_text.get(conv.id) or "")[:120],
                 assigned_agent=conv.assigned_agent,
                 taken_at=conv.taken_at,
             )
@@ -131,6 +137,7 @@ def queue(session: Session, agent: Agent) -> list[QueueRow]:
         session.exec(
             select(Conversation)
             .where(col(Conversation.waiting_since).is_not(None), col(Conversation.assigned_agent).is_(None))
+            .order_by(col(Conversation.priority).desc(), col(Conversation.waiting_since))
             .limit(500)
         ).all()
     )
@@ -184,21 +191,7 @@ def conversation(
     )
     current = next((t for t in tickets if t.status in OPEN), tickets[0] if tickets else None)
     earlier = [t for t in tickets if t is not current]
-    events: list[TicketEvent] = []
-    deadlines: list[TicketDeadline] = []
-    if current is not None:
-        events = list(
-            session.exec(
-                select(TicketEvent).where(TicketEvent.ticket_id == current.id).order_by(col(TicketEvent.id))
-            )
-        )
-        deadlines = list(
-            session.exec(
-                select(TicketDeadline)
-                .where(TicketDeadline.ticket_id == current.id)
-                .order_by(col(TicketDeadline.due_at))
-            )
-        )
+    events, deadlines, next_statuses = ticket_detail(session, current) if current else ([], [], [])
     values = {
         "customer_name": customer.name or "",
         "ticket_number": current.number if current else "",
@@ -231,8 +224,27 @@ def conversation(
         canned=canned,
         colleagues=colleagues,
         wechat_window_until=window,
-        next_statuses=sorted(TRANSITIONS.get(current.status, ())) if current else [],
+        next_statuses=next_statuses,
     )
+
+
+def ticket_detail(
+    session: Session, ticket: Ticket
+) -> tuple[list[TicketEvent], list[TicketDeadline], list[str]]:
+    """The ticket's audit trail, its clocks and the statuses it may move to."""
+    events = list(
+        session.exec(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id))
+        )
+    )
+    deadlines = list(
+        session.exec(
+            select(TicketDeadline)
+            .where(TicketDeadline.ticket_id == ticket.id)
+            .order_by(col(TicketDeadline.due_at))
+        )
+    )
+    return events, deadlines, sorted(TRANSITIONS.get(ticket.status, ()))
 
 
 def messages_after(session: Session, conversation_id: int, after: int) -> list[dict[str, Any]]:
