@@ -107,6 +107,7 @@ class TousuApp:
             db=self.db,
             manager=self.manager,
             tickets=self.tickets,
+            channels=self.channels,
             files_dir=settings.path(settings.attachments.dir),
             clock=clock,
         )

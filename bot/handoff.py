@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from bot import texts
+from bot.channels.base import Channel
 from bot.console.accounts import Agent
 from bot.lifecycle.service import TicketService
 from bot.manager import ConversationManager
@@ -29,8 +30,6 @@ from storage.models import ConsoleUser, Conversation, Customer, Message, Ticket
 
 HandBackPoint = Literal["resume", "menu", "survey"]
 MAX_REPLY = 4000
-FILE_CHANNELS = frozenset({"telegram", "webchat", "wechat"})
-"""Channels that deliver the files an agent attaches (WeChat: images only)."""
 
 
 class HandoffError(ValueError):
@@ -63,12 +62,14 @@ class Handoff:
         db: Database,
         manager: ConversationManager,
         tickets: TicketService,
+        channels: Mapping[str, Channel],
         files_dir: Path,
         clock: Callable[[], datetime],
     ) -> None:
         self.db = db
         self.manager = manager
         self.tickets = tickets
+        self.channels = channels
         self.files_dir = files_dir
         self.clock = clock
         self.listeners: list[Callable[[int], None]] = []
@@ -108,10 +109,11 @@ class Handoff:
             raise HandoffError(f"a reply holds at most {MAX_REPLY} characters")
         await self._holding(conversation_id, agent)
         key = await self._key(conversation_id)
-        if uploads and key.channel not in FILE_CHANNELS:
-            raise HandoffError(f"files cannot be sent on {key.channel}; send text")
-        if key.channel == "wechat" and any(not u.mime.startswith("image/") for u in uploads):
-            raise HandoffError("WeChat's customer-service API takes images only, not other files")
+        channel = self.channels.get(key.channel)
+        for upload in uploads:
+            refusal = channel.refuses_file(upload.mime) if channel else f"no {key.channel} channel runs here"
+            if refusal:
+                raise HandoffError(refusal)
         attachments = tuple(self._store(upload) for upload in uploads)
         await self.manager.send_as(key, [Reply(text, (), attachments)], author=f"agent:{agent.username}")
         self.changed(conversation_id)

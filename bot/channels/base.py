@@ -64,6 +64,10 @@ class Channel(ABC):
     async def stop(self) -> None:  # noqa: B027  (optional hook)
         """Stop receiving and release resources."""
 
+    def refuses_file(self, mime: str) -> str | None:
+        """Why this channel cannot deliver a file of this type an agent attached, or None when it can."""
+        return f"files cannot be sent on {self.name}; send text"
+
     def router(self) -> APIRouter | None:
         """HTTP routes the channel needs on the app's web server (webhooks, callbacks)."""
         return None

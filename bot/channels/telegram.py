@@ -238,6 +238,9 @@ class TelegramChannel(Channel):
         while len(self._parts_sent) > 1000:
             self._parts_sent.popitem(last=False)
 
+    def refuses_file(self, mime: str) -> str | None:
+        return None  # photos go as photos, everything else as documents
+
     def router(self) -> APIRouter | None:
         if self.mode != "webhook":
             return None

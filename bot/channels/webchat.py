@@ -49,6 +49,9 @@ class WebChatChannel(Channel):
             if not sockets:
                 del self._sockets[user_id]
 
+    def refuses_file(self, mime: str) -> str | None:
+        return None  # a download link, served only to the customer's browser
+
     async def send(self, user_id: str, message: OutboundMessage) -> str | None:
         for socket in list(self._sockets.get(user_id, ())):
             try:

@@ -90,6 +90,11 @@ class WeChatChannel(Channel):
                 waiter.arrived.set()
 
     # -- inbound ---------------------------------------------------------------------------
+    def refuses_file(self, mime: str) -> str | None:
+        if mime.startswith("image/"):
+            return None
+        return "WeChat's customer-service API takes images only, not other files"
+
     def router(self) -> APIRouter | None:
         router = APIRouter()
 
