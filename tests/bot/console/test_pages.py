@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from storage.models import Conversation, Customer
-from tests.bot.console.helpers import Desk, page_csrf, take_and_send_file
+from tests.bot.console.helpers import Desk, page_csrf
 from tests.bot.lifecycle.helpers import file
 from tests.bot.test_manager import joined
 
@@ -93,18 +93,6 @@ async def test_the_wechat_window_is_shown_to_the_agent(desk: Desk) -> None:
 
         await app.db.run(age)
         assert "模板消息" in (await agent.get(f"/console/conversations/{cid}")).text
-
-
-async def test_files_other_than_images_are_refused_for_wechat_with_a_reason(desk: Desk) -> None:
-    from dialogues.types import ConversationKey, InboundMessage
-
-    await desk.app.manager.handle(
-        InboundMessage(ConversationKey("wechat", "oWX9"), "人工", "wx-9", desk.clock())
-    )
-    cid = await conversation_id(desk, "oWX9")
-    async with desk.client("wangfang") as agent:
-        refused = await take_and_send_file(agent, cid, "见附件", ("a.pdf", b"%PDF", "application/pdf"))
-        assert refused.status_code == 409 and "images only" in refused.json()["error"]
 
 
 async def test_the_console_speaks_chinese_by_default_and_english_on_request(desk: Desk) -> None:
