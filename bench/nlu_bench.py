@@ -2,7 +2,8 @@
 
 For each candidate config in nlu/candidates/: training time, held-out accuracy and macro-F1 (category
 intents per language too), optionally 5-fold cross-validation (`rasa test nlu --cross-validation`),
-and parse latency through our client at 1 and 50 concurrent requests, server start time and memory.
+and parse latency through our client at 1 and 50 concurrent requests (batched, as the bot sends
+them, and one request per text for comparison), server start time and memory.
 
     .venv/bin/python bench/nlu_bench.py                 # every candidate, held-out + latency
     .venv/bin/python bench/nlu_bench.py --folds 5       # plus cross-validation (minutes for DIET)
@@ -131,6 +132,13 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
         await latency(client, texts, 1, 20)  # warm-up
         one = await latency(client, texts, 1, 300)
         fifty = await latency(client, texts, 50, 2000)
+        single_client = RasaNluClient(
+            server.url, token=server.token, timeout=30, breaker=CircuitBreaker(10**6, 1), batches=False
+        )
+        try:
+            fifty_single = await latency(single_client, texts, 50, 2000)
+        finally:
+            await single_client.aclose()
         memory = rss_mb(server.process.pid) if server.process else float("nan")
     finally:
         await client.aclose()
@@ -148,6 +156,7 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
         "cv_macro_f1": cv,
         "c1": one,
         "c50": fifty,
+        "c50_single": fifty_single,
     }
 
 
@@ -180,12 +189,13 @@ def main() -> None:
         "p50@50",
         "p99@50",
         "req/s@50",
+        "p50/p99@50 one per request",
     )
     print(" | ".join(header))
     for config in configs:
         row = asyncio.run(bench_candidate(config.stem, config, args))
-        c1, c50 = row["c1"], row["c50"]
-        assert isinstance(c1, dict) and isinstance(c50, dict)
+        c1, c50, single = row["c1"], row["c50"], row["c50_single"]
+        assert isinstance(c1, dict) and isinstance(c50, dict) and isinstance(single, dict)
         cv = row["cv_macro_f1"]
         print(
             " | ".join(
@@ -204,6 +214,7 @@ def main() -> None:
                     f"{c50['p50_ms']:.1f}",
                     f"{c50['p99_ms']:.1f}",
                     f"{c50['throughput_per_s']:.0f}",
+                    f"{single['p50_ms']:.0f} / {single['p99_ms']:.0f}",
                 ]
             ),
             flush=True,

@@ -3,11 +3,18 @@
 One shared ``httpx.AsyncClient`` per bot, a short timeout and a circuit breaker: when Rasa is down
 or slow, a customer waits at most one timeout, then every later parse returns None at once (the
 dialogue shows its category menu) until the breaker lets one probe through again.
+
+Parses are batched: while one request is at the server, texts that arrive wait and then go
+together to Tousu's batch route (``/webhooks/batch/parse``, see nlu/rasa_ext/). One Rasa process
+works through one request at a time, so 50 customers at once cost about one graph run over 50
+texts instead of 50 runs in a queue. A lone text goes at once, so a quiet bot waits for nothing. A
+Rasa server without the route (404) gets one ``/model/parse`` per text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_PARSE_CHARS = 1000
 """Longer texts are cut before parsing: the category shows in the first lines, and Rasa's time
 grows with the length."""
+MAX_BATCH = 64
+BATCH_PATH = "/webhooks/batch/parse"
 
 
 class CircuitBreaker:
@@ -79,6 +88,7 @@ class RasaNluClient:
         timeout: float = 1.5,
         breaker: CircuitBreaker | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        batches: bool = True,
     ):
         self.url = url.rstrip("/")
         self.timeout = timeout
@@ -86,6 +96,9 @@ class RasaNluClient:
         self._params = {"token": token} if token else {}
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        self._batches = batches
+        self._waiting: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, url: str | None = None) -> RasaNluClient:
@@ -117,15 +130,66 @@ class RasaNluClient:
             return None
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self._client().post("/model/parse", json={"text": text})
-            response.raise_for_status()
-            result = to_result(text, response.json())
+                data = await self._fetch(text)
+            result = to_result(text, data)
         except (httpx.HTTPError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             log.debug("NLU parse failed: %s", exc)
             self.breaker.failure()
             return None
         self.breaker.success()
         return result
+
+    async def _fetch(self, text: str) -> dict[str, Any]:
+        if not self._batches:
+            return await self._parse_one(text)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(_retrieve)  # an answer after the caller timed out is not an error
+        self._waiting.append((text, waiter))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_batches(), name="nlu-batches")
+        return await asyncio.shield(waiter)  # a caller's timeout must not cancel the others' batch
+
+    async def _send_batches(self) -> None:
+        """Send what is waiting, one request at a time, until nothing is."""
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            batch = [(text, waiter) for text, waiter in batch if not waiter.done()]
+            if not batch:
+                continue
+            try:
+                answers = await self._post_batch([text for text, _ in batch])
+            except Exception as exc:  # every waiter gets the error; none is left hanging
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for (_, waiter), answer in zip(batch, answers, strict=True):
+                if not waiter.done():
+                    if isinstance(answer, BaseException):
+                        waiter.set_exception(answer)
+                    else:
+                        waiter.set_result(answer)
+
+    async def _post_batch(self, texts: list[str]) -> list[dict[str, Any] | BaseException]:
+        if self._batches:
+            response = await self._client().post(BATCH_PATH, json={"texts": texts})
+            if response.status_code != 404:
+                response.raise_for_status()
+                results = response.json()["results"]
+                if not isinstance(results, list) or len(results) != len(texts):
+                    raise ValueError("the batch answer does not match the texts sent")
+                return [r if isinstance(r, dict) else ValueError("not an object") for r in results]
+            log.warning("the NLU server has no batch route; parsing one text per request")
+            self._batches = False
+        return list(await asyncio.gather(*(self._parse_one(t) for t in texts), return_exceptions=True))
+
+    async def _parse_one(self, text: str) -> dict[str, Any]:
+        response = await self._client().post("/model/parse", json={"text": text})
+        response.raise_for_status()
+        data = response.json()
+        if not isinstance(data, dict):
+            raise ValueError("the parse answer is not an object")
+        return data
 
     async def health(self) -> dict[str, Any] | None:
         """Rasa's ``/status`` (loaded model) or None when it does not answer."""
@@ -138,9 +202,22 @@ class RasaNluClient:
         return data if isinstance(data, dict) else None
 
     async def aclose(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        for _, waiter in self._waiting:
+            waiter.cancel()
+        self._waiting.clear()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def to_result(text: str, data: dict[str, Any]) -> NluResult:

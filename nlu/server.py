@@ -34,14 +34,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEP_MODELS = 3
+EXTENSIONS = Path(__file__).resolve().parent / "rasa_ext"
+"""Our code that runs inside Rasa (the intent classifier, the batch parse route)."""
+CREDENTIALS = EXTENSIONS / "credentials.yml"
 
 
 class NluServerError(RuntimeError):
     """Rasa could not be installed, trained or started; the message says which and why."""
 
 
-def rasa_env() -> dict[str, str]:
+def rasa_env(token: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = f"{EXTENSIONS}{os.pathsep}{path}" if path else str(EXTENSIONS)
+    if token is not None:
+        env["TOUSU_RASA_TOKEN"] = token  # read by the batch route through credentials.yml
     env.update(
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -111,10 +118,13 @@ def training_files(data: Path) -> list[Path]:
 
 
 def content_hash(config: Path, data: Path, rasa_version: str, extra: Path | None = None) -> str:
-    """The model's identity: Rasa version, pipeline config, every training file and the reviewed
-    examples (``extra``) when there are any."""
+    """The model's identity: Rasa version, pipeline config, our components' code, every training
+    file and the reviewed examples (``extra``) when there are any."""
     digest = hashlib.sha256(f"rasa {rasa_version}\n".encode())
     digest.update(config.read_bytes())
+    for path in sorted(EXTENSIONS.rglob("*.py")):
+        digest.update(f"\n--- code {path.relative_to(EXTENSIONS).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
     for path in training_files(data):
         digest.update(f"\n--- {path.relative_to(data).as_posix()}\n".encode())
         digest.update(path.read_bytes())
@@ -283,11 +293,13 @@ class RasaServer:
                     str(self.port),
                     "--auth-token",
                     self.token,
+                    "--credentials",
+                    str(CREDENTIALS),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                env=rasa_env(),
+                env=rasa_env(self.token),
                 cwd=str(self.model.parent),
                 start_new_session=True,
             )

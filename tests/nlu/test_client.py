@@ -4,9 +4,11 @@ accepts but never answers. Classification itself is tested against the real Rasa
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from nlu.client import CircuitBreaker, RasaNluClient, to_result
@@ -105,3 +107,93 @@ def test_rasa_json_becomes_a_result_with_ranking_and_entities() -> None:
 def test_a_foreign_shape_raises_so_the_client_counts_a_failure() -> None:
     with pytest.raises((KeyError, TypeError, ValueError)):
         to_result("x", {"intent_ranking": [{"confidence": "high"}]})
+
+
+class BatchServer:
+    """An httpx transport answering Rasa's parse shapes; the first request is held until released,
+    so the test can see what piles up behind it."""
+
+    def __init__(self, *, batch_route: bool = True) -> None:
+        self.batch_route = batch_route
+        self.requests: list[tuple[str, object]] = []
+        self.release = asyncio.Event()
+        self.arrived = asyncio.Event()
+
+    @staticmethod
+    def parsed(text: str) -> dict[str, object]:
+        return {"text": text, "intent": {"name": f"intent-{text}", "confidence": 0.9}, "entities": []}
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append((request.url.path, body))
+        self.arrived.set()
+        if len(self.requests) == 1:
+            await self.release.wait()
+        if request.url.path == "/webhooks/batch/parse":
+            if not self.batch_route:
+                return httpx.Response(404, json={"status": "failure"})
+            return httpx.Response(200, json={"results": [self.parsed(t) for t in body["texts"]]})
+        return httpx.Response(200, json=self.parsed(body["text"]))
+
+
+def batch_client(server: BatchServer) -> RasaNluClient:
+    return RasaNluClient("http://rasa.test", token="t", timeout=5.0, transport=httpx.MockTransport(server))
+
+
+async def test_texts_arriving_while_a_request_is_out_go_together_in_the_next_one() -> None:
+    server = BatchServer()
+    client = batch_client(server)
+    try:
+        first = asyncio.create_task(client.parse("a"))
+        await server.arrived.wait()
+        others = [asyncio.create_task(client.parse(f"b{i}")) for i in range(20)]
+        await asyncio.sleep(0.01)
+        server.release.set()
+        results = await asyncio.gather(first, *others)
+    finally:
+        await client.aclose()
+    assert [(path, body) for path, body in server.requests] == [
+        ("/webhooks/batch/parse", {"texts": ["a"]}),
+        ("/webhooks/batch/parse", {"texts": [f"b{i}" for i in range(20)]}),
+    ]
+    # each caller gets the answer for its own text
+    assert [r.intent.name if r and r.intent else None for r in results] == [
+        "intent-a",
+        *[f"intent-b{i}" for i in range(20)],
+    ]
+
+
+async def test_a_server_without_the_batch_route_gets_one_parse_per_text() -> None:
+    server = BatchServer(batch_route=False)
+    server.release.set()
+    client = batch_client(server)
+    try:
+        results = await asyncio.gather(*(client.parse(t) for t in ("x", "y")))
+        again = await client.parse("z")
+    finally:
+        await client.aclose()
+    assert [r.intent.name if r and r.intent else None for r in [*results, again]] == [
+        "intent-x",
+        "intent-y",
+        "intent-z",
+    ]
+    paths = [path for path, _ in server.requests]
+    assert paths.count("/webhooks/batch/parse") == 1  # learned once, then not asked again
+    assert sorted(body["text"] for path, body in server.requests if path == "/model/parse") == ["x", "y", "z"]  # type: ignore[index]
+
+
+async def test_a_batch_answer_of_the_wrong_length_fails_every_caller_in_it() -> None:
+    async def short(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"results": []})
+
+    client = RasaNluClient(
+        "http://rasa.test",
+        token=None,
+        timeout=5.0,
+        breaker=CircuitBreaker(10, 1.0),
+        transport=httpx.MockTransport(short),
+    )
+    try:
+        assert await asyncio.gather(client.parse("a"), client.parse("b")) == [None, None]
+    finally:
+        await client.aclose()

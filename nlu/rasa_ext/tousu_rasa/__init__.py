@@ -1,0 +1,1 @@
+"""Tousu's extensions loaded by the Rasa server (see ../README.md)."""
