@@ -27,14 +27,15 @@ from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
 from storage.models import Customer, OutboxMessage
+from storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-_MARK_SENT = (
+_MARK_SENT = Prepared(
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("k_id"))
-    .values(status="sent", sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
+    .values(status=bindparam("k_status"), sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
 )
 
 
@@ -325,7 +326,9 @@ class Delivery:
 
     @staticmethod
     def _mark_sent(conn: Connection, batch: list[tuple[int, str | None]], now: datetime) -> None:
-        conn.execute(_MARK_SENT, [{"k_id": row_id, "k_at": now, "k_external": ext} for row_id, ext in batch])
+        _MARK_SENT.execute_many(
+            conn, [{"k_id": i, "k_at": now, "k_external": ext, "k_status": "sent"} for i, ext in batch]
+        )
 
     def pending_count(self) -> int:
         return sum(len(c.items) for s in self.senders.values() for c in s.chats.values())

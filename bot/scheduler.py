@@ -32,11 +32,12 @@ from apscheduler.events import (
     JobExecutionEvent,
 )
 from apscheduler.executors.asyncio import AsyncIOExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.job_store import BatchingJobStore
 from bot.lifecycle.service import TicketService
 from bot.settings import SchedulerSettings
 from storage.db import Database
@@ -127,6 +128,7 @@ class FollowUpScheduler:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.now = now
         self.aps: AsyncIOScheduler | None = None
+        self.store: BatchingJobStore | None = None
         self.leading = False
         self.fired = 0
         self._wake = asyncio.Event()
@@ -183,8 +185,9 @@ class FollowUpScheduler:
 
     def _lead(self) -> None:
         grace = int(self.settings.misfire_grace_hours * 3600)
+        self.store = BatchingJobStore(url=self.url, tablename="apscheduler_jobs")
         self.aps = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.url, tablename="apscheduler_jobs")},
+            jobstores={"default": self.store},
             executors={"default": ServiceExecutor(self.service)},
             job_defaults={"misfire_grace_time": grace, "coalesce": True, "max_instances": 1},
             timezone=UTC,
@@ -222,16 +225,28 @@ class FollowUpScheduler:
         return added
 
     def _add_jobs(self, rows: list[tuple[int, datetime]]) -> None:
+        """Add the jobs with processing paused (a running scheduler wakes up on every add and
+        queries its job store twice, on the event loop; paused, it wakes once at the end) and
+        written in one transaction."""
         assert self.aps is not None
-        for follow_up_id, due in rows:
-            self.aps.add_job(
-                fire_follow_up,
-                "date",
-                run_date=due,
-                args=[follow_up_id],
-                id=f"fu:{follow_up_id}",
-                replace_existing=True,
-            )
+        assert self.store is not None
+        pause = self.aps.state == STATE_RUNNING
+        if pause:
+            self.aps.pause()
+        try:
+            with self.store.batch():
+                for follow_up_id, due in rows:
+                    self.aps.add_job(
+                        fire_follow_up,
+                        "date",
+                        run_date=due,
+                        args=[follow_up_id],
+                        id=f"fu:{follow_up_id}",
+                        replace_existing=True,
+                    )
+        finally:
+            if pause:
+                self.aps.resume()
 
 
 def _unscheduled(session: Session) -> list[tuple[int, datetime]]:

@@ -101,7 +101,7 @@ class TicketDesk:
         )
         self._repeat_rule(work, ticket)
         for deadline in self.policy.deadlines(ticket.kind, ticket.severity, work.now, self.calendar):
-            self._start_clock(work, ticket, deadline)
+            self._start_clock(work, ticket, deadline, new=True)
         if ticket.recused:
             work.event(ticket, "recused", actor="system", after={"staff": list(ticket.recused)})
         load = open_load(work.session)
@@ -619,15 +619,18 @@ class TicketDesk:
         row = next((r for r in self._clocks(work, ticket) if r.name == name), None)
         return None if row is None else row.due_at
 
-    def _start_clock(self, work: Work, ticket: Ticket, deadline: Deadline) -> None:
+    def _start_clock(self, work: Work, ticket: Ticket, deadline: Deadline, *, new: bool = False) -> None:
+        """Start (or restart) a deadline with its warning and breach follow-ups. ``new``: the
+        ticket was just created, so there is no clock or follow-up to look up or cancel."""
         assert ticket.id is not None
-        row = next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
+        row = None if new else next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
         if row is None:
             row = TicketDeadline(ticket_id=ticket.id, name=deadline.name)
         row.started_at, row.due_at, row.warn_at = work.now, deadline.due, deadline.warn_at
         row.met_at = row.warned_at = row.breached_at = None
         work.session.add(row)
-        work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
+        if not new:
+            work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
         work.follow_up(ticket, "sla_warn", deadline.warn_at, deadline=deadline.name)
         work.follow_up(ticket, "sla_breach", deadline.due, deadline=deadline.name)
 

@@ -30,7 +30,8 @@ class Work:
     session: Session
     now: datetime
     outbox: list[OutboxItem] = field(default_factory=list)
-    follow_ups: list[int] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    """Rows added in this unit of work; they get their ids when it is flushed or committed."""
     alerts: list[StaffAlert] = field(default_factory=list)
 
     def event(
@@ -65,10 +66,8 @@ class Work:
     def follow_up(self, ticket: Ticket, kind: str, due: datetime, **data: Any) -> FollowUp:
         assert ticket.id is not None
         row = FollowUp(ticket_id=ticket.id, kind=kind, due_at=due, data=data, created_at=self.now)
-        self.session.add(row)
-        self.session.flush()
-        assert row.id is not None
-        self.follow_ups.append(row.id)
+        self.session.add(row)  # no flush: a new ticket adds several, one flush at the end does
+        self.follow_ups.append(row)
         return row
 
     def cancel_follow_ups(self, ticket: Ticket, kinds: set[str], *, deadline: str | None = None) -> int:
