@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from dialogues.spec import Flow, flow_files, parse_flow
@@ -80,7 +81,19 @@ class FlowCatalog:
         return flow
 
     def live(self, session: Session, *, name: str) -> tuple[int, Flow]:
-        row = flow_repo.live(session, name=name)
-        if row is None:
+        return self.live_on(session.connection(), name=name)
+
+    def live_on(self, conn: Connection, *, name: str) -> tuple[int, Flow]:
+        """``live`` on a plain connection: a statement on the hot path, the ORM only to parse a
+        version this process has not seen yet."""
+        version = flow_repo.live_version(conn, name=name)
+        if version is None:
             raise FlowNotFound(f"flow {name!r} has no live version; run `tousu db upgrade` and start the app")
-        return row.version, self.get(session, name=name, version=row.version)
+        return version, self.get_on(conn, name=name, version=version)
+
+    def get_on(self, conn: Connection, *, name: str, version: int) -> Flow:
+        cached = self._parsed.get((name, version))
+        if cached is not None:
+            return cached
+        with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as session:
+            return self.get(session, name=name, version=version)

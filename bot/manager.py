@@ -311,32 +311,26 @@ class ConversationManager:
         if cached is not None:
             return cached
 
-        def load(session: Session) -> _Cached:
-            conv = session.exec(
-                select(Conversation).where(
-                    Conversation.channel == key.channel, Conversation.user_id == key.user_id
-                )
-            ).first()
-            customer = session.exec(
-                select(Customer).where(Customer.channel == key.channel, Customer.external_id == key.user_id)
-            ).first()
-            if customer is None:
-                customer = self._customer_again(session, key)
-            assert customer.id is not None
+        def load(conn: Connection) -> _Cached:
+            conv = transcript.conversation_by_key(conn, channel=key.channel, user_id=key.user_id)
+            customer = transcript.customer_profile(conn, channel=key.channel, external_id=key.user_id)
+            if customer is None:  # erased by another process since: the ORM, same transaction
+                with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as s:
+                    row = self._customer_again(s, key)
+                    assert row.id is not None
+                    customer = transcript.CustomerProfile(row.id, row.phone, row.language)
             if conv is None:
-                version, _flow = self.catalog.live(session, name=self.default_flow)
-                conv = Conversation(
+                version, _flow = self.catalog.live_on(conn, name=self.default_flow)
+                conversation_id = transcript.new_conversation(
+                    conn,
                     channel=key.channel,
                     user_id=key.user_id,
-                    customer_id=customer.id,
+                    customer=customer.id,
                     flow=self.default_flow,
                     flow_version=version,
-                    state="",
-                    status="bot",
+                    now=self.clock(),
                 )
-                session.add(conv)
-                session.flush()
-            assert conv.id is not None
+                conv = transcript.ConversationRow(conversation_id, 0, "", "bot", None)
             state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
             return _Cached(
                 conversation_id=conv.id,
@@ -349,7 +343,7 @@ class ConversationManager:
                 language=customer.language,
             )
 
-        cached = await self.db.run(load)
+        cached = await self.db.run_core(load)
         self._cache[key] = cached
         return cached
 
@@ -390,9 +384,9 @@ class ConversationManager:
         ):
             return
 
-        def resolve(session: Session) -> tuple[Any, ConversationState]:
+        def resolve(conn: Connection) -> tuple[Any, ConversationState]:
             if fresh:
-                version, flow = self.catalog.live(session, name=self.default_flow)
+                version, flow = self.catalog.live_on(conn, name=self.default_flow)
                 language: Language = (
                     state.language
                     if state is not None
@@ -401,13 +395,13 @@ class ConversationManager:
                 new = engine.new_state(flow, version=version, language=language)
                 return flow, new
             assert state is not None
-            return self.catalog.get(session, name=state.flow, version=state.flow_version), state
+            return self.catalog.get_on(conn, name=state.flow, version=state.flow_version), state
 
         cached_flow = None if fresh or state is None else self.catalog.cached(state.flow, state.flow_version)
         if cached_flow is not None and state is not None:
             flow, current = cached_flow, state
         else:
-            flow, current = await self.db.run(resolve)
+            flow, current = await self.db.run_core(resolve)
         profile = {"phone_on_file": conv.phone} if conv.phone else {}
         if current.profile != profile:
             current = current.evolve(profile=profile)
@@ -723,15 +717,15 @@ class ConversationManager:
             conv = await self._load(key)
             state = conv.state
 
-            def resolve(session: Session) -> tuple[Any, ConversationState]:
+            def resolve(conn: Connection) -> tuple[Any, ConversationState]:
                 if state is not None:
-                    return self.catalog.get(session, name=state.flow, version=state.flow_version), state
-                version, flow = self.catalog.live(session, name=self.default_flow)
+                    return self.catalog.get_on(conn, name=state.flow, version=state.flow_version), state
+                version, flow = self.catalog.live_on(conn, name=self.default_flow)
                 return flow, engine.new_state(
                     flow, version=version, language=_as_language(conv.language, self.default_language)
                 )
 
-            flow, current = await self.db.run(resolve)
+            flow, current = await self.db.run_core(resolve)
             now = self.clock()
             if point == "idle":
                 turn = Turn(current.evolve(status="closed"), (), ())

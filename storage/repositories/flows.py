@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import func
+from sqlalchemy import Connection, bindparam, func
 from sqlmodel import Session, col, select
 
 from storage.models import FlowVersion
+from storage.prepared import Prepared
+
+_FLOWS = FlowVersion.__table__  # type: ignore[attr-defined]
+_LIVE_VERSION = Prepared(
+    select(_FLOWS.c.version)
+    .where(_FLOWS.c.name == bindparam("k_name"), _FLOWS.c.live == bindparam("k_live"))
+    .order_by(_FLOWS.c.version.desc())
+)
 
 
 def sha256(text: str) -> str:
@@ -20,6 +28,12 @@ def live(session: Session, *, name: str) -> FlowVersion | None:
         .where(FlowVersion.name == name, col(FlowVersion.live).is_(True))
         .order_by(col(FlowVersion.version).desc())
     ).first()
+
+
+def live_version(conn: Connection, *, name: str) -> int | None:
+    """The live version's number only: every new conversation asks, and the content is cached."""
+    found = _LIVE_VERSION.execute(conn, {"k_name": name, "k_live": True}).fetchone()
+    return None if found is None else int(found[0])
 
 
 def get(session: Session, *, name: str, version: int) -> FlowVersion | None:

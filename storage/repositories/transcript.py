@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
@@ -38,10 +37,11 @@ class OutgoingRow:
 # (``.values(literal, ...)`` per call recompiled every time: 1.5 ms per insert instead of 0.2 ms).
 
 
-@cache
-def _insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
-    fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    return fn(table).on_conflict_do_nothing()
+_NEW_CUSTOMER = {
+    name: Prepared(fn(CUSTOMERS).on_conflict_do_nothing())
+    for name, fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+"""Per dialect: ON CONFLICT is dialect syntax (and SQLAlchemy would recompile it on every call)."""
 
 
 class DuplicateMessage(Exception):
@@ -54,8 +54,10 @@ _INBOUND_INSERT = Prepared(insert(MESSAGES).returning(MESSAGES.c.id))
 _OUTGOING_INSERT = Prepared(insert(MESSAGES))
 
 
-_CUSTOMER_BY_KEY = select(CUSTOMERS.c.id).where(
-    CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
+_CUSTOMER_BY_KEY = Prepared(
+    select(CUSTOMERS.c.id).where(
+        CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
+    )
 )
 _TOUCH_CUSTOMER = Prepared(
     update(CUSTOMERS)
@@ -79,23 +81,101 @@ def customer_id(
     conn: Connection, *, channel: str, external_id: str, language: str, name: str | None, now: datetime
 ) -> int:
     """The customer's id, creating the row on first contact (safe against a concurrent insert)."""
-    query = select(CUSTOMERS.c.id).where(
-        CUSTOMERS.c.channel == channel, CUSTOMERS.c.external_id == external_id
-    )
-    found = conn.execute(query).scalar_one_or_none()
+    key = {"k_channel": channel, "k_external": external_id}
+    found = _CUSTOMER_BY_KEY.execute(conn, key).fetchone()
     if found is not None:
-        return int(found)
-    conn.execute(
-        _insert_ignoring_conflicts(conn.dialect.name, CUSTOMERS).values(
-            channel=channel,
-            external_id=external_id,
-            language=language,
-            name=name,
-            unreachable=False,
-            created_at=now,
-        )
+        return int(found[0])
+    _NEW_CUSTOMER[conn.dialect.name].execute(
+        conn,
+        {
+            "channel": channel,
+            "external_id": external_id,
+            "language": language,
+            "name": name,
+            "unreachable": False,
+            "created_at": now,
+        },
     )
-    return int(conn.execute(query).scalar_one())
+    return int(_CUSTOMER_BY_KEY.execute(conn, key).fetchone()[0])
+
+
+_CONVERSATION_BY_KEY = Prepared(
+    select(
+        CONVERSATIONS.c.id,
+        CONVERSATIONS.c.version,
+        CONVERSATIONS.c.state,
+        CONVERSATIONS.c.status,
+        CONVERSATIONS.c.assigned_agent,
+    ).where(CONVERSATIONS.c.channel == bindparam("k_channel"), CONVERSATIONS.c.user_id == bindparam("k_user"))
+)
+_CUSTOMER_PROFILE = Prepared(
+    select(CUSTOMERS.c.id, CUSTOMERS.c.phone, CUSTOMERS.c.language).where(
+        CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
+    )
+)
+_NEW_CONVERSATION = Prepared(insert(CONVERSATIONS).returning(CONVERSATIONS.c.id))
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """What a turn needs of the conversation row."""
+
+    id: int
+    version: int
+    state: str
+    status: str
+    assigned_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    id: int
+    phone: str | None
+    language: str
+
+
+def conversation_by_key(conn: Connection, *, channel: str, user_id: str) -> ConversationRow | None:
+    found = _CONVERSATION_BY_KEY.execute(conn, {"k_channel": channel, "k_user": user_id}).fetchone()
+    return None if found is None else ConversationRow(int(found[0]), int(found[1]), *found[2:])
+
+
+def customer_profile(conn: Connection, *, channel: str, external_id: str) -> CustomerProfile | None:
+    found = _CUSTOMER_PROFILE.execute(conn, {"k_channel": channel, "k_external": external_id}).fetchone()
+    return None if found is None else CustomerProfile(int(found[0]), found[1], found[2])
+
+
+def new_conversation(
+    conn: Connection,
+    *,
+    channel: str,
+    user_id: str,
+    customer: int,
+    flow: str,
+    flow_version: int,
+    now: datetime,
+) -> int:
+    """A conversation row for a customer's first message (the engine state comes with the turn)."""
+    values = {
+        "channel": channel,
+        "user_id": user_id,
+        "customer_id": customer,
+        "flow": flow,
+        "flow_version": flow_version,
+        "step": "",
+        "slots": {},
+        "state": "",
+        "status": "bot",
+        "handoff_reason": None,
+        "waiting_since": None,
+        "assigned_agent": None,
+        "priority": 0,
+        "queue_department": None,
+        "taken_at": None,
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return int(_NEW_CONVERSATION.execute(conn, values).fetchone()[0])
 
 
 def insert_inbound(
