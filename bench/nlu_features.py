@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,17 +29,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline, make_union
 
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORIES = {
-    "product_quality",
-    "service_attitude",
-    "delivery",
-    "billing",
-    "after_sales",
-    "staff_misconduct",
-    "facilities",
-    "privacy",
-    "safety",
-}
+sys.path.insert(0, str(ROOT))  # nlu.types is plain Python, importable from Rasa's 3.10 too
+from nlu.types import CATEGORY_INTENTS  # noqa: E402
+
+CATEGORIES = set(CATEGORY_INTENTS)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = r"[a-z][a-z']+"
 
