@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # httpx logs every request URL at INFO, and Rasa's auth token travels in the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every job added and every pause/resume of a batch at INFO; the follow-up
+    # scheduler logs one line per batch itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args, settings)

@@ -217,6 +217,7 @@ class FollowUpScheduler:
             await asyncio.to_thread(self._add_jobs, rows)
             await self.db.run(partial(_mark_scheduled, ids=[r[0] for r in rows]))
             added += len(rows)
+            log.info("scheduled %d follow-up(s), the next due %s", len(rows), min(due for _, due in rows))
         cutoff = self.now() - STUCK_AFTER
         stuck = await self.db.run(lambda s: _stuck(s, cutoff))
         for follow_up_id in stuck:
