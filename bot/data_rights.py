@@ -64,7 +64,8 @@ def find_customers(session: Session, query: str, *, limit: int = 50) -> list[Cus
 
 
 def _attachment_paths(items: list[dict[str, Any]], root: Path) -> list[Path]:
-    """Files under the attachment folder only: a stored ref is never trusted to point elsewhere."""
+    """Files under the attachment folder only (a stored ref is never trusted to point elsewhere),
+    each once: a message's file is often the ticket's too."""
     out: list[Path] = []
     base = root.resolve()
     for item in items:
@@ -72,7 +73,7 @@ def _attachment_paths(items: list[dict[str, Any]], root: Path) -> list[Path]:
         if not ref:
             continue
         path = Path(ref).resolve()
-        if path.is_relative_to(base) and path.is_file():
+        if path.is_relative_to(base) and path.is_file() and path not in out:
             out.append(path)
     return out
 
@@ -115,12 +116,9 @@ def export(session: Session, customer_id: int, *, actor: str, now: datetime, fil
         if ticket_ids
         else []
     )
-    files = _attachment_paths([a for m in messages for a in m.attachments], files_root)
-    files += [
-        p
-        for p in _attachment_paths([a for t in tickets for a in t.attachments], files_root)
-        if p not in files
-    ]
+    files = _attachment_paths(
+        [a for m in messages for a in m.attachments] + [a for t in tickets for a in t.attachments], files_root
+    )
     data = {
         "exported_at": now.isoformat(),
         "customer": _row(customer),
@@ -152,8 +150,9 @@ def erase(
         raise NoSuchCustomer(f"no customer {customer_id}")
     messages = list(session.exec(select(Message).where(Message.customer_id == customer_id)))
     tickets = list(session.exec(select(Ticket).where(Ticket.customer_id == customer_id)))
-    paths = _attachment_paths([a for m in messages for a in m.attachments], files_root)
-    paths += _attachment_paths([a for t in tickets for a in t.attachments], files_root)
+    paths = _attachment_paths(
+        [a for m in messages for a in m.attachments] + [a for t in tickets for a in t.attachments], files_root
+    )
     conversation_ids = list(
         session.exec(select(Conversation.id).where(Conversation.customer_id == customer_id))
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from dialogues.spec import Flow, flow_files, parse_flow
+from storage.db import session_on
 from storage.repositories import flows as flow_repo
 
 log = logging.getLogger(__name__)
@@ -95,5 +96,5 @@ class FlowCatalog:
         cached = self._parsed.get((name, version))
         if cached is not None:
             return cached
-        with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as session:
+        with session_on(conn) as session:
             return self.get(session, name=name, version=version)

@@ -44,8 +44,9 @@ from dialogues.state import (
 )
 from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
 from nlu.types import NluClient, NluResult
-from storage.db import Database
+from storage.db import Database, session_on
 from storage.models import Conversation, Customer, Message, NluSample
+from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
@@ -64,6 +65,7 @@ RELEASED: dict[str, Any] = {
     "taken_at": None,
 }
 """The conversation columns of a conversation no person holds or waits for."""
+_NLU_SAMPLE = Prepared(insert(NluSample.__table__))  # type: ignore[attr-defined]
 
 
 class StaleConversation(Exception):
@@ -315,7 +317,7 @@ class ConversationManager:
             conv = transcript.conversation_by_key(conn, channel=key.channel, user_id=key.user_id)
             customer = transcript.customer_profile(conn, channel=key.channel, external_id=key.user_id)
             if customer is None:  # erased by another process since: the ORM, same transaction
-                with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as s:
+                with session_on(conn) as s:
                     row = self._customer_again(s, key)
                     assert row.id is not None
                     customer = transcript.CustomerProfile(row.id, row.phone, row.language)
@@ -456,7 +458,7 @@ class ConversationManager:
         for effect in turn.effects:
             if isinstance(effect, CreateTicket | ShowProgress) and session is None:
                 # Rare, richer work gets the ORM, in the same transaction as the turn.
-                session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+                session = session_on(conn)
             if isinstance(effect, CreateTicket):
                 assert session is not None
                 customer = session.get(Customer, conv.customer_id)
@@ -532,7 +534,7 @@ class ConversationManager:
         self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
         transcript.mark_processed(conn, message_id=item.row_id, conversation_id=conv.conversation_id, now=now)
         if unsure is not None:  # for the admins' NLU review
-            conn.execute(insert(NluSample).values(**unsure, status="pending", created_at=now))
+            _NLU_SAMPLE.execute(conn, {**unsure, "status": "pending", "created_at": now})
         return result
 
     def _queue_replies(

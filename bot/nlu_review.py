@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import shutil
-import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -53,12 +52,6 @@ def examples_yaml(examples: list[tuple[str, str]]) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class NluReview:
     def __init__(self, *, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.db = db
@@ -84,11 +77,17 @@ class NluReview:
         await self.db.run(run)
 
     # -- candidates ---------------------------------------------------------------------------
-    def start_candidate(self, actor: str) -> asyncio.Task[None]:
+    async def start_candidate(self, actor: str) -> asyncio.Task[None]:
         """Train and score a candidate in the background; the console shows its progress. One at
-        a time per process: a second click while one trains is refused."""
+        a time per process: a second click while one trains is refused, and so is a click with
+        no accepted sample."""
         if self._tasks:
             raise ReviewError("a candidate is already being trained")
+        accepted = await self.db.run(
+            lambda s: s.exec(select(NluSample.id).where(NluSample.status == "accepted")).first()
+        )
+        if accepted is None:
+            raise ReviewError("accept at least one sample first")
         task = asyncio.create_task(self.train_candidate(actor), name="nlu-candidate")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -100,8 +99,9 @@ class NluReview:
                 s.exec(select(NluSample).where(NluSample.status == "accepted").order_by(col(NluSample.id)))
             )
         )
-        if not accepted:
-            raise ReviewError("accept at least one sample first")
+        if not accepted:  # dismissed again since the click: nothing to train
+            log.warning("NLU candidate not trained: no accepted sample left")
+            return
         live = rasa.reviewed_file(self.settings)
         previous = [(e.intent, e.text) for e in read_examples(live)] if live else []
         data_dir = self.settings.path(self.settings.general.data_dir) / "nlu"
@@ -145,7 +145,7 @@ class NluReview:
         """Serve the candidate on a spare port just long enough to score it."""
         server = rasa.RasaServer(
             self.settings,
-            port=_free_port(),
+            port=rasa.free_port(),
             model=model,
             log_path=self.settings.path(self.settings.general.data_dir) / "logs" / "rasa-candidate.log",
         )

@@ -8,7 +8,7 @@ period is in the configured time zone and stored times stay UTC."""
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -75,7 +75,8 @@ class Report:
     by_severity: dict[str, int]
     by_status: dict[str, int]
     per_day: dict[str, dict[str, int]]  # local day -> category -> count
-    sla: dict[str, dict[str, int | float | None]]  # clock -> met_on_time, met_late, breached, open, rate
+    sla: dict[str, dict[str, int | float | None]]  # clock -> met_on_time, met_late, breached_open,
+    # running, compliance (on time / decided)
     first_response: Durations
     resolution: Durations
     satisfaction: dict[str, Any]
@@ -97,11 +98,14 @@ def build(session: Session, period: Period, *, now: datetime) -> Report:
             .order_by(col(Ticket.id))
         )
     )
-    ids = [t.id for t in tickets]
-    clocks = (
-        list(session.exec(select(TicketDeadline).where(col(TicketDeadline.ticket_id).in_(ids))))
-        if ids
-        else []
+    # the same range as a join, not an IN list: a month can hold more tickets than SQLite's
+    # limit on bound parameters
+    clocks = list(
+        session.exec(
+            select(TicketDeadline)
+            .join(Ticket, col(Ticket.id) == col(TicketDeadline.ticket_id))
+            .where(col(Ticket.created_at) >= begin, col(Ticket.created_at) < end)
+        )
     )
     categories: dict[str, dict[str, Any]] = {}
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
@@ -202,8 +206,5 @@ def flat_rows(report: Report) -> list[tuple[str, str, str]]:
     rows.extend(
         ("repeat_customer", str(r["customer_id"]), str(r["complaints"])) for r in report.repeat_customers
     )
-    daily: defaultdict[str, int] = defaultdict(int)
-    for day, counts in report.per_day.items():
-        daily[day] = sum(counts.values())
-    rows.extend(("per_day", day, str(n)) for day, n in daily.items())
+    rows.extend(("per_day", day, str(sum(counts.values()))) for day, counts in report.per_day.items())
     return rows

@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,13 @@ def rasa_env(token: str | None = None) -> dict[str, str]:
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
     )
     return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now (for a second Rasa server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def find_python(version: str) -> str:

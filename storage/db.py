@@ -75,6 +75,12 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
+def session_on(conn: Connection) -> Session:
+    """An ORM session inside ``conn``'s transaction (the caller commits or rolls back the
+    connection): for the ORM's rarer work in the same transaction as a hot path's statements."""
+    return Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+
+
 class Database:
     """Owns the engine and the worker threads; explicit ``close``."""
 
@@ -128,7 +134,7 @@ class Database:
 
     def _session_on_worker(self, work: Callable[[Session], T]) -> T:
         def with_session(conn: Connection) -> T:
-            with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as session:
+            with session_on(conn) as session:
                 result = work(session)
                 session.commit()  # flushes; the connection's transaction commits right after
                 return result

@@ -1,10 +1,11 @@
 """Hot-path statements executed straight on the driver's cursor.
 
-A Core ``conn.execute`` costs 60-100 us of Python per statement here (cache key, execution
-context, result object) for an insert SQLite finishes in a few; a turn runs half a dozen. A
-``Prepared`` statement is compiled by SQLAlchemy once per dialect and set of keys, keeps the
-bind processors SQLAlchemy itself would apply (dates, JSON, our UTC type), and then runs on the
-raw cursor of the same connection, inside the same transaction.
+Profiling the turn benchmark (py-spy) showed most of a Core ``conn.execute`` to be SQLAlchemy's
+own bookkeeping (cache key, execution context, result object) rather than the driver's work, and
+a turn runs half a dozen statements. A ``Prepared`` statement is compiled by SQLAlchemy once per
+dialect and set of keys, keeps the bind processors SQLAlchemy itself would apply (dates, JSON,
+our UTC type), and then runs on the raw cursor of the same connection, inside the same
+transaction.
 
 Only statements whose binds are exactly the keys given qualify (no Python-side column defaults,
 no expanding IN): anything else raises at planning time, so a misuse shows on first run, not as

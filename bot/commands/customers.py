@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -14,6 +15,8 @@ from bot.privacy import mask_phones
 from bot.settings import Settings
 from storage.db import make_unpooled_engine
 from storage.types import utcnow
+
+T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
@@ -51,24 +54,35 @@ def find_customers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def export_customer(args: argparse.Namespace, settings: Settings) -> int:
+def _recorded(settings: Settings, work: Callable[[Session], T]) -> T | None:
+    """Run a data-rights request in one transaction (its ``data_requests`` row commits with it);
+    None, after saying why, when there is no such customer."""
     engine = make_unpooled_engine(settings.database_url)
     try:
         with Session(engine) as session:
-            found = data_rights.export(
-                session,
-                args.customer_id,
-                actor=args.actor,
-                now=utcnow(),
-                files_root=settings.path(settings.attachments.dir),
-            )
-            Path(args.output).write_bytes(found.zip_bytes())
+            result = work(session)
             session.commit()
+            return result
     except data_rights.NoSuchCustomer as exc:
         print(str(exc), file=sys.stderr)
-        return 1
+        return None
     finally:
         engine.dispose()
+
+
+def export_customer(args: argparse.Namespace, settings: Settings) -> int:
+    files_root = settings.path(settings.attachments.dir)
+
+    def work(session: Session) -> data_rights.Export:
+        found = data_rights.export(
+            session, args.customer_id, actor=args.actor, now=utcnow(), files_root=files_root
+        )
+        Path(args.output).write_bytes(found.zip_bytes())  # before the commit: no file, no record
+        return found
+
+    found = _recorded(settings, work)
+    if found is None:
+        return 1
     print(f"{args.output}: {len(found.data['messages'])} messages, {len(found.data['tickets'])} tickets")
     return 0
 
@@ -77,22 +91,16 @@ def erase_customer(args: argparse.Namespace, settings: Settings) -> int:
     if not args.yes:
         print("erasing cannot be undone: add --yes", file=sys.stderr)
         return 2
-    engine = make_unpooled_engine(settings.database_url)
-    try:
-        with Session(engine) as session:
-            summary, files = data_rights.erase(
-                session,
-                args.customer_id,
-                actor=args.actor,
-                now=utcnow(),
-                files_root=settings.path(settings.attachments.dir),
-            )
-            session.commit()
-    except data_rights.NoSuchCustomer as exc:
-        print(str(exc), file=sys.stderr)
+    files_root = settings.path(settings.attachments.dir)
+    erased = _recorded(
+        settings,
+        lambda session: data_rights.erase(
+            session, args.customer_id, actor=args.actor, now=utcnow(), files_root=files_root
+        ),
+    )
+    if erased is None:
         return 1
-    finally:
-        engine.dispose()
+    summary, files = erased
     data_rights.delete_files(files)
     print(
         f"customer {args.customer_id} erased: {summary['messages']} messages, {summary['conversations']} "

@@ -59,16 +59,16 @@ def install(app: FastAPI, console: Console) -> None:
     async def export(customer_id: int, agent: AdminDep) -> Response:
         now = tousu.clock()
 
-        def run(session: Session) -> data_rights.Export:
-            return data_rights.export(
+        def run(session: Session) -> bytes:
+            found = data_rights.export(
                 session, customer_id, actor=f"agent:{agent.username}", now=now, files_root=files_root
             )
+            return found.zip_bytes()  # inside the transaction: the export is recorded only if built
 
         try:
-            found = await console.db.run(run)
+            body = await console.db.run(run)
         except data_rights.NoSuchCustomer as exc:
             raise HTTPException(status_code=404, detail="no such customer") from exc
-        body = await asyncio.to_thread(found.zip_bytes)
         return Response(
             body,
             media_type="application/zip",

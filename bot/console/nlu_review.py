@@ -67,13 +67,8 @@ def install(app: FastAPI, console: Console) -> None:
         return back()
 
     async def train(agent: AdminDep) -> Response:
-        accepted = await console.db.run(
-            lambda s: s.exec(select(NluSample.id).where(NluSample.status == "accepted")).first()
-        )
-        if accepted is None:
-            return back("accept at least one sample first")
         try:
-            review.start_candidate(agent.username)
+            await review.start_candidate(agent.username)
         except ReviewError as exc:
             return back(str(exc))
         return back()

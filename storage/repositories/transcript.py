@@ -33,8 +33,8 @@ class OutgoingRow:
     author: str = "bot"
 
 
-# Statements are built once and executed with parameters, so SQLAlchemy compiles each only once
-# (``.values(literal, ...)`` per call recompiled every time: 1.5 ms per insert instead of 0.2 ms).
+# Statements are built once and executed with parameters (``.values(literal, ...)`` per call was
+# recompiled every time: 1.5 ms per insert instead of 0.2 ms, measured with the Core).
 
 
 _NEW_CUSTOMER = {
@@ -48,17 +48,12 @@ class DuplicateMessage(Exception):
     """The channel delivered this message before; the caller's transaction must be dropped."""
 
 
-# A plain INSERT: the dialects' ON CONFLICT inserts carry no cache key in SQLAlchemy 2.0, so they
-# would be compiled on every call. A duplicate shows up as the unique constraint's error instead.
+# A plain INSERT: a duplicate delivery shows up as the unique constraint's error, and the caller
+# drops the transaction (on PostgreSQL it is unusable after the error anyway).
 _INBOUND_INSERT = Prepared(insert(MESSAGES).returning(MESSAGES.c.id))
 _OUTGOING_INSERT = Prepared(insert(MESSAGES))
 
 
-_CUSTOMER_BY_KEY = Prepared(
-    select(CUSTOMERS.c.id).where(
-        CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
-    )
-)
 _TOUCH_CUSTOMER = Prepared(
     update(CUSTOMERS)
     .where(CUSTOMERS.c.id == bindparam("k_id"))
@@ -81,10 +76,9 @@ def customer_id(
     conn: Connection, *, channel: str, external_id: str, language: str, name: str | None, now: datetime
 ) -> int:
     """The customer's id, creating the row on first contact (safe against a concurrent insert)."""
-    key = {"k_channel": channel, "k_external": external_id}
-    found = _CUSTOMER_BY_KEY.execute(conn, key).fetchone()
+    found = customer_profile(conn, channel=channel, external_id=external_id)
     if found is not None:
-        return int(found[0])
+        return found.id
     _NEW_CUSTOMER[conn.dialect.name].execute(
         conn,
         {
@@ -96,7 +90,9 @@ def customer_id(
             "created_at": now,
         },
     )
-    return int(_CUSTOMER_BY_KEY.execute(conn, key).fetchone()[0])
+    created = customer_profile(conn, channel=channel, external_id=external_id)
+    assert created is not None  # inserted now, or by a concurrent first contact
+    return created.id
 
 
 _CONVERSATION_BY_KEY = Prepared(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from bot import data_rights
 from dialogues.types import Attachment
 from storage.models import Customer, DataRequest, Message, Ticket, TicketEvent
 from tests.bot.commands.test_chat_and_tickets import SCRIPT, _tousu
@@ -122,10 +123,12 @@ def test_the_cli_finds_exports_and_erases(tmp_path: Path) -> None:
     erased = _tousu(["customers", "erase", customer_id, "--yes"], tmp_path)
     assert erased.returncode == 0 and "1 tickets kept anonymised" in erased.stdout
     assert "cli-user" not in _tousu(["customers", "find", customer_id], tmp_path).stdout
+    missing = _tousu(["customers", "export", "999999", "--output", str(tmp_path / "none.zip")], tmp_path)
+    assert missing.returncode == 1 and missing.stderr.strip() and not (tmp_path / "none.zip").exists()
+    assert _tousu(["customers", "erase", "999999", "--yes"], tmp_path).returncode == 1
 
 
 async def test_an_erasure_by_another_process_does_not_break_the_next_message(desk: Desk) -> None:
-    from bot import data_rights
     from storage.db import make_unpooled_engine
 
     app = desk.app
@@ -151,3 +154,14 @@ async def test_an_erasure_by_another_process_does_not_break_the_next_message(des
 def tmp_root(app: object) -> Path:
     settings = app.settings  # type: ignore[attr-defined]
     return Path(settings.path(settings.attachments.dir))
+
+
+def test_a_file_named_twice_is_listed_once_and_nothing_outside_the_folder(tmp_path: Path) -> None:
+    root = tmp_path / "attachments"
+    (root / "c").mkdir(parents=True)
+    photo = root / "c" / "a.jpg"
+    photo.write_bytes(b"x")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("no")
+    refs = [{"ref": str(photo)}, {"ref": str(root / "c" / ".." / "c" / "a.jpg")}, {"ref": str(outside)}]
+    assert data_rights._attachment_paths(refs, root) == [photo.resolve()]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from bot.lifecycle.desk import TicketDesk
 from bot.lifecycle.service import TicketService
 from bot.scheduler import FollowUpScheduler
 from bot.settings import SchedulerSettings
+from nlu.server import free_port
 from storage import migrate
 from storage.db import Database
 from storage.models import Customer, FollowUp, Lease, StaffAlert, Ticket, TicketDeadline
@@ -130,17 +130,11 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
             db.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_bot(tmp_path: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TOUSU_DATABASE__URL": url,
-        "TOUSU_WEB__PORT": str(_free_port()),
+        "TOUSU_WEB__PORT": str(free_port()),
         "TOUSU_GENERAL__DATA_DIR": str(tmp_path),
         "TOUSU_SCHEDULER__LEASE_SECONDS": "5",
         "TOUSU_SCHEDULER__SWEEP_SECONDS": "0.5",

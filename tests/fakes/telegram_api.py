@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -21,6 +20,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from nlu.server import free_port
 
 TOKEN = "123456:TEST-token"
 STRUCTURED = {
@@ -67,7 +68,7 @@ class FakeTelegram:
         self.message_ids = itertools.count(1000)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.new_update: asyncio.Event | None = None
-        self.port = _free_port()
+        self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         )
@@ -393,9 +394,3 @@ def _error(status: int, description: str, parameters: dict[str, Any] | None = No
     if parameters:
         body["parameters"] = parameters
     return JSONResponse(body, status_code=status)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -88,6 +88,12 @@ async def test_the_batch_route_answers_like_model_parse_and_wants_the_token(rasa
         no_token = await http.post("/webhooks/batch/parse", json={"texts": texts})
         empty = await http.post("/webhooks/batch/parse", params=token, json={"texts": []})
         not_text = await http.post("/webhooks/batch/parse", params=token, json={"texts": [3]})
+        not_json = await http.post(
+            "/webhooks/batch/parse",
+            params=token,
+            content=b'{"texts": [',
+            headers={"content-type": "application/json"},
+        )
     results = batch.json()["results"]
     assert [r["text"] for r in results] == texts
     for one, single in zip(results, singles, strict=True):
@@ -95,7 +101,7 @@ async def test_the_batch_route_answers_like_model_parse_and_wants_the_token(rasa
         assert one["intent"]["confidence"] == pytest.approx(single["intent"]["confidence"])
         assert one["entities"] == single["entities"]
     assert (refused.status_code, no_token.status_code) == (401, 401)
-    assert (empty.status_code, not_text.status_code) == (400, 400)
+    assert (empty.status_code, not_text.status_code, not_json.status_code) == (400, 400, 400)
 
 
 async def test_fifty_parses_at_once_share_requests_and_each_gets_its_own_answer(

@@ -5,8 +5,8 @@ Why not Rasa's featurizers + LogisticRegressionClassifier: they build and stack 
 message by message (sparse-matrix bookkeeping was most of a parse), so a parse cost 4-7 ms whatever the
 batch size. Here a batch of texts is vectorised and scored in one call each. Sublinear TF-IDF
 also scored better than raw counts on the held-out file and in cross-validation, and character
-n-grams plus English words did as well as Jieba words plus n-grams at half the time (Jieba was
-two thirds of it); see bench/RESULTS.md, "NLU".
+n-grams plus English words did as well as Jieba words plus n-grams in less time (Jieba was about
+two thirds of the scoring time); see bench/RESULTS.md, "NLU".
 
 TF-IDF is computed here from counts (sublinear tf, smoothed idf, l2 rows, as scikit-learn's
 TfidfVectorizer does): scikit-learn 1.1's TfidfTransformer re-derives ``idf_`` from a diagonal

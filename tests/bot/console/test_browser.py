@@ -5,7 +5,6 @@ customer's next message arrive live, and hands the chat back to the bot."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from sqlmodel import Session
 from bot.app import TousuApp
 from bot.console import accounts
 from bot.web import create_web_app
+from nlu.server import free_port
 from tests.bot.channels.test_telegram import fake, until
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
@@ -38,15 +38,9 @@ class Site:
     fake: FakeTelegram
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def site(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[Site]:
-    port = _free_port()
+    port = free_port()
     settings = make_settings(
         tmp_path,
         telegram={
