@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import TousuApp
 from bot.web import CHAT_COOKIE, create_web_app
+from nlu.client import RasaNluClient
 from tests.conftest import make_settings
 
 
@@ -98,3 +100,21 @@ def test_oversized_socket_message_gets_a_clear_error(tmp_path: Path) -> None:
         with client.websocket_connect("/chat/ws") as ws:
             ws.send_text(json.dumps({"id": "big", "text": "长" * 70_000}))
             assert ws.receive_json() == {"from": "system", "error": "too_long"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(200, json={"model_file": "/var/models/nlu-abc.tar.gz"}), "ok (nlu-abc.tar.gz)"),
+        (httpx.Response(503), "unreachable (menus instead)"),
+    ],
+)
+def test_health_reports_the_nlu_server_without_failing_on_it(
+    tmp_path: Path, answer: httpx.Response, expected: str
+) -> None:
+    nlu = RasaNluClient("http://rasa.test", token="t", transport=httpx.MockTransport(lambda request: answer))
+    tousu = TousuApp(make_settings(tmp_path), nlu=nlu, use_nlu=True, manage_nlu=False)
+    with TestClient(create_web_app(tousu)) as client:
+        response = client.get("/health")
+    assert response.status_code == 200, response.text
+    assert response.json()["nlu"] == expected
