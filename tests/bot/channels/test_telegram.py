@@ -156,7 +156,14 @@ async def test_429_and_500_lose_and_duplicate_nothing(app: TousuApp, fake: FakeT
     texts = fake.texts_to(CHAT)
     assert len(texts) == len(set(texts)) == 2
     assert texts[0].startswith("您好") and "请描述" in texts[1]  # in order
-    rows = await app.db.run(lambda s: list(s.exec(select(OutboxMessage))))
+    # a row is marked sent just after Telegram answers, which can be a moment after the fake
+    # server shows the message: wait for that, then check nothing is left pending or doubled
+    deadline = time.monotonic() + 5
+    while True:
+        rows = await app.db.run(lambda s: list(s.exec(select(OutboxMessage))))
+        if {r.status for r in rows} == {"sent"} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
     assert {r.status for r in rows} == {"sent"} and len(rows) == 2
 
 
