@@ -10,6 +10,7 @@ dialogue side of Rasa. The same auth token as Rasa's own API is required (``?tok
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,16 @@ class BatchParseInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         routes = Blueprint("tousu_batch_parse", __name__)
+
+        @routes.listener("after_server_start")
+        async def freeze_heap(*_: Any) -> None:
+            """Rasa's heap (TensorFlow, spaCy's and Rasa's modules, the model) is millions of
+            objects: each full garbage collection walked them all, a 100-300 ms stall measured
+            in the middle of a benchmark. Frozen after the model is loaded, a full collection
+            only walks what was made since (the requests' own objects)."""
+            gc.collect()
+            gc.freeze()
+            logger.info("froze %d objects for the garbage collector", gc.get_freeze_count())
 
         @routes.route("/parse", methods=["POST"])
         async def parse(request: Request) -> response.HTTPResponse:

@@ -36,6 +36,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from tousu_rasa.batch_features import MAX_N, CharGrams, LatinWords, linear_scores, weighted
+
 logger = logging.getLogger(__name__)
 LATIN_WORD = r"[a-z][a-z']+"
 """English words (after lower-casing); Chinese is covered by the character n-grams."""
@@ -65,6 +67,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.word_vectorizer = self._word_vectorizer()
         self.char_vectorizer = self._char_vectorizer()
+        self.char_grams: CharGrams | None = None
+        self.latin_words: LatinWords | None = None
         self.word_idf = np.ones(0)
         self.char_idf = np.ones(0)
         self.clf: LogisticRegression | None = None
@@ -87,6 +91,14 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     ) -> TfidfIntentClassifier:
         return cls(config, model_storage, resource)
 
+    def _use_vocabulary(self, words: dict[str, int], chars: dict[str, int]) -> None:
+        """The NumPy scorer when the n-grams fit it (scikit-learn's vectorizers otherwise)."""
+        low, high = int(self.config["char_min_ngram"]), int(self.config["char_max_ngram"])
+        fits = 1 <= low <= high <= MAX_N
+        self.char_grams = CharGrams(chars, low, high) if fits else None
+        self.latin_words = LatinWords(words, LATIN_WORD) if fits else None
+        self._weights = None
+
     def _features(self, texts: list[str]) -> Any:
         return hstack(
             [
@@ -96,15 +108,26 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             format="csr",
         )
 
-    def _probabilities(self, features: Any) -> Any:
-        """Multinomial logistic regression's softmax, as ``predict_proba`` computes it, but with
-        the weights kept row-major: scipy copied the transposed weight matrix on every call."""
+    def _scores(self, texts: list[str]) -> Any:
+        """Logistic regression's linear scores, ``features @ coef.T + intercept``."""
+        assert self.clf is not None
+        if self._weights is None:  # row-major once: scipy copied the transposed matrix per call
+            self._weights = np.ascontiguousarray(self.clf.coef_.T)
+        if self.latin_words is None or self.char_grams is None:
+            return self._features(texts) @ self._weights + self.clf.intercept_
+        count = len(texts)
+        blocks = [
+            weighted(self.latin_words.pairs(texts), self.latin_words.size, self.word_idf, count),
+            weighted(self.char_grams.pairs(texts), self.char_grams.size, self.char_idf, count),
+        ]
+        return linear_scores(blocks, [0, self.latin_words.size], self._weights, self.clf.intercept_, count)
+
+    def _probabilities(self, texts: list[str]) -> Any:
+        """Multinomial logistic regression's softmax, as ``predict_proba`` computes it."""
         assert self.clf is not None
         if len(self.clf.classes_) < 3:  # binary: scikit-learn's own one-vs-rest formula
-            return self.clf.predict_proba(features)
-        if self._weights is None:
-            self._weights = np.ascontiguousarray(self.clf.coef_.T)
-        scores = features @ self._weights + self.clf.intercept_
+            return self.clf.predict_proba(self._features(texts))
+        scores = self._scores(texts)
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
@@ -126,19 +149,20 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         )
         self.clf = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]))
         self.clf.fit(features, labels)
-        self._weights = None
+        self._use_vocabulary(self.word_vectorizer.vocabulary_, self.char_vectorizer.vocabulary_)
         self.persist()
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.clf is None or not messages:
             return messages
-        probabilities = self._probabilities(self._features([m.get(TEXT) or "" for m in messages]))
+        probabilities = self._probabilities([m.get(TEXT) or "" for m in messages])
         classes = [str(c) for c in self.clf.classes_]
         keep = int(self.config["ranking_length"]) or len(classes)
-        for message, row in zip(messages, probabilities, strict=True):
-            order = np.argsort(-row)
-            ranking = [{"name": classes[i], "confidence": float(row[i])} for i in order[:keep]]
+        order = np.argsort(-probabilities, axis=1)[:, :keep]  # each row sorted as on its own
+        confidences = np.take_along_axis(probabilities, order, axis=1)
+        for message, picks, scores in zip(messages, order.tolist(), confidences.tolist(), strict=True):
+            ranking = [{"name": classes[i], "confidence": p} for i, p in zip(picks, scores, strict=True)]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
@@ -189,6 +213,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 clf.coef_ = weights["coef"]
                 clf.intercept_ = weights["intercept"]
                 component.clf = clf
+                component._use_vocabulary(saved["words"], saved["chars"])
         except (ValueError, FileNotFoundError, KeyError) as exc:
             logger.warning("TfidfIntentClassifier has no trained state (%s); it will not classify", exc)
         return component
