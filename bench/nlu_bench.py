@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.process_tuning import tune_for_serving
 from bot.settings import load_settings
 from nlu import server as rasa
 from nlu.client import CircuitBreaker, RasaNluClient
@@ -130,6 +131,7 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
             per_language[language] = evaluate([g for g, _ in pairs], [p for _, p in pairs]).macro_f1
         texts = [e.text for e in examples]
         await latency(client, texts, 1, 20)  # warm-up
+        tune_for_serving()  # the client lives in the bot's process, tuned as `tousu run` does
         one = await latency(client, texts, 1, 300)
         fifty = await latency(client, texts, 50, 2000)
         single_client = RasaNluClient(

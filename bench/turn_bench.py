@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from bot.app import TousuApp  # noqa: E402
+from bot.process_tuning import tune_for_serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from nlu.types import IntentScore, NluResult  # noqa: E402
 
@@ -128,6 +129,7 @@ async def main(conversations: int, seconds: float, rate: float) -> None:
         await app.start()
         for i in range(len(SCRIPT)):  # warm-up: one whole intake
             await turn(app, "warmup", i)
+        tune_for_serving()  # as `tousu run` does once started
         print(
             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, SQLite file in {folder}"

@@ -87,7 +87,7 @@ async def main(customers: int, steps: int) -> None:
         app = TousuApp(settings, use_nlu=False)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_web_app(app),
+                create_web_app(app, serving=True),  # tuned as `tousu run` is
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",

@@ -27,6 +27,7 @@ from bot.console.nlu_review import install as install_nlu_review
 from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
 from bot.console.security import NotLoggedIn
+from bot.process_tuning import tune_for_serving
 from dialogues.types import ConversationKey, InboundMessage
 from storage.models import Message
 from storage.types import utcnow
@@ -39,13 +40,16 @@ HISTORY_LIMIT = 50
 MAX_WS_MESSAGE = 64_000
 
 
-def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True) -> FastAPI:
-    """Build the FastAPI app; with ``manage_lifecycle`` the bot starts and stops with it."""
+def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: bool = False) -> FastAPI:
+    """Build the FastAPI app; with ``manage_lifecycle`` the bot starts and stops with it, and
+    ``serving`` (the process is the bot's: ``tousu run``) tunes the interpreter once started."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await tousu.start()
+        if serving:
+            tune_for_serving()
         try:
             yield
         finally:

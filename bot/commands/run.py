@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(settings.database_url)
     tousu = TousuApp(settings, use_nlu=False if args.no_nlu else None, migrate_on_start=False)
-    web = create_web_app(tousu)
+    web = create_web_app(tousu, serving=True)
     config = uvicorn.Config(
         web,
         host=settings.web.host,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import col, select
 
 from bot.lifecycle import states
@@ -36,7 +36,10 @@ from bot.texts import status_name
 from bot.ticket_intake import format_local
 from dialogues.types import Button, Language
 from storage.models import NluSample, Staff, Ticket, TicketDeadline
+from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
+
+_DEADLINE_INSERT = Prepared(insert(TicketDeadline.__table__))  # type: ignore[attr-defined]
 
 CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
 SCORE = re.compile(r"^\s*([1-5])(?:\s*[分.,，。:：]?\s*(.*))?$", re.S)
@@ -623,13 +626,27 @@ class TicketDesk:
         """Start (or restart) a deadline with its warning and breach follow-ups. ``new``: the
         ticket was just created, so there is no clock or follow-up to look up or cancel."""
         assert ticket.id is not None
-        row = None if new else next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
-        if row is None:
-            row = TicketDeadline(ticket_id=ticket.id, name=deadline.name)
-        row.started_at, row.due_at, row.warn_at = work.now, deadline.due, deadline.warn_at
-        row.met_at = row.warned_at = row.breached_at = None
-        work.session.add(row)
-        if not new:
+        if new:  # straight to the connection: no ORM object for a row nothing here reads back
+            _DEADLINE_INSERT.execute(
+                work.session.connection(),
+                {
+                    "ticket_id": ticket.id,
+                    "name": deadline.name,
+                    "started_at": work.now,
+                    "due_at": deadline.due,
+                    "warn_at": deadline.warn_at,
+                    "met_at": None,
+                    "warned_at": None,
+                    "breached_at": None,
+                },
+            )
+        else:
+            row = next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
+            if row is None:
+                row = TicketDeadline(ticket_id=ticket.id, name=deadline.name)
+            row.started_at, row.due_at, row.warn_at = work.now, deadline.due, deadline.warn_at
+            row.met_at = row.warned_at = row.breached_at = None
+            work.session.add(row)
             work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
         work.follow_up(ticket, "sla_warn", deadline.warn_at, deadline=deadline.name)
         work.follow_up(ticket, "sla_breach", deadline.due, deadline=deadline.name)

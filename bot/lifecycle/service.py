@@ -50,9 +50,8 @@ class TicketService:
         if self.delivery is not None and work.outbox:
             self.delivery.enqueue(work.outbox)
         if work.follow_ups:
-            ids = [row.id for row in work.follow_ups if row.id is not None]
             for listener in self.follow_up_listeners:
-                listener(ids)
+                listener(list(work.follow_ups))
 
     async def on_ticket(self, number: str, operation: Callable[[Work, Ticket], T]) -> T:
         """Run ``operation`` on the ticket with this number (LifecycleError when there is none)."""
