@@ -4,13 +4,18 @@ deliveries into InboundMessage for an InboundSink, and delivers OutboundMessage 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 from dialogues.types import Attachment, Button, InboundMessage
+
+Webhook = Callable[["Request"], Awaitable["Response"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,11 @@ class Channel(ABC):
     def router(self) -> APIRouter | None:
         """HTTP routes the channel needs on the app's web server (webhooks, callbacks)."""
         return None
+
+    def webhooks(self) -> dict[tuple[str, str], Webhook]:
+        """Hot endpoints by (method, path), answered before FastAPI's middleware, routing and
+        dependency machinery; each handles its own errors (bot/web.py, ``TousuWeb``)."""
+        return {}
 
     @abstractmethod
     async def send(self, user_id: str, message: OutboundMessage) -> str | None:

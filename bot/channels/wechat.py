@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request, Response
 from sqlmodel import Session, select
 from wechatpy.exceptions import WeChatClientException
 
-from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, render_plain
+from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, Webhook, render_plain
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
 from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, check_timestamp, parse
@@ -109,25 +109,29 @@ class WeChatChannel(Channel):
                 return Response(status_code=403)
             return Response(q.get("echostr", ""), media_type="text/plain")
 
-        @router.post("/wechat/callback")
-        async def callback(request: Request) -> Response:
-            limit = self.settings.wechat.max_body_bytes
-            if int(request.headers.get("content-length") or 0) > limit:
-                return Response(status_code=413)
-            body = await request.body()
-            if len(body) > limit:
-                return Response(status_code=413)
-            query = dict(request.query_params)
-            try:
-                check_timestamp(query.get("timestamp", ""), self.settings.wechat.replay_window_seconds)
-                message = parse(self.envelope.open(body, query))
-            except CallbackRefused as exc:
-                log.warning("WeChat callback refused (%d): %s", exc.status, exc.reason)
-                return Response(status_code=exc.status)
-            answer = await self.answer(message, query)
-            return Response(answer, media_type="application/xml" if answer != "success" else "text/plain")
-
         return router
+
+    def webhooks(self) -> dict[tuple[str, str], Webhook]:
+        return {("POST", "/wechat/callback"): self.callback}
+
+    async def callback(self, request: Request) -> Response:
+        """One message or event from WeChat: verified, answered passively when the turn is
+        quick enough, else ``success`` (the reply follows through the API)."""
+        limit = self.settings.wechat.max_body_bytes
+        if int(request.headers.get("content-length") or 0) > limit:
+            return Response(status_code=413)
+        body = await request.body()
+        if len(body) > limit:
+            return Response(status_code=413)
+        query = dict(request.query_params)
+        try:
+            check_timestamp(query.get("timestamp", ""), self.settings.wechat.replay_window_seconds)
+            message = parse(self.envelope.open(body, query))
+        except CallbackRefused as exc:
+            log.warning("WeChat callback refused (%d): %s", exc.status, exc.reason)
+            return Response(status_code=exc.status)
+        answer = await self.answer(message, query)
+        return Response(answer, media_type="application/xml" if answer != "success" else "text/plain")
 
     async def answer(self, message: Any, query: dict[str, str]) -> str:
         """The HTTP body for one verified message: a passive reply or ``success``."""

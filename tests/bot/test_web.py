@@ -118,3 +118,31 @@ def test_health_reports_the_nlu_server_without_failing_on_it(
         response = client.get("/health")
     assert response.status_code == 200, response.text
     assert response.json()["nlu"] == expected
+
+
+def test_channel_webhooks_are_answered_first_and_a_failing_one_gives_500(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+
+    tousu = TousuApp(make_settings(tmp_path), use_nlu=False)
+    app = create_web_app(tousu)
+    seen: list[str] = []
+
+    async def echo(request: Request) -> Response:
+        seen.append((await request.body()).decode())
+        return PlainTextResponse(f"got {request.query_params['n']}")
+
+    async def broken(_request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app.channel_webhooks[("POST", "/hook")] = echo
+    app.channel_webhooks[("POST", "/broken")] = broken
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answered = client.post("/hook?n=7", content="喂")
+        assert (answered.status_code, answered.text, seen) == (200, "got 7", ["喂"])
+        assert client.get("/hook").status_code in (404, 405)  # other methods go to FastAPI
+        assert client.post("/broken").status_code == 500
+        assert "webhook /broken failed" in caplog.text
+        assert client.get("/health").status_code == 200  # the rest of the app is untouched
