@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert
 from sqlmodel import col, select
 
 from bot.lifecycle import states
@@ -38,8 +38,18 @@ from dialogues.types import Button, Language
 from storage.models import NluSample, Staff, Ticket, TicketDeadline
 from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
+from storage.types import UTCDateTime
 
 _DEADLINE_INSERT = Prepared(insert(TicketDeadline.__table__))  # type: ignore[attr-defined]
+_REPEAT_CUSTOMERS = Prepared(
+    select(func.count(func.distinct(Ticket.customer_id))).where(
+        col(Ticket.kind) == bindparam("kind"),
+        col(Ticket.category) == bindparam("category"),
+        col(Ticket.target) == bindparam("target"),
+        col(Ticket.created_at) >= bindparam("since", type_=UTCDateTime),
+        col(Ticket.status) != bindparam("cancelled"),
+    )
+)
 
 CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
 SCORE = re.compile(r"^\s*([1-5])(?:\s*[分.,，。:：]?\s*(.*))?$", re.S)
@@ -103,17 +113,21 @@ class TicketDesk:
             ticket.category, self.settings.departments, self.settings.default_department
         )
         self._repeat_rule(work, ticket)
-        for deadline in self.policy.deadlines(ticket.kind, ticket.severity, work.now, self.calendar):
+        deadlines = list(self.policy.deadlines(ticket.kind, ticket.severity, work.now, self.calendar))
+        for deadline in deadlines:
             self._start_clock(work, ticket, deadline, new=True)
         if ticket.recused:
             work.event(ticket, "recused", actor="system", after={"staff": list(ticket.recused)})
         load = open_load(work.session)
         if ticket.severity == "major":
-            return self._escalate_major(work, ticket, staff, load, language)
+            report = next((d.due for d in deadlines if d.name == "report_to_management"), None)
+            return self._escalate_major(work, ticket, staff, load, language, due=report)
         handler = pick(
             staff, department=ticket.department, roles=("handler",), recused=ticket.recused, load=load
         )
-        reply_by = self._promise(work, ticket)
+        # the clocks just started, none met yet: what _promise would read back from them
+        promised = [d.due for d in deadlines if d.name != "acknowledge"] or [d.due for d in deadlines]
+        reply_by = min(promised) if promised else work.now + timedelta(hours=24)
         when = format_local(reply_by, self.tz, language)
         dept = lt.department_name(ticket.department, language)
         if handler is None:
@@ -146,16 +160,17 @@ class TicketDesk:
     def _repeat_rule(self, work: Work, ticket: Ticket) -> None:
         if ticket.kind != "complaint" or not ticket.category or not ticket.target:
             return
-        since = work.now - timedelta(days=self.settings.repeat_days)
-        customers = work.session.exec(
-            select(func.count(func.distinct(Ticket.customer_id))).where(
-                Ticket.kind == "complaint",
-                Ticket.category == ticket.category,
-                Ticket.target == ticket.target,
-                col(Ticket.created_at) >= since,
-                Ticket.status != "cancelled",
-            )
-        ).one()
+        work.session.flush()  # this ticket's own target counts
+        [customers] = _REPEAT_CUSTOMERS.execute(
+            work.session.connection(),
+            {
+                "kind": "complaint",
+                "category": ticket.category,
+                "target": ticket.target,
+                "since": work.now - timedelta(days=self.settings.repeat_days),
+                "cancelled": "cancelled",
+            },
+        ).fetchone()
         if int(customers) >= self.settings.repeat_customers and ticket.severity != "major":
             reason = (
                 f"{customers} customers complained about {ticket.target} ({ticket.category}) "
@@ -172,10 +187,18 @@ class TicketDesk:
         )
 
     def _escalate_major(
-        self, work: Work, ticket: Ticket, staff: list[StaffMember], load: dict[str, int], language: Language
+        self,
+        work: Work,
+        ticket: Ticket,
+        staff: list[StaffMember],
+        load: dict[str, int],
+        language: Language,
+        *,
+        due: datetime | None = None,
     ) -> Intake:
         """A major complaint goes to a manager at once, the supervisor is alerted, and the
-        customer hears only an apology and the promise of a manager's call."""
+        customer hears only an apology and the promise of a manager's call. ``due``: the
+        report-to-management deadline when the caller knows it (read from the clocks if not)."""
         manager = manager_for(staff, department=ticket.department or "", recused=ticket.recused, load=load)
         sup = supervisor_for(staff, department=ticket.department or "", recused=ticket.recused, load=load)
         if manager is not None:
@@ -183,7 +206,7 @@ class TicketDesk:
         ticket.escalated_to = manager.username if manager else None
         self.move(work, ticket, "escalated", actor="system", note="major complaint", tell=False)
         reasons = "; ".join(r.get("reason", "") for r in ticket.severity_reasons) or "major"
-        due = self._due(work, ticket, "report_to_management") or work.now + timedelta(hours=12)
+        due = due or self._due(work, ticket, "report_to_management") or work.now + timedelta(hours=12)
         staff_note = lt.staff_text(
             "major", number=ticket.number, reasons=reasons, due=format_local(due, self.tz, "zh")
         )

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.channels.base import OutboundMessage
@@ -29,6 +30,20 @@ from storage.repositories import transcript
 # dozen follow-ups and several alerts and events, and ORM objects cost more than the inserts.
 _FOLLOW_UP_INSERT = Prepared(insert(FollowUp.__table__).returning(FollowUp.__table__.c.id))  # type: ignore[attr-defined]
 _ALERT_INSERT = Prepared(insert(StaffAlert.__table__))  # type: ignore[attr-defined]
+# Routing reads these for every new ticket; as prepared selects they skip the ORM's compile.
+_STAFF = Staff.__table__  # type: ignore[attr-defined]
+_ACTIVE_STAFF = Prepared(
+    sa_select(_STAFF.c.username, _STAFF.c.name, _STAFF.c.department, _STAFF.c.role, _STAFF.c.employee_no)
+    .where(_STAFF.c.active == bindparam("active"))
+    .order_by(_STAFF.c.username)
+)
+_OPEN_STATUSES = {f"open_{i}": status for i, status in enumerate(sorted(OPEN))}
+_OPEN_LOAD = Prepared(
+    select(Ticket.assignee, func.count())
+    .where(col(Ticket.status).in_([bindparam(key) for key in _OPEN_STATUSES]))
+    .where(col(Ticket.assignee).is_not(None))
+    .group_by(col(Ticket.assignee))
+)
 
 
 @dataclass
@@ -157,20 +172,12 @@ class Work:
 
 
 def staff_directory(session: Session) -> list[StaffMember]:
-    rows = session.exec(select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.username))).all()
-    return [
-        StaffMember(
-            username=r.username, name=r.name, department=r.department, role=r.role, employee_no=r.employee_no
-        )
-        for r in rows
-    ]
+    rows = _ACTIVE_STAFF.execute(session.connection(), {"active": True}).fetchall()
+    return [StaffMember(*row) for row in rows]
 
 
 def open_load(session: Session) -> dict[str, int]:
     """Open tickets per assignee: routing gives new work to whoever has least."""
-    rows = session.exec(
-        select(Ticket.assignee, func.count())
-        .where(col(Ticket.status).in_(OPEN), col(Ticket.assignee).is_not(None))
-        .group_by(col(Ticket.assignee))
-    ).all()
+    session.flush()  # an assignment made earlier in this unit of work counts
+    rows = _OPEN_LOAD.execute(session.connection(), _OPEN_STATUSES).fetchall()
     return {str(name): int(count) for name, count in rows}

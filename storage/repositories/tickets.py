@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -16,6 +16,17 @@ from storage.prepared import Prepared
 from storage.types import utcnow
 
 _EVENT_INSERT = Prepared(insert(TicketEvent.__table__))  # type: ignore[attr-defined]
+_SEQUENCES = TicketSequence.__table__  # type: ignore[attr-defined]
+_SEQUENCE_START = {
+    "sqlite": Prepared(sqlite_insert(_SEQUENCES).on_conflict_do_nothing()),
+    "postgresql": Prepared(pg_insert(_SEQUENCES).on_conflict_do_nothing()),
+}
+_SEQUENCE_NEXT = Prepared(
+    update(_SEQUENCES)
+    .where(_SEQUENCES.c.day == bindparam("k_day"))
+    .values(last=_SEQUENCES.c.last + bindparam("k_step"))
+    .returning(_SEQUENCES.c.last)
+)
 
 
 def next_number(session: Session, *, local_day: date) -> str:
@@ -25,16 +36,10 @@ def next_number(session: Session, *, local_day: date) -> str:
     and a rollback returns the number: numbers are unique and gapless on SQLite and PostgreSQL.
     """
     day = local_day.strftime("%y%m%d")
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert_fn(TicketSequence).values(day=day, last=0).on_conflict_do_nothing())
-    last = session.execute(
-        update(TicketSequence)
-        .where(col(TicketSequence.day) == day)
-        .values(last=col(TicketSequence.last) + 1)
-        .returning(col(TicketSequence.last))
-    ).scalar_one()
-    return f"{day}{last:04d}"
+    conn = session.connection()
+    _SEQUENCE_START[conn.dialect.name].execute(conn, {"day": day, "last": 0})
+    [last] = _SEQUENCE_NEXT.execute(conn, {"k_day": day, "k_step": 1}).fetchone()
+    return f"{day}{int(last):04d}"
 
 
 def add_event(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.models import Conversation, Customer, Message, OutboxMessage
 from storage.prepared import Prepared
+from storage.types import UTCDateTime
 
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -70,6 +71,18 @@ _SAVE_STATE = Prepared(
     )
 )
 _OUTBOX_INSERT = Prepared(insert(OUTBOX).returning(OUTBOX.c.id))
+_FLAG_FOR_AGENTS = Prepared(
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("k_id"), CONVERSATIONS.c.assigned_agent.is_(None))
+    .values(
+        waiting_since=func.coalesce(CONVERSATIONS.c.waiting_since, bindparam("k_now", type_=UTCDateTime)),
+        handoff_reason=func.coalesce(CONVERSATIONS.c.handoff_reason, bindparam("k_reason")),
+        priority=case(
+            (CONVERSATIONS.c.priority < bindparam("k_above"), bindparam("k_priority")),
+            else_=CONVERSATIONS.c.priority,
+        ),
+    )
+)
 
 
 def customer_id(
@@ -293,13 +306,13 @@ def flag_for_agents(
 ) -> None:
     """Put a conversation in the agents' queue while the bot carries on: the first reason and
     waiting time stay, the priority only rises, and a conversation a person holds is left alone."""
-    table = CONVERSATIONS
-    conn.execute(
-        update(table)
-        .where(table.c.id == conversation_id, table.c.assigned_agent.is_(None))
-        .values(
-            waiting_since=func.coalesce(table.c.waiting_since, now),
-            handoff_reason=func.coalesce(table.c.handoff_reason, reason),
-            priority=case((table.c.priority < priority, priority), else_=table.c.priority),
-        )
+    _FLAG_FOR_AGENTS.execute(
+        conn,
+        {
+            "k_id": conversation_id,
+            "k_now": now,
+            "k_reason": reason,
+            "k_above": priority,
+            "k_priority": priority,
+        },
     )
