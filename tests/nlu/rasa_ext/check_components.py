@@ -16,12 +16,13 @@ import numpy as np
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.extractors.regex_entity_extractor import RegexEntityExtractor
+from rasa.nlu.utils.pattern_utils import extract_patterns
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from sklearn.feature_extraction.text import CountVectorizer
 from tousu_rasa.batch_features import CharGrams
-from tousu_rasa.batch_regex import BatchRegexEntityExtractor, find_entities, joinable
+from tousu_rasa.batch_regex import BatchRegexEntityExtractor, find_entities, joinable, with_first_chars
 from tousu_rasa.tfidf_classifier import TfidfIntentClassifier
 
 HOSTILE = [
@@ -35,6 +36,7 @@ HOSTILE = [
     "订单号 A20261120001 ￥300 13800138000 +86 138 0013 8000",
     "A  b  c  d",
     "我要找记者曝光，还要去12315和消协投诉，律师函已经发了",
+    "STRASSE Straße ǆemal ǅEMAL \u212aelvin KELVIN ſtraße Media MEDIA mEdIa",
 ]
 EXTRA_PATTERNS = [  # beyond the project's own: shapes the joined search must refuse or get right
     {"name": "dot", "pattern": r"a.b"},
@@ -44,6 +46,8 @@ EXTRA_PATTERNS = [  # beyond the project's own: shapes the joined search must re
     {"name": "boundary", "pattern": r"\bx\b"},
     {"name": "lookahead", "pattern": r"\d+(?=元)"},
     {"name": "empty", "pattern": r"(?:元)?"},
+    {"name": "cased_lookup", "pattern": r"(Straße|MEDIA|ǅemal|kelvin|律师)"},
+    {"name": "behind_lookup", "pattern": r"(?<!x)(?:Kelvin|\d{3})"},
 ]
 
 
@@ -105,6 +109,12 @@ def main() -> None:
             )
         flags = re.IGNORECASE
         report["joinable"] = {p["name"]: joinable(p["pattern"], flags) for p in EXTRA_PATTERNS}
+        patterns = extract_patterns(
+            training, use_lookup_tables=True, use_regexes=True, use_word_boundaries=False
+        )
+        report["project_patterns_with_lookahead"] = sum(
+            with_first_chars(p["pattern"], flags) != p["pattern"] for p in patterns
+        )
         regexes = training.regex_features
         report["project_patterns_joined"] = sum(joinable(p["pattern"], flags) for p in regexes)
         report["project_patterns"] = len(regexes)

@@ -60,6 +60,9 @@ def test_only_patterns_that_cannot_cross_two_texts_are_searched_joined(report: d
         "boundary": True,
         "lookahead": True,
         "empty": True,
+        "cased_lookup": True,
+        "behind_lookup": True,
     }
     assert report["project_patterns_joined"] == report["project_patterns"]
+    assert report["project_patterns_with_lookahead"] >= 5  # the lookup tables at least
     assert report["dot_forced_joined_spans_texts"] is True  # why the check is needed
