@@ -123,12 +123,14 @@ def with_first_chars(pattern: str, flags: int = 0) -> str:
     start (digits, Chinese) or the start is a letter range, the lookahead only costs, so it is
     left off (measured per pattern: bench/RESULTS.md, "NLU")."""
     try:
-        items = list(sre_parse.parse(pattern, flags))
+        parsed = sre_parse.parse(pattern, flags)
+        items = list(parsed)
         firsts = _firsts(items)
+        inline = sre_parse.parse(pattern).state.flags != sre_parse.parse("").state.flags
     except (re.error, TypeError, ValueError):
         return pattern
-    if not firsts or any(kind == "range" for kind, _ in firsts):
-        return pattern
+    if inline or not firsts or any(kind == "range" for kind, _ in firsts):
+        return pattern  # inline global flags, e.g. (?i), must stay at the very start
     opens_blind = items[0][0] in (sre.ASSERT, sre.ASSERT_NOT)
     cased = bool(flags & re.IGNORECASE) and any(
         kind == "literal" and value.lower() != value.upper() for kind, value in firsts

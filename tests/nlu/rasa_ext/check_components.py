@@ -48,6 +48,7 @@ EXTRA_PATTERNS = [  # beyond the project's own: shapes the joined search must re
     {"name": "empty", "pattern": r"(?:元)?"},
     {"name": "cased_lookup", "pattern": r"(Straße|MEDIA|ǅemal|kelvin|律师)"},
     {"name": "behind_lookup", "pattern": r"(?<!x)(?:Kelvin|\d{3})"},
+    {"name": "inline_flags", "pattern": r"(?i)(media|press)"},
 ]
 
 
@@ -111,6 +112,9 @@ def main() -> None:
         report["joinable"] = {p["name"]: joinable(p["pattern"], flags) for p in EXTRA_PATTERNS}
         patterns = extract_patterns(
             training, use_lookup_tables=True, use_regexes=True, use_word_boundaries=False
+        )
+        report["inline_flags_left_alone"] = (
+            with_first_chars(r"(?i)(media|press)", flags) == r"(?i)(media|press)"
         )
         report["project_patterns_with_lookahead"] = sum(
             with_first_chars(p["pattern"], flags) != p["pattern"] for p in patterns

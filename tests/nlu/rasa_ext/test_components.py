@@ -62,7 +62,9 @@ def test_only_patterns_that_cannot_cross_two_texts_are_searched_joined(report: d
         "empty": True,
         "cased_lookup": True,
         "behind_lookup": True,
+        "inline_flags": True,
     }
     assert report["project_patterns_joined"] == report["project_patterns"]
     assert report["project_patterns_with_lookahead"] >= 5  # the lookup tables at least
+    assert report["inline_flags_left_alone"] is True  # (?i) must stay at the very start
     assert report["dot_forced_joined_spans_texts"] is True  # why the check is needed
