@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -85,6 +87,15 @@ class Prepared:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         args: Any = [plan.args(r) for r in batch]
         _run(conn.dialect, plan.sql, lambda: cursor.executemany(plan.sql, args))
+
+
+def insert_ignoring_conflicts(table: Table) -> dict[str, Prepared]:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table``, by dialect name: the clause is
+    dialect syntax, and SQLAlchemy would recompile it on every call."""
+    return {
+        name: Prepared(fn(table).on_conflict_do_nothing())
+        for name, fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
 
 
 def _run(dialect: Dialect, sql: str, call: Callable[[], Any]) -> None:

@@ -118,7 +118,11 @@ class WeChatChannel(Channel):
         """One message or event from WeChat: verified, answered passively when the turn is
         quick enough, else ``success`` (the reply follows through the API)."""
         limit = self.settings.wechat.max_body_bytes
-        if int(request.headers.get("content-length") or 0) > limit:
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit():
+            log.warning("WeChat callback refused (400): Content-Length %r", declared[:20])
+            return Response(status_code=400)
+        if int(declared) > limit:
             return Response(status_code=413)
         body = await request.body()
         if len(body) > limit:

@@ -125,9 +125,9 @@ class TicketDesk:
         handler = pick(
             staff, department=ticket.department, roles=("handler",), recused=ticket.recused, load=load
         )
-        # the clocks just started, none met yet: what _promise would read back from them
-        promised = [d.due for d in deadlines if d.name != "acknowledge"] or [d.due for d in deadlines]
-        reply_by = min(promised) if promised else work.now + timedelta(hours=24)
+        reply_by = _soonest(  # the clocks just started: none is met yet
+            [d.due for d in deadlines if d.name != "acknowledge"], [d.due for d in deadlines], work.now
+        )
         when = format_local(reply_by, self.tz, language)
         dept = lt.department_name(ticket.department, language)
         if handler is None:
@@ -154,8 +154,8 @@ class TicketDesk:
     def _promise(self, work: Work, ticket: Ticket) -> datetime:
         """The soonest open customer-facing deadline: when we said they will hear from us."""
         rows = self._clocks(work, ticket)
-        wanted = [r for r in rows if r.met_at is None and r.name != "acknowledge"] or rows
-        return min(r.due_at for r in wanted) if wanted else work.now + timedelta(hours=24)
+        wanted = [r.due_at for r in rows if r.met_at is None and r.name != "acknowledge"]
+        return _soonest(wanted, [r.due_at for r in rows], work.now)
 
     def _repeat_rule(self, work: Work, ticket: Ticket) -> None:
         if ticket.kind != "complaint" or not ticket.category or not ticket.target:
@@ -711,6 +711,13 @@ class TicketDesk:
             if match:
                 return ("score", int(match.group(1)), (match.group(2) or "").strip() or None)
         return None
+
+
+def _soonest(wanted: list[datetime], fallback: list[datetime], now: datetime) -> datetime:
+    """The promise to the customer: the soonest wanted deadline, else the soonest of all, else a
+    day from now."""
+    chosen = wanted or fallback
+    return min(chosen) if chosen else now + timedelta(hours=24)
 
 
 def target_of(slots: Mapping[str, Any]) -> str | None:

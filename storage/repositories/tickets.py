@@ -7,20 +7,15 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.models import Ticket, TicketEvent, TicketSequence
-from storage.prepared import Prepared
+from storage.prepared import Prepared, insert_ignoring_conflicts
 from storage.types import utcnow
 
 _EVENT_INSERT = Prepared(insert(TicketEvent.__table__))  # type: ignore[attr-defined]
 _SEQUENCES = TicketSequence.__table__  # type: ignore[attr-defined]
-_SEQUENCE_START = {
-    "sqlite": Prepared(sqlite_insert(_SEQUENCES).on_conflict_do_nothing()),
-    "postgresql": Prepared(pg_insert(_SEQUENCES).on_conflict_do_nothing()),
-}
+_SEQUENCE_START = insert_ignoring_conflicts(_SEQUENCES)
 _SEQUENCE_NEXT = Prepared(
     update(_SEQUENCES)
     .where(_SEQUENCES.c.day == bindparam("k_day"))

@@ -10,12 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Conversation, Customer, Message, OutboxMessage
-from storage.prepared import Prepared
+from storage.prepared import Prepared, insert_ignoring_conflicts
 from storage.types import UTCDateTime
 
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
@@ -38,11 +36,7 @@ class OutgoingRow:
 # recompiled every time: 1.5 ms per insert instead of 0.2 ms, measured with the Core).
 
 
-_NEW_CUSTOMER = {
-    name: Prepared(fn(CUSTOMERS).on_conflict_do_nothing())
-    for name, fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
-"""Per dialect: ON CONFLICT is dialect syntax (and SQLAlchemy would recompile it on every call)."""
+_NEW_CUSTOMER = insert_ignoring_conflicts(CUSTOMERS)
 
 
 class DuplicateMessage(Exception):

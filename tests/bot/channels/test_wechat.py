@@ -167,6 +167,14 @@ async def test_an_oversized_body_is_a_413(client: httpx.AsyncClient) -> None:
     assert (await post(client, wx.text(USER, "长" * 40_000))).status_code == 413
 
 
+async def test_a_malformed_content_length_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
+    request = client.build_request(
+        "POST", "/wechat/callback", params=wx.signed_query(), content=wx.text(USER, "你好").encode()
+    )
+    request.headers["content-length"] = "12abc"
+    assert (await client.send(request)).status_code == 400
+
+
 async def test_a_slow_turn_answers_success_and_the_api_delivers(tmp_path: Path, fake: FakeWeChat) -> None:
     app = TousuApp(wx_settings(tmp_path, fake, reply_budget_seconds=0.001), use_nlu=False)
     await app.start()
