@@ -4,6 +4,10 @@ The NLU is replaced by a constant so the numbers measure our own code: storage, 
 engine and outbox delivery to the in-process console channel. Each simulated customer walks the
 whole complaint intake (11 turns, one ticket) again and again.
 
+Customers are spread over the script (customer i starts at step i mod 11, walked there before
+the clock starts), as conversations are in steady service; ``--aligned`` starts them all at the
+greeting together, so every customer reaches the ticket-creating step in the same moment.
+
 Two measurements, because a closed loop cannot show both at once:
 - saturation: N customers send their next message as soon as the last was answered; turns/s is
   the capacity.
@@ -71,30 +75,43 @@ async def turn(app: TousuApp, user: str, index: int) -> None:
         raise RuntimeError("a turn produced no reply")
 
 
-async def saturate(app: TousuApp, conversations: int, seconds: float) -> tuple[int, float, list[float]]:
+async def walk_to_phases(app: TousuApp, phases: list[int]) -> None:
+    """Untimed: bring customer i to step phases[i] of the script, starting from the greeting."""
+
+    async def walk(i: int, phase: int) -> None:
+        for index in range(phase):
+            await turn(app, f"sat{i}", index)
+
+    await asyncio.gather(*(walk(i, phase) for i, phase in enumerate(phases)))
+
+
+async def saturate(app: TousuApp, phases: list[int], seconds: float) -> tuple[int, float, list[float]]:
     latencies: list[float] = []
+    await walk_to_phases(app, phases)
     stop_at = time.perf_counter() + seconds
 
-    async def customer(user: str) -> int:
+    async def customer(i: int) -> int:
         done = 0
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
-            await turn(app, user, done)
+            await turn(app, f"sat{i}", phases[i] + done)
             latencies.append(time.perf_counter() - started)
             done += 1
         return done
 
     started = time.perf_counter()
-    counts = await asyncio.gather(*(customer(f"sat{i}") for i in range(conversations)))
+    counts = await asyncio.gather(*(customer(i) for i in range(len(phases))))
     return sum(counts), time.perf_counter() - started, latencies
 
 
 async def paced(
-    app: TousuApp, conversations: int, seconds: float, rate: float
+    app: TousuApp, phases: list[int], seconds: float, rate: float
 ) -> tuple[int, float, list[float]]:
     latencies: list[float] = []
+    conversations = len(phases)
     per_customer = rate / conversations
     interval = 1.0 / per_customer
+    await walk_to_phases(app, phases)
     begin = time.perf_counter() + 0.5
 
     async def customer(i: int) -> int:
@@ -108,7 +125,7 @@ async def paced(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await turn(app, user, n)
+            await turn(app, user, phases[i] + n)
             latencies.append(time.perf_counter() - scheduled)
             n += 1
 
@@ -116,7 +133,8 @@ async def paced(
     return sum(counts), seconds, latencies
 
 
-async def main(conversations: int, seconds: float, rate: float) -> None:
+async def main(conversations: int, seconds: float, rate: float, aligned: bool) -> None:
+    phases = [0 if aligned else i % len(SCRIPT) for i in range(conversations)]
     with tempfile.TemporaryDirectory() as folder:
         base = load_settings(ROOT / "config.yaml")
         settings = base.model_copy(
@@ -134,13 +152,14 @@ async def main(conversations: int, seconds: float, rate: float) -> None:
             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, SQLite file in {folder}"
         )
-        total, elapsed, lat = await saturate(app, conversations, seconds)
+        print(f"customers {'aligned at the greeting' if aligned else 'spread over the script'}")
+        total, elapsed, lat = await saturate(app, phases, seconds)
         print(
             f"saturation: {conversations} conversations, {total} turns in {elapsed:.1f}s = "
             f"{total / elapsed:.0f} turns/s; latency p50 {percentile(lat, 0.5):.1f} ms, "
             f"p99 {percentile(lat, 0.99):.1f} ms"
         )
-        total, elapsed, lat = await paced(app, conversations, seconds, rate)
+        total, elapsed, lat = await paced(app, phases, seconds, rate)
         print(
             f"paced at {rate:.0f} turns/s: {conversations} conversations, {total} turns; "
             f"latency p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
@@ -148,6 +167,12 @@ async def main(conversations: int, seconds: float, rate: float) -> None:
         )
         tickets = await app.db.run(lambda s: s.execute(text("SELECT count(*) FROM tickets")).scalar_one())
         print(f"tickets created: {tickets}")
+        gc = app.db.group_commit
+        assert gc is not None
+        print(
+            f"SQLite: {gc.units} units in {gc.commits} commits, "
+            f"{gc.lock_waits} waits for the write lock held elsewhere"
+        )
         await app.stop()
 
 
@@ -156,5 +181,6 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--aligned", action="store_true", help="every customer starts at the greeting")
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.seconds, args.rate))
+    asyncio.run(main(args.conversations, args.seconds, args.rate, args.aligned))

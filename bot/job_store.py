@@ -1,9 +1,11 @@
 """APScheduler's SQLAlchemy job store, adding many jobs in one transaction.
 
 A new ticket brings up to ten follow-ups (a warning and a breach per deadline), each an
-APScheduler job. The stock store compiles a fresh INSERT and commits once per job; on SQLite every
-one of those commits also waits for the write lock the bot's turns use. Inside ``batch()`` the
-store collects the rows and writes them with one statement in one transaction.
+APScheduler job. The stock store compiles a fresh INSERT and commits once per job, on its own
+connection; on SQLite every one of those commits also takes the write lock the bot's turns use,
+from another thread. Inside ``collect()`` the store only gathers the rows, and ``write_rows``
+writes them with one statement in the caller's transaction (the scheduler's, on the bot's own
+database connection, together with marking the follow-ups scheduled).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 
@@ -27,16 +30,34 @@ class BatchingJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         self._local = threading.local()
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Jobs added by this thread inside the block are written together when it ends; an id
-        that is already stored is replaced (the scheduler adds with ``replace_existing``)."""
-        self._local.rows = []
+    def collect(self) -> Iterator[list[dict[str, Any]]]:
+        """Jobs added by this thread inside the block are not written: their rows are gathered
+        in the list yielded, for ``write_rows``."""
+        rows: list[dict[str, Any]] = []
+        self._local.rows = rows
         try:
-            yield
+            yield rows
         finally:
-            rows, self._local.rows = self._local.rows, None
-            if rows:
-                self._write(rows)
+            self._local.rows = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Jobs added by this thread inside the block are written together, in one transaction
+        of the store's own engine, when it ends."""
+        with self.collect() as rows:
+            yield
+        if rows:
+            with self.engine.begin() as connection:
+                self.write_rows(connection, rows)
+
+    def write_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Write collected rows in ``connection``'s transaction; an id already stored is replaced
+        (the scheduler adds with ``replace_existing``)."""
+        if not rows:
+            return
+        table = self.jobs_t
+        connection.execute(table.delete().where(table.c.id.in_([row["id"] for row in rows])))
+        connection.execute(table.insert(), rows)
 
     def add_job(self, job: Job) -> None:
         row = {
@@ -53,21 +74,3 @@ class BatchingJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
                 connection.execute(self.jobs_t.insert(), row)
             except IntegrityError as exc:
                 raise ConflictingIdError(job.id) from exc
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(self.jobs_t.insert(), rows)
-            return
-        except IntegrityError:
-            pass  # some ids exist already: row by row, replacing those
-        table = self.jobs_t
-        with self.engine.begin() as connection:
-            for row in rows:
-                changed = connection.execute(
-                    table.update()
-                    .where(table.c.id == row["id"])
-                    .values(next_run_time=row["next_run_time"], job_state=row["job_state"])
-                )
-                if not changed.rowcount:
-                    connection.execute(table.insert(), row)

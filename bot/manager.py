@@ -31,7 +31,7 @@ from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
 from bot.privacy import mask_phones
 from bot.queue_rules import QueueRules
-from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
+from bot.ticket_intake import SeverityFn, contact_of, create_ticket, format_local, no_severity
 from dialogues import engine
 from dialogues.engine import EngineOptions
 from dialogues.state import (
@@ -319,6 +319,7 @@ class ConversationManager:
             if customer is None:  # erased by another process since: the ORM, same transaction
                 with session_on(conn) as s:
                     row = self._customer_again(s, key)
+                    s.commit()
                     assert row.id is not None
                     customer = transcript.CustomerProfile(row.id, row.phone, row.language)
             if conv is None:
@@ -461,7 +462,7 @@ class ConversationManager:
                 session = session_on(conn)
             if isinstance(effect, CreateTicket):
                 assert session is not None
-                customer = session.get(Customer, conv.customer_id)
+                customer = contact_of(session, conv.customer_id)
                 assert customer is not None
                 created = create_ticket(
                     session,
@@ -484,7 +485,10 @@ class ConversationManager:
                     result.lifecycle.append(work)
                 placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
                 majors += created.ticket.severity == "major"
-                if customer.phone:
+                phone = effect.fields.get("phone")
+                if isinstance(phone, str) and phone:
+                    conv.phone = phone
+                elif customer.phone:
                     conv.phone = customer.phone
             elif isinstance(effect, ShowProgress):
                 assert session is not None
@@ -500,7 +504,7 @@ class ConversationManager:
                 # the customer gave up waiting for a person (cancel): out of the queue
                 values.update(RELEASED)
         if session is not None:
-            session.flush()
+            session.commit()  # into the turn's transaction (the session works in a savepoint)
             session.close()
         if state.status == "bot" and "status" not in values and conv.status == "agent":
             values.update(RELEASED)

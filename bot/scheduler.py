@@ -34,7 +34,7 @@ from apscheduler.events import (
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from sqlalchemy import update
+from sqlalchemy import Connection, event, update
 from sqlmodel import Session, col, select
 
 from bot.job_store import BatchingJobStore
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 LEASE = "scheduler"
 STUCK_AFTER = timedelta(seconds=60)
 BATCH = 2000
+JOB_CHUNK = 100
+FOLLOW_UPS = FollowUp.__table__  # type: ignore[attr-defined]
 
 
 async def fire_follow_up(follow_up_id: int, *, service: TicketService | None = None) -> str:
@@ -120,8 +122,12 @@ class FollowUpScheduler:
         settings: SchedulerSettings,
         holder: str | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settle: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        # APScheduler's store writes on the loop's thread and waits for SQLite's write lock
+        # there; a group of turns holding it on the same thread must commit first.
+        self.settle = settle or db.settle
         self.url = url
         self.service = service
         self.settings = settings
@@ -186,6 +192,7 @@ class FollowUpScheduler:
     def _lead(self) -> None:
         grace = int(self.settings.misfire_grace_hours * 3600)
         self.store = BatchingJobStore(url=self.url, tablename="apscheduler_jobs")
+        event.listen(self.store.engine, "begin", lambda _conn: self.settle())
         self.aps = AsyncIOScheduler(
             jobstores={"default": self.store},
             executors={"default": ServiceExecutor(self.service)},
@@ -214,8 +221,7 @@ class FollowUpScheduler:
             rows = await self.db.run(_unscheduled)
             if not rows:
                 break
-            await asyncio.to_thread(self._add_jobs, rows)
-            await self.db.run(partial(_mark_scheduled, ids=[r[0] for r in rows]))
+            await self._add_jobs(rows)
             added += len(rows)
             log.info("scheduled %d follow-up(s), the next due %s", len(rows), min(due for _, due in rows))
         cutoff = self.now() - STUCK_AFTER
@@ -225,29 +231,42 @@ class FollowUpScheduler:
             await self.service.fire(follow_up_id)
         return added
 
-    def _add_jobs(self, rows: list[tuple[int, datetime]]) -> None:
+    async def _add_jobs(self, rows: list[tuple[int, datetime]]) -> None:
         """Add the jobs with processing paused (a running scheduler wakes up on every add and
-        queries its job store twice, on the event loop; paused, it wakes once at the end) and
-        written in one transaction."""
+        queries its job store twice; paused, it wakes once, after the jobs are stored). Each
+        chunk's jobs are written, and their follow-ups marked scheduled, in one transaction of
+        the bot's database; making a job costs ~40 us on the event loop's thread, so a backlog
+        of thousands goes in chunks with turns served between them."""
         assert self.aps is not None
-        assert self.store is not None
+        store = self.store
+        assert store is not None
         pause = self.aps.state == STATE_RUNNING
         if pause:
             self.aps.pause()
         try:
-            with self.store.batch():
-                for follow_up_id, due in rows:
-                    self.aps.add_job(
-                        fire_follow_up,
-                        "date",
-                        run_date=due,
-                        args=[follow_up_id],
-                        id=f"fu:{follow_up_id}",
-                        replace_existing=True,
-                    )
+            for start in range(0, len(rows), JOB_CHUNK):
+                chunk = rows[start : start + JOB_CHUNK]
+                with store.collect() as jobs:
+                    for follow_up_id, due in chunk:
+                        self.aps.add_job(
+                            fire_follow_up,
+                            "date",
+                            run_date=due,
+                            args=[follow_up_id],
+                            id=f"fu:{follow_up_id}",
+                            replace_existing=True,
+                        )
+                await self.db.run_core(partial(_store_jobs, store, jobs, [i for i, _ in chunk]))
         finally:
-            if pause:
+            if pause and self.aps is not None:
                 self.aps.resume()
+
+
+def _store_jobs(
+    store: BatchingJobStore, jobs: list[dict[str, Any]], ids: list[int], conn: Connection
+) -> None:
+    store.write_rows(conn, jobs)
+    conn.execute(update(FOLLOW_UPS).where(FOLLOW_UPS.c.id.in_(ids)).values(scheduled=True))
 
 
 def _unscheduled(session: Session) -> list[tuple[int, datetime]]:
@@ -258,10 +277,6 @@ def _unscheduled(session: Session) -> list[tuple[int, datetime]]:
         .limit(BATCH)
     )
     return [(int(i), due) for i, due in session.exec(query).all() if i is not None]
-
-
-def _mark_scheduled(session: Session, *, ids: list[int]) -> None:
-    session.execute(update(FollowUp).where(col(FollowUp.id).in_(ids)).values(scheduled=True))
 
 
 def _stuck(session: Session, cutoff: datetime) -> list[int]:

@@ -9,12 +9,25 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from dialogues.state import CreateTicket
 from dialogues.types import Language
 from storage.models import Customer, Ticket
+from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
+
+_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+# A new ticket needs four of the customer's columns: a select, not an ORM load of the row.
+_CONTACT = Prepared(
+    select(_CUSTOMERS.c.id, _CUSTOMERS.c.name, _CUSTOMERS.c.phone, _CUSTOMERS.c.language).where(
+        _CUSTOMERS.c.id == bindparam("k_id")
+    )
+)
+_SET_PHONE = Prepared(
+    update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("k_id")).values(phone=bindparam("k_phone"))
+)
 
 # When the customer will hear back, by kind (DOMAIN.md: acknowledge within 24 h; consultations
 # are answered within 1-2 working days). The lifecycle's SLA clocks refine this.
@@ -47,6 +60,21 @@ def no_severity(_text: str, _fields: dict[str, Any]) -> tuple[str, list[dict[str
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """The customer as a new ticket records them."""
+
+    id: int
+    name: str | None
+    phone: str | None
+    language: str
+
+
+def contact_of(session: Session, customer_id: int) -> Contact | None:
+    row = _CONTACT.execute(session.connection(), {"k_id": customer_id}).fetchone()
+    return None if row is None else Contact(*row)
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedTicket:
     ticket: Ticket
     reply_by: datetime
@@ -66,15 +94,15 @@ def create_ticket(
     session: Session,
     *,
     effect: CreateTicket,
-    customer: Customer,
+    customer: Contact,
     conversation_id: int | None,
     channel: str,
     now: datetime,
     tz: ZoneInfo,
     severity: SeverityFn = no_severity,
 ) -> CreatedTicket:
-    """Insert the ticket, its number and its first audit event in the caller's transaction."""
-    assert customer.id is not None
+    """Insert the ticket, its number and its first audit event in the caller's transaction;
+    a phone number given in the intake becomes the customer's number on file."""
     fields = dict(effect.fields)
     description = str(fields.get("description") or "")
     evidence = fields.get("evidence") or []
@@ -116,8 +144,7 @@ def create_ticket(
         at=now,
     )
     if isinstance(phone, str) and phone and customer.phone != phone:
-        customer.phone = phone
-        session.add(customer)
+        _SET_PHONE.execute(session.connection(), {"k_id": customer.id, "k_phone": phone})
     return CreatedTicket(
         ticket=ticket, reply_by=now + timedelta(hours=FIRST_REPLY_HOURS.get(effect.kind, 24))
     )

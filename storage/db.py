@@ -6,6 +6,10 @@ and ``BEGIN IMMEDIATE`` so writers queue instead of failing with "database is lo
 PostgreSQL gets one worker per pooled connection. Each worker keeps its connection for its whole
 life (a pool checkout costs more than a small insert), and ``run_core`` hands hot paths that
 connection directly, skipping the ORM's unit-of-work overhead.
+
+On SQLite, ``run_core`` and ``run`` execute on the event loop's own thread instead, and units
+started together share one commit (storage/group_commit.py); ``read`` keeps long read-only work
+(reports) on the worker thread, where SQLite's WAL lets it read beside the writers.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
+
+from storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
@@ -72,13 +79,24 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Straight to the driver: exec_driver_sql's bookkeeping cost ~9% of a turn's DB time.
-        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+        dbapi_conn = conn.connection.dbapi_connection
+        if not dbapi_conn.in_transaction:  # begun already (group_commit, Database.read)
+            dbapi_conn.execute("BEGIN IMMEDIATE")
+
+
+def _with_session(work: Callable[[Session], T], conn: Connection) -> T:
+    with session_on(conn) as session:
+        result = work(session)
+        session.commit()  # flushes; the connection's transaction commits right after
+        return result
 
 
 def session_on(conn: Connection) -> Session:
-    """An ORM session inside ``conn``'s transaction (the caller commits or rolls back the
-    connection): for the ORM's rarer work in the same transaction as a hot path's statements."""
-    return Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+    """An ORM session inside ``conn``'s transaction, for the ORM's rarer work beside a hot path's
+    statements. It works in a savepoint of its own: ``commit()`` keeps its changes for the
+    connection's transaction to commit, ``rollback()`` or closing without a commit undoes only
+    them (never the transaction, which on SQLite other units share)."""
+    return Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 class Database:
@@ -94,6 +112,9 @@ class Database:
         self._local = threading.local()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
+        self.group_commit = (
+            GroupCommitter(self.engine, busy_timeout=busy_timeout_ms / 1000) if self.is_sqlite else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,7 +124,9 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        """Run one unit of work in a transaction in the calling thread."""
+        """Run one unit of work in a transaction in the calling thread (CLI, channel SDK
+        threads; on the loop's thread only in tests)."""
+        self.settle()  # on the loop's thread an open group holds the write lock
         with self.session() as session:
             try:
                 result = work(session)
@@ -132,27 +155,52 @@ class Database:
                 self._local.conn = None
             raise
 
-    def _session_on_worker(self, work: Callable[[Session], T]) -> T:
-        def with_session(conn: Connection) -> T:
-            with session_on(conn) as session:
-                result = work(session)
-                session.commit()  # flushes; the connection's transaction commits right after
-                return result
-
-        return self._on_worker(with_session)
-
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run one unit of work in a transaction on a database worker thread."""
+        """Run one unit of ORM work in a transaction: where ``run_core`` runs its units."""
+        return await self.run_core(partial(_with_session, work))
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Long read-only work (reports) on a worker thread. On SQLite it reads a snapshot
+        without taking the write lock, so turns go on meanwhile; anything written is rolled back."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._session_on_worker, work)
+        return await loop.run_in_executor(self._executor, self._read_on_worker, work)
+
+    def _read_on_worker(self, work: Callable[[Session], T]) -> T:
+        conn = self._worker_connection()
+        raw = conn.connection.dbapi_connection
+        if isinstance(raw, sqlite3.Connection):
+            raw.execute("BEGIN")  # deferred: a reader, not a writer (see _on_begin)
+        transaction = conn.begin()
+        try:
+            with session_on(conn) as session:
+                return work(session)
+        except BaseException:
+            if conn.invalidated or conn.closed:
+                self._local.conn = None
+            raise
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+
+    def settle(self) -> None:
+        """Commit the loop thread's open group now (see storage/group_commit.py); call before
+        anything on the loop's thread waits for SQLite's write lock on another connection."""
+        if self.group_commit is not None:
+            self.group_commit.settle()
 
     async def run_core(self, work: Callable[[Connection], T]) -> T:
-        """Run Core statements in one transaction on a worker's own connection (hot paths)."""
+        """Run Core statements in one transaction (hot paths): on SQLite on the calling thread,
+        sharing a commit with the units started beside it; elsewhere on a worker's own
+        connection. ``work`` must not block on anything but the database."""
+        if self.group_commit is not None:
+            return await self.group_commit.run(work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._on_worker, work)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self.group_commit is not None:
+            self.group_commit.close()
         with self._held_lock:
             for conn in self._held:
                 conn.close()

@@ -37,7 +37,7 @@ def install(app: FastAPI, console: Console) -> None:
             raise HTTPException(status_code=400, detail=f"choose 1 to {MAX_DAYS} days, start before end")
         period = Period(first, last, tz)
         now = tousu.clock()
-        report = await console.db.run(lambda s: build(s, period, now=now))
+        report = await console.db.read(lambda s: build(s, period, now=now))
         by_category = sorted(
             ((k, float(v["count"])) for k, v in report.by_category.items()), key=lambda kv: -kv[1]
         )
@@ -78,7 +78,7 @@ def install(app: FastAPI, console: Console) -> None:
         except ValueError as exc:
             raise HTTPException(status_code=400, detail="month looks like 2026-11") from exc
         now = tousu.clock()
-        report = await console.db.run(lambda s: build(s, period, now=now))
+        report = await console.db.read(lambda s: build(s, period, now=now))
         body = render(report, format)  # type: ignore[arg-type]
         return Response(
             body,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert
+from sqlalchemy import bindparam, case, func, insert, literal_column
 from sqlmodel import col, select
 
 from bot.lifecycle import states
@@ -41,8 +41,15 @@ from storage.repositories import tickets as ticket_repo
 from storage.types import UTCDateTime
 
 _DEADLINE_INSERT = Prepared(insert(TicketDeadline.__table__))  # type: ignore[attr-defined]
+# How many customers complained about the target, and whether this ticket's customer is one of
+# them: the new ticket's own target is not flushed yet, so it counts itself in Python.
 _REPEAT_CUSTOMERS = Prepared(
-    select(func.count(func.distinct(Ticket.customer_id))).where(
+    select(
+        func.count(func.distinct(Ticket.customer_id)),
+        func.max(
+            case((col(Ticket.customer_id) == bindparam("me"), literal_column("1")), else_=literal_column("0"))
+        ),
+    ).where(
         col(Ticket.kind) == bindparam("kind"),
         col(Ticket.category) == bindparam("category"),
         col(Ticket.target) == bindparam("target"),
@@ -118,7 +125,7 @@ class TicketDesk:
             self._start_clock(work, ticket, deadline, new=True)
         if ticket.recused:
             work.event(ticket, "recused", actor="system", after={"staff": list(ticket.recused)})
-        load = open_load(work.session)
+        load = open_load(work.session, flush=False)  # the new ticket has no assignee yet
         if ticket.severity == "major":
             report = next((d.due for d in deadlines if d.name == "report_to_management"), None)
             return self._escalate_major(work, ticket, staff, load, language, due=report)
@@ -160,10 +167,10 @@ class TicketDesk:
     def _repeat_rule(self, work: Work, ticket: Ticket) -> None:
         if ticket.kind != "complaint" or not ticket.category or not ticket.target:
             return
-        work.session.flush()  # this ticket's own target counts
-        [customers] = _REPEAT_CUSTOMERS.execute(
+        [others, counted] = _REPEAT_CUSTOMERS.execute(
             work.session.connection(),
             {
+                "me": ticket.customer_id,
                 "kind": "complaint",
                 "category": ticket.category,
                 "target": ticket.target,
@@ -171,7 +178,8 @@ class TicketDesk:
                 "cancelled": "cancelled",
             },
         ).fetchone()
-        if int(customers) >= self.settings.repeat_customers and ticket.severity != "major":
+        customers = int(others) + (0 if counted else 1)  # this ticket counts, stored or not
+        if customers >= self.settings.repeat_customers and ticket.severity != "major":
             reason = (
                 f"{customers} customers complained about {ticket.target} ({ticket.category}) "
                 f"within {self.settings.repeat_days} days"

@@ -102,9 +102,14 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
     settings = make_settings(tmp_path, db_url=db_url)
     desk = TicketDesk.from_settings(settings)
     dbs = [Database(db_url), Database(db_url)]
+
+    def settle_both() -> None:  # two "processes" on one event loop: both groups hold the lock here
+        for db in dbs:
+            db.settle()
+
     services = [TicketService(db=db, desk=desk, delivery=None, clock=utcnow) for db in dbs]
     schedulers = [
-        FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}")
+        FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}", settle=settle_both)
         for i, (db, svc) in enumerate(zip(dbs, services, strict=True))
     ]
     try:

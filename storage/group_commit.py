@@ -1,0 +1,184 @@
+"""SQLite units of work run on the event loop's thread and committed together.
+
+A turn's statements take tens of microseconds in SQLite; handing them to a worker thread and back,
+with the GIL moving between the two threads at every SQLite call, cost more than the statements
+(bench/turn_bench.py, bench/RESULTS.md). So on SQLite the units of ``Database.run_core`` and
+``Database.run`` run right here, on the loop's thread, on one connection of their own.
+
+Committing is the largest single cost left (a WAL append of every page a unit touched), so units
+share transactions: the first unit opens one (``BEGIN IMMEDIATE``), every unit started in the same
+pass of the event loop joins it inside its own SAVEPOINT, and a callback queued behind them commits
+it. A unit's caller gets its result only after that commit, so nothing is sent or acted on that is
+not on disk. A unit that fails is rolled back to its savepoint alone and its caller gets the error
+at once; if the commit fails, every caller in the group gets the error.
+
+The connection never blocks on the write lock: when another connection holds it (another process,
+APScheduler's store, the worker thread) ``BEGIN IMMEDIATE`` fails at once and the caller awaits and
+tries again, up to the busy timeout, as a blocking connection would have waited. A unit never
+awaits, so the lock is only held from one pass of the loop to the next. Code that opens another
+connection on the loop's thread calls ``settle()`` first (``Database.run_sync`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import OperationalError
+
+T = TypeVar("T")
+
+RETRY_FIRST_SECONDS = 0.0005
+RETRY_MAX_SECONDS = 0.01
+
+
+class GroupLost(RuntimeError):
+    """A unit ended the shared transaction itself; the group's work is rolled back."""
+
+
+@dataclass(slots=True)
+class _Group:
+    transaction: RootTransaction
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class GroupCommitter:
+    """Owns the loop thread's connection and the transaction its units share."""
+
+    def __init__(self, engine: Engine, *, busy_timeout: float) -> None:
+        self.engine = engine
+        self.busy_timeout = busy_timeout
+        self._conn: Connection | None = None
+        self._group: _Group | None = None
+        self._thread: int | None = None
+        self.units = 0
+        self.commits = 0
+        self.lock_waits = 0
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in the current group (opening one if needed); return after the commit."""
+        group = self._group or await self._open()
+        conn = self._connection()
+        raw = _raw(conn)
+        raw.execute("SAVEPOINT unit")
+        try:
+            result = work(conn)
+        except BaseException:
+            self._undo_unit(group, raw)
+            raise
+        if self._group is not group or not group.transaction.is_active or not raw.in_transaction:
+            self._lose(group)
+            raise GroupLost("a unit of work ended the shared transaction")
+        raw.execute("RELEASE unit")
+        self.units += 1
+        done = asyncio.get_running_loop().create_future()
+        group.waiters.append(done)
+        await done
+        return result
+
+    def settle(self) -> None:
+        """Commit the open group now (on the loop's thread only): before this thread opens
+        another connection that would wait for the write lock the group holds."""
+        if self._group is not None and threading.get_ident() == self._thread:
+            self._commit(self._group)
+
+    def close(self) -> None:
+        if self._group is not None:
+            self._lose(self._group)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            # Never block the event loop on the lock: fail at once and retry asynchronously.
+            _raw(conn).execute("PRAGMA busy_timeout=0")
+            self._conn = conn
+        return conn
+
+    async def _open(self) -> _Group:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_timeout
+        delay = RETRY_FIRST_SECONDS
+        while self._group is None:
+            conn = self._connection()
+            raw = _raw(conn)
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+                self.lock_waits += 1
+                if loop.time() >= deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            group = _Group(conn.begin())  # joins the transaction just begun (storage.db._on_begin)
+            self._group = group
+            self._thread = threading.get_ident()
+            loop.call_soon(self._commit, group)
+        return self._group
+
+    def _commit(self, group: _Group) -> None:
+        if self._group is not group:
+            return  # settled early
+        self._group = None
+        try:
+            group.transaction.commit()
+        except BaseException as exc:
+            self._rollback(group)
+            _finish(group, exc)
+            return
+        self.commits += 1
+        _finish(group, None)
+
+    def _undo_unit(self, group: _Group, raw: sqlite3.Connection) -> None:
+        conn = self._conn
+        if conn is None or conn.invalidated or conn.closed or not raw.in_transaction:
+            self._lose(group)
+            return
+        raw.execute("ROLLBACK TO unit")
+        raw.execute("RELEASE unit")
+
+    def _lose(self, group: _Group) -> None:
+        if self._group is group:
+            self._group = None
+        self._rollback(group)
+        _finish(group, GroupLost("the shared transaction was lost; nothing in it was committed"))
+
+    def _rollback(self, group: _Group) -> None:
+        conn = self._conn
+        try:
+            if group.transaction.is_active:
+                group.transaction.rollback()
+        finally:
+            if conn is not None and not conn.closed and not conn.invalidated:
+                raw = _raw(conn)
+                if raw.in_transaction:  # never leave the write lock held
+                    raw.rollback()
+            else:
+                self._conn = None
+
+
+def _finish(group: _Group, error: BaseException | None) -> None:
+    for waiter in group.waiters:
+        if waiter.done():
+            continue  # its caller was cancelled
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+
+
+def _raw(conn: Connection) -> sqlite3.Connection:
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
