@@ -85,7 +85,7 @@ async def walk_to_phases(app: TousuApp, phases: list[int]) -> None:
     await asyncio.gather(*(walk(i, phase) for i, phase in enumerate(phases)))
 
 
-async def saturate(app: TousuApp, phases: list[int], seconds: float) -> tuple[int, float, list[float]]:
+async def saturate(app: TousuApp, phases: list[int], seconds: float) -> tuple[int, float, list[float], float]:
     latencies: list[float] = []
     await walk_to_phases(app, phases)
     stop_at = time.perf_counter() + seconds
@@ -99,14 +99,14 @@ async def saturate(app: TousuApp, phases: list[int], seconds: float) -> tuple[in
             done += 1
         return done
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     counts = await asyncio.gather(*(customer(i) for i in range(len(phases))))
-    return sum(counts), time.perf_counter() - started, latencies
+    return sum(counts), time.perf_counter() - started, latencies, time.process_time() - cpu
 
 
 async def paced(
     app: TousuApp, phases: list[int], seconds: float, rate: float
-) -> tuple[int, float, list[float]]:
+) -> tuple[int, float, list[float], float]:
     latencies: list[float] = []
     conversations = len(phases)
     per_customer = rate / conversations
@@ -129,8 +129,9 @@ async def paced(
             latencies.append(time.perf_counter() - scheduled)
             n += 1
 
+    cpu = time.process_time()
     counts = await asyncio.gather(*(customer(i) for i in range(conversations)))
-    return sum(counts), seconds, latencies
+    return sum(counts), seconds, latencies, time.process_time() - cpu
 
 
 async def main(conversations: int, seconds: float, rate: float, aligned: bool) -> None:
@@ -153,17 +154,17 @@ async def main(conversations: int, seconds: float, rate: float, aligned: bool) -
             f"Python {platform.python_version()}, SQLite file in {folder}"
         )
         print(f"customers {'aligned at the greeting' if aligned else 'spread over the script'}")
-        total, elapsed, lat = await saturate(app, phases, seconds)
+        total, elapsed, lat, cpu = await saturate(app, phases, seconds)
         print(
             f"saturation: {conversations} conversations, {total} turns in {elapsed:.1f}s = "
             f"{total / elapsed:.0f} turns/s; latency p50 {percentile(lat, 0.5):.1f} ms, "
-            f"p99 {percentile(lat, 0.99):.1f} ms"
+            f"p99 {percentile(lat, 0.99):.1f} ms; CPU {cpu / total * 1000:.2f} ms per turn"
         )
-        total, elapsed, lat = await paced(app, phases, seconds, rate)
+        total, elapsed, lat, cpu = await paced(app, phases, seconds, rate)
         print(
             f"paced at {rate:.0f} turns/s: {conversations} conversations, {total} turns; "
             f"latency p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
-            f"max {max(lat) * 1000:.1f} ms"
+            f"max {max(lat) * 1000:.1f} ms; CPU {cpu / total * 1000:.2f} ms per turn"
         )
         tickets = await app.db.run(lambda s: s.execute(text("SELECT count(*) FROM tickets")).scalar_one())
         print(f"tickets created: {tickets}")

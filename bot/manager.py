@@ -45,7 +45,7 @@ from dialogues.state import (
 from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
 from nlu.types import NluClient, NluResult
 from storage.db import Database, session_on
-from storage.models import Conversation, Customer, Message, NluSample
+from storage.models import UNANSWERED, Conversation, Customer, Message, NluSample
 from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
@@ -179,7 +179,7 @@ class ConversationManager:
             return list(
                 session.exec(
                     select(Message)
-                    .where(Message.direction == "in", col(Message.processed_at).is_(None))
+                    .where(UNANSWERED)  # as the partial index spells it, so SQLite uses it
                     .order_by(col(Message.id))
                 ).all()
             )

@@ -3,7 +3,8 @@ scheduler running however many bot processes there are.
 
 - The ``follow_ups`` table is the truth; a job carries only the follow-up id. The process holding
   the ``scheduler`` lease runs APScheduler and copies unscheduled follow-ups (written by any
-  process) into its job store, at once for its own and every ``sweep_seconds`` for the others'.
+  process) into its job store once they fall due within ``horizon_minutes``: at once for its own
+  and every ``sweep_seconds`` for the others' and for those coming into the horizon.
 - A job fires through ``TicketService.fire``, which claims the row in the same transaction as the
   work: a job that runs twice (a kill -9 after running but before APScheduler removed it) does
   nothing the second time. Jobs due while no scheduler ran fire at start (misfire grace in hours,
@@ -142,8 +143,11 @@ class FollowUpScheduler:
         self._stopping = False
         service.follow_up_listeners.append(self._on_new_follow_ups)
 
-    def _on_new_follow_ups(self, ids: list[int]) -> None:
-        self._wake.set()
+    def _on_new_follow_ups(self, ids: list[int], soonest: datetime) -> None:
+        # Those due beyond the horizon wait for a sweep: a wake costs a lease renewal and two
+        # queries, and a busy desk commits follow-ups many times a second.
+        if soonest <= self.now() + timedelta(minutes=self.settings.horizon_minutes):
+            self._wake.set()
 
     async def start(self) -> None:
         self._stopping = False
@@ -218,7 +222,8 @@ class FollowUpScheduler:
         """Give every unscheduled follow-up a job; fire follow-ups whose job went missing."""
         added = 0
         while True:
-            rows = await self.db.run(_unscheduled)
+            horizon = self.now() + timedelta(minutes=self.settings.horizon_minutes)
+            rows = await self.db.run(partial(_unscheduled, until=horizon))
             if not rows:
                 break
             await self._add_jobs(rows)
@@ -269,10 +274,14 @@ def _store_jobs(
     conn.execute(update(FOLLOW_UPS).where(FOLLOW_UPS.c.id.in_(ids)).values(scheduled=True))
 
 
-def _unscheduled(session: Session) -> list[tuple[int, datetime]]:
+def _unscheduled(session: Session, *, until: datetime) -> list[tuple[int, datetime]]:
+    """Pending follow-ups without a job that fall due before ``until``: later ones stay rows
+    only (a new ticket brings ten, most due in hours or days), so APScheduler's store holds
+    only what is near and a new ticket costs no job-making."""
     query = (
         select(FollowUp.id, FollowUp.due_at)
         .where(FollowUp.status == "pending", col(FollowUp.scheduled).is_(False))
+        .where(col(FollowUp.due_at) <= until)
         .order_by(col(FollowUp.id))
         .limit(BATCH)
     )

@@ -14,7 +14,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -183,6 +191,15 @@ class SchedulerSettings(_Section):
     misfire_grace_hours: float = Field(default=48.0, gt=0)
     lease_seconds: float = Field(default=30.0, ge=5)
     sweep_seconds: float = Field(default=10.0, gt=0)
+    horizon_minutes: float = Field(default=60.0, gt=0)
+
+    @field_validator("horizon_minutes")
+    @classmethod
+    def _horizon_beyond_sweeps(cls, value: float, info: ValidationInfo) -> float:
+        sweep = info.data.get("sweep_seconds")
+        if sweep is not None and value * 60 < 3 * sweep:
+            raise ValueError(f"must be at least three sweeps ({3 * sweep / 60:g} minutes)")
+        return value
 
 
 class ConsoleSettings(_Section):

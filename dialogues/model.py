@@ -418,15 +418,21 @@ class Flow(_Frozen):
                     labels.setdefault((step.slot, cat.code), cat.label)
         self._labels = labels
 
+    def _lookup(self, name: str) -> Any:
+        # Pydantic serves private attributes through __getattr__ (about a microsecond each), and
+        # the engine asks the flow for steps, messages and labels dozens of times a turn.
+        return self.__pydantic_private__[name]  # type: ignore[index]
+
     def step(self, step_id: str) -> AnyStep:
-        return self._index[step_id]
+        index: dict[str, AnyStep] = self._lookup("_index")
+        return index[step_id]
 
     def has_step(self, step_id: str) -> bool:
-        return step_id in self._index
+        return step_id in self._lookup("_index")
 
     def message(self, key: str, language: Language, **values: object) -> str:
         """An engine message, the flow's override first; ``values`` fill its placeholders."""
-        override = self._messages.get(key)
+        override = self._lookup("_messages").get(key)
         template = override.get(language) if override else MESSAGES[key][language]
         return fill(template, {k: str(v) for k, v in values.items()})
 
@@ -436,5 +442,5 @@ class Flow(_Frozen):
 
     def value_label(self, slot: str, value: object, language: Language) -> str | None:
         """The label of the option or choice that sets ``slot`` to ``value``, if any."""
-        text = self._labels.get((slot, str(value)))
+        text = self._lookup("_labels").get((slot, str(value)))
         return text.get(language) if text else None

@@ -7,7 +7,7 @@ column and a restart resumes exactly where the customer was.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from typing import Any, Literal
 
 from dialogues.types import Language, Reply
@@ -43,15 +43,33 @@ class ConversationState:
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["history"] = list(self.history)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        # The fields by hand, not dataclasses.asdict: asdict deep-copies every slot value first,
+        # and this runs on every turn. Dataclass values inside the slots still become objects.
+        data = {
+            "flow": self.flow,
+            "flow_version": self.flow_version,
+            "step": self.step,
+            "slots": self.slots,
+            "history": list(self.history),
+            "language": self.language,
+            "failures": self.failures,
+            "status": self.status,
+            "pending": self.pending,
+            "profile": self.profile,
+        }
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
 
     @classmethod
     def from_json(cls, raw: str) -> ConversationState:
         data = json.loads(raw)
         data["history"] = tuple(data.get("history", ()))
         return cls(**data)
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ it. A unit's caller gets its result only after that commit, so nothing is sent o
 not on disk. A unit that fails is rolled back to its savepoint alone and its caller gets the error
 at once; if the commit fails, every caller in the group gets the error.
 
+Checkpoints (copying the write-ahead log back into the database file, with an fsync) happen on a
+thread of their own, a quarter second apart at most while writes go on: SQLite's automatic
+checkpoint runs inside the commit that crosses its threshold, and on the loop's thread that put
+stalls of up to half a second into a paced benchmark (commits' p99 7.5 ms, max 468 ms; without
+it: max 2 ms).
+
 The connection never blocks on the write lock: when another connection holds it (another process,
 APScheduler's store, the worker thread) ``BEGIN IMMEDIATE`` fails at once and the caller awaits and
 tries again, up to the busy timeout, as a blocking connection would have waited. A unit never
@@ -22,19 +28,24 @@ connection on the loop's thread calls ``settle()`` first (``Database.run_sync`` 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy import Connection, Engine, PoolProxiedConnection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RETRY_FIRST_SECONDS = 0.0005
 RETRY_MAX_SECONDS = 0.01
+CHECKPOINT_EVERY_SECONDS = 0.25
 
 
 class GroupLost(RuntimeError):
@@ -59,6 +70,11 @@ class GroupCommitter:
         self.units = 0
         self.commits = 0
         self.lock_waits = 0
+        self.checkpoints = 0
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
+        self._checkpoint_conn: PoolProxiedConnection | None = None
+        self._checkpointing = False
+        self._last_checkpoint = time.monotonic()
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the current group (opening one if needed); return after the commit."""
@@ -93,13 +109,17 @@ class GroupCommitter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._checkpointer.submit(self._close_checkpoint_connection).result()
+        self._checkpointer.shutdown(wait=True)
 
     def _connection(self) -> Connection:
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self.engine.connect()
-            # Never block the event loop on the lock: fail at once and retry asynchronously.
+            # Never block the event loop on the lock: fail at once and retry asynchronously;
+            # and leave checkpoints to the checkpoint thread.
             _raw(conn).execute("PRAGMA busy_timeout=0")
+            _raw(conn).execute("PRAGMA wal_autocheckpoint=0")
             self._conn = conn
         return conn
 
@@ -139,6 +159,31 @@ class GroupCommitter:
             return
         self.commits += 1
         _finish(group, None)
+        now = time.monotonic()
+        if not self._checkpointing and now - self._last_checkpoint >= CHECKPOINT_EVERY_SECONDS:
+            self._checkpointing = True
+            self._last_checkpoint = now
+            self._checkpointer.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        """On the checkpoint thread: copy what the log holds into the database file without
+        waiting for anyone (PASSIVE); writers go on meanwhile."""
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = self.engine.raw_connection()
+            raw = self._checkpoint_conn.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+        except sqlite3.Error:
+            log.exception("checkpoint of the SQLite write-ahead log failed; the next one retries")
+        finally:
+            self._checkpointing = False
+
+    def _close_checkpoint_connection(self) -> None:
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
 
     def _undo_unit(self, group: _Group, raw: sqlite3.Connection) -> None:
         conn = self._conn

@@ -53,6 +53,8 @@ class Work:
     outbox: list[OutboxItem] = field(default_factory=list)
     follow_ups: list[int] = field(default_factory=list)
     """Ids of the follow-ups added in this unit of work, for the scheduler after the commit."""
+    soonest_follow_up: datetime | None = None
+    """When the first of them falls due: the scheduler wakes only for what is near."""
 
     def event(
         self,
@@ -109,6 +111,8 @@ class Work:
         )
         row_id = int(cursor.fetchone()[0])
         self.follow_ups.append(row_id)
+        if self.soonest_follow_up is None or due < self.soonest_follow_up:
+            self.soonest_follow_up = due
         return row_id
 
     def cancel_follow_ups(self, ticket: Ticket, kinds: set[str], *, deadline: str | None = None) -> int:

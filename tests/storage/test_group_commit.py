@@ -166,3 +166,17 @@ async def test_read_needs_no_write_lock_and_keeps_nothing(db: Database, path: Pa
 
     await db.read(stray)
     assert committed(path) == ["old"]
+
+
+async def test_checkpoints_run_on_their_own_thread_not_in_the_loops_commits(db: Database, path: Path) -> None:
+    group = db.group_commit
+    assert group is not None
+    for i in range(4):  # commits a third of a second apart: each may start a checkpoint
+        await db.run_core(
+            lambda c, i=i: c.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"n{i}"})
+        )
+        await asyncio.sleep(0.3)
+    assert group.checkpoints >= 2
+    threshold = await db.run_core(lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+    assert threshold == 0  # the loop's connection never checkpoints inside a commit
+    assert committed(path) == [f"n{i}" for i in range(4)]
