@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from bot.lifecycle.desk import TicketDesk
@@ -133,6 +134,36 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
             await scheduler.stop()
         for db in dbs:
             db.close()
+
+
+async def test_follow_ups_get_jobs_only_once_inside_the_horizon(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    service = TicketService(db=db, desk=TicketDesk.from_settings(settings), delivery=None, clock=utcnow)
+    near_settings = FAST.model_copy(update={"horizon_minutes": 0.05})  # three seconds
+    scheduler = FollowUpScheduler(db=db, url=settings.database_url, service=service, settings=near_settings)
+
+    def jobs_and_flags(ids: list[int]) -> tuple[set[str], list[bool]]:
+        def read(session: Session) -> tuple[set[str], list[bool]]:
+            rows = session.exec(select(FollowUp).where(col(FollowUp.id).in_(ids)).order_by(col(FollowUp.id)))
+            jobs = {str(r[0]) for r in session.execute(text("SELECT id FROM apscheduler_jobs"))}
+            return jobs, [r.scheduled for r in rows]
+
+        return db.run_sync(read)
+
+    try:
+        ticket_id = seed_ticket(db)
+        near, far = add_follow_ups(db, ticket_id, [1.0, 6.0])
+        await scheduler.start()
+        assert jobs_and_flags([near, far]) == ({f"fu:{near}"}, [True, False])  # far: a row only
+        await until(lambda: fired(db, [near])[near] is not None, timeout=10)
+        assert fired(db, [far])[far] is None
+        await until(lambda: fired(db, [far])[far] is not None, timeout=15)  # scheduled by a sweep
+        assert scheduler.fired == 2 and alert_count(db) == 2
+    finally:
+        await scheduler.stop()
+        db.close()
 
 
 def _start_bot(tmp_path: Path, url: str, log: Path) -> subprocess.Popen[bytes]:

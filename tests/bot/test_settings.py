@@ -69,6 +69,11 @@ def test_secret_references_are_substituted_and_unset_ones_fall_back(
         ("database:\n  url: mysql://x\n", {}, "config error: database.url: "),
         ("", {"TOUSU_NLU__TIMEOUT_SECONDS": "-1"}, "config error: nlu.timeout_seconds: "),
         ("web: [1, 2\n", {}, "not valid YAML"),
+        (
+            "scheduler:\n  sweep_seconds: 60\n  horizon_minutes: 2\n",
+            {},
+            "config error: scheduler.horizon_minutes: Value error, must be at least three sweeps",
+        ),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_key(
