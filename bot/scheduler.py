@@ -143,7 +143,7 @@ class FollowUpScheduler:
         self._stopping = False
         service.follow_up_listeners.append(self._on_new_follow_ups)
 
-    def _on_new_follow_ups(self, ids: list[int], soonest: datetime) -> None:
+    def _on_new_follow_ups(self, soonest: datetime) -> None:
         # Those due beyond the horizon wait for a sweep: a wake costs a lease renewal and two
         # queries, and a busy desk commits follow-ups many times a second.
         if soonest <= self.now() + timedelta(minutes=self.settings.horizon_minutes):

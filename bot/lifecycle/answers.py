@@ -100,14 +100,15 @@ def _apply(
 
 def _guarded(desk: TicketDesk, work: Work, ticket: Ticket, action: Callable[[], object]) -> None:
     """Run the answer; a refusal (a stale button, a closed appeal period) is told, not raised."""
-    queued, scheduled = len(work.outbox), len(work.follow_ups)
+    queued, scheduled, soonest = len(work.outbox), work.follow_ups, work.soonest_follow_up
     savepoint = work.session.begin_nested()
     try:
         action()
         savepoint.commit()
     except LifecycleError as exc:
         savepoint.rollback()
-        del work.outbox[queued:], work.follow_ups[scheduled:]
+        del work.outbox[queued:]
+        work.follow_ups, work.soonest_follow_up = scheduled, soonest
         language = language_of(ticket)
         work.tell(
             ticket, exc.customer_text or lt.customer_text("stale_answer", language, number=ticket.number)

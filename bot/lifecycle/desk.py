@@ -121,8 +121,7 @@ class TicketDesk:
         )
         self._repeat_rule(work, ticket)
         deadlines = list(self.policy.deadlines(ticket.kind, ticket.severity, work.now, self.calendar))
-        for deadline in deadlines:
-            self._start_clock(work, ticket, deadline, new=True)
+        self._start_new_clocks(work, ticket, deadlines)
         if ticket.recused:
             work.event(ticket, "recused", actor="system", after={"staff": list(ticket.recused)})
         load = open_load(work.session, flush=False)  # the new ticket has no assignee yet
@@ -653,13 +652,14 @@ class TicketDesk:
         row = next((r for r in self._clocks(work, ticket) if r.name == name), None)
         return None if row is None else row.due_at
 
-    def _start_clock(self, work: Work, ticket: Ticket, deadline: Deadline, *, new: bool = False) -> None:
-        """Start (or restart) a deadline with its warning and breach follow-ups. ``new``: the
-        ticket was just created, so there is no clock or follow-up to look up or cancel."""
+    def _start_new_clocks(self, work: Work, ticket: Ticket, deadlines: list[Deadline]) -> None:
+        """A new ticket's deadlines, each with its warning and breach follow-ups: the ticket was
+        just created, so there is nothing to look up or cancel, and no ORM object for rows
+        nothing here reads back; one statement for the clocks and one for the follow-ups."""
         assert ticket.id is not None
-        if new:  # straight to the connection: no ORM object for a row nothing here reads back
-            _DEADLINE_INSERT.execute(
-                work.session.connection(),
+        _DEADLINE_INSERT.execute_many(
+            work.session.connection(),
+            [
                 {
                     "ticket_id": ticket.id,
                     "name": deadline.name,
@@ -669,16 +669,32 @@ class TicketDesk:
                     "met_at": None,
                     "warned_at": None,
                     "breached_at": None,
-                },
-            )
-        else:
-            row = next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
-            if row is None:
-                row = TicketDeadline(ticket_id=ticket.id, name=deadline.name)
-            row.started_at, row.due_at, row.warn_at = work.now, deadline.due, deadline.warn_at
-            row.met_at = row.warned_at = row.breached_at = None
-            work.session.add(row)
-            work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
+                }
+                for deadline in deadlines
+            ],
+        )
+        work.follow_ups_at(
+            ticket,
+            [
+                row
+                for d in deadlines
+                for row in (
+                    ("sla_warn", d.warn_at, {"deadline": d.name}),
+                    ("sla_breach", d.due, {"deadline": d.name}),
+                )
+            ],
+        )
+
+    def _start_clock(self, work: Work, ticket: Ticket, deadline: Deadline) -> None:
+        """Restart a deadline, cancelling its old warning and breach follow-ups."""
+        assert ticket.id is not None
+        row = next((r for r in self._clocks(work, ticket) if r.name == deadline.name), None)
+        if row is None:
+            row = TicketDeadline(ticket_id=ticket.id, name=deadline.name)
+        row.started_at, row.due_at, row.warn_at = work.now, deadline.due, deadline.warn_at
+        row.met_at = row.warned_at = row.breached_at = None
+        work.session.add(row)
+        work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
         work.follow_up(ticket, "sla_warn", deadline.warn_at, deadline=deadline.name)
         work.follow_up(ticket, "sla_breach", deadline.due, deadline=deadline.name)
 

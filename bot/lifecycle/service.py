@@ -33,8 +33,8 @@ class TicketService:
         self.desk = desk
         self.delivery = delivery
         self.clock = clock
-        self.follow_up_listeners: list[Callable[[list[int], datetime], None]] = []
-        """Told the ids of newly committed follow-ups and when the first of them is due."""
+        self.follow_up_listeners: list[Callable[[datetime], None]] = []
+        """Told when the first of newly committed follow-ups is due."""
 
     async def run(self, operation: Callable[[Work], T]) -> T:
         def tx(session: Session) -> tuple[T, Work]:
@@ -52,7 +52,7 @@ class TicketService:
             self.delivery.enqueue(work.outbox)
         if work.follow_ups and work.soonest_follow_up is not None:
             for listener in self.follow_up_listeners:
-                listener(list(work.follow_ups), work.soonest_follow_up)
+                listener(work.soonest_follow_up)
 
     async def on_ticket(self, number: str, operation: Callable[[Work, Ticket], T]) -> T:
         """Run ``operation`` on the ticket with this number (LifecycleError when there is none)."""

@@ -28,7 +28,7 @@ from storage.repositories import transcript
 
 # Rows a unit of work only ever inserts go straight to its connection: a new ticket writes a
 # dozen follow-ups and several alerts and events, and ORM objects cost more than the inserts.
-_FOLLOW_UP_INSERT = Prepared(insert(FollowUp.__table__).returning(FollowUp.__table__.c.id))  # type: ignore[attr-defined]
+_FOLLOW_UP_INSERT = Prepared(insert(FollowUp.__table__))  # type: ignore[attr-defined]
 _ALERT_INSERT = Prepared(insert(StaffAlert.__table__))  # type: ignore[attr-defined]
 # Routing reads these for every new ticket; as prepared selects they skip the ORM's compile.
 _STAFF = Staff.__table__  # type: ignore[attr-defined]
@@ -51,8 +51,8 @@ class Work:
     session: Session
     now: datetime
     outbox: list[OutboxItem] = field(default_factory=list)
-    follow_ups: list[int] = field(default_factory=list)
-    """Ids of the follow-ups added in this unit of work, for the scheduler after the commit."""
+    follow_ups: int = 0
+    """How many follow-ups this unit of work added, for the scheduler after the commit."""
     soonest_follow_up: datetime | None = None
     """When the first of them falls due: the scheduler wakes only for what is near."""
 
@@ -93,27 +93,38 @@ class Work:
             },
         )
 
-    def follow_up(self, ticket: Ticket, kind: str, due: datetime, **data: Any) -> int:
+    def follow_up(self, ticket: Ticket, kind: str, due: datetime, **data: Any) -> None:
+        self.follow_ups_at(ticket, [(kind, due, data)])
+
+    def follow_ups_at(self, ticket: Ticket, rows: list[tuple[str, datetime, dict[str, Any]]]) -> None:
+        """Add follow-ups (kind, due, data) in one statement: a new ticket brings ten."""
         assert ticket.id is not None
-        cursor = _FOLLOW_UP_INSERT.execute(
+        if not rows:
+            return
+        _FOLLOW_UP_INSERT.execute_many(
             self.session.connection(),
-            {
-                "ticket_id": ticket.id,
-                "kind": kind,
-                "due_at": due,
-                "data": data,
-                "status": "pending",
-                "scheduled": False,
-                "created_at": self.now,
-                "fired_at": None,
-                "outcome": None,
-            },
+            [
+                {
+                    "ticket_id": ticket.id,
+                    "kind": kind,
+                    "due_at": due,
+                    "data": data,
+                    "status": "pending",
+                    "scheduled": False,
+                    "created_at": self.now,
+                    "fired_at": None,
+                    "outcome": None,
+                }
+                for kind, due, data in rows
+            ],
         )
-        row_id = int(cursor.fetchone()[0])
-        self.follow_ups.append(row_id)
+        self.rescheduled(min(due for _, due, _ in rows), count=len(rows))
+
+    def rescheduled(self, due: datetime, *, count: int = 1) -> None:
+        """Count follow-ups (re)written for the scheduler, the first falling due at ``due``."""
+        self.follow_ups += count
         if self.soonest_follow_up is None or due < self.soonest_follow_up:
             self.soonest_follow_up = due
-        return row_id
 
     def cancel_follow_ups(self, ticket: Ticket, kinds: set[str], *, deadline: str | None = None) -> int:
         rows = self.session.exec(
