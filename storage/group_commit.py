@@ -56,6 +56,7 @@ class GroupLost(RuntimeError):
 class _Group:
     transaction: RootTransaction
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    started: int = 0
 
 
 class GroupCommitter:
@@ -81,16 +82,25 @@ class GroupCommitter:
         group = self._group or await self._open()
         conn = self._connection()
         raw = _raw(conn)
-        raw.execute("SAVEPOINT unit")
+        # The group's first unit needs no savepoint: if it fails, the whole transaction goes,
+        # with nothing else in it (at low load most groups hold one unit).
+        first = group.started == 0
+        group.started += 1
+        if not first:
+            raw.execute("SAVEPOINT unit")
         try:
             result = work(conn)
         except BaseException:
-            self._undo_unit(group, raw)
+            if first:
+                self._lose(group)
+            else:
+                self._undo_unit(group, raw)
             raise
         if self._group is not group or not group.transaction.is_active or not raw.in_transaction:
             self._lose(group)
             raise GroupLost("a unit of work ended the shared transaction")
-        raw.execute("RELEASE unit")
+        if not first:
+            raw.execute("RELEASE unit")
         self.units += 1
         done = asyncio.get_running_loop().create_future()
         group.waiters.append(done)

@@ -79,6 +79,10 @@ async def test_a_failing_unit_is_rolled_back_alone(db: Database, path: Path) -> 
     assert not isinstance(outcomes[0], BaseException)
     assert "UNIQUE" in str(outcomes[1])
     assert committed(path) == ["a", "b", "c"]
+    # the group's first unit runs without a savepoint: failing, it takes only itself along
+    outcomes = await asyncio.gather(db.run_core(bad), db.run_core(good("d")), return_exceptions=True)
+    assert isinstance(outcomes[0], ValueError) and outcomes[1] is not None
+    assert committed(path) == ["a", "b", "c", "d"]
 
 
 async def test_an_orm_session_that_rolls_back_undoes_only_its_own_work(db: Database, path: Path) -> None:
