@@ -31,6 +31,8 @@ from storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
+MARK_SENT_DELAY_SECONDS = 0.05
+
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _MARK_SENT = Prepared(
     update(_OUTBOX)
@@ -305,6 +307,11 @@ class Delivery:
     async def _flusher(self) -> None:
         while not self._stopping:
             await self._flush_event.wait()
+            if not self._stopping:
+                # Gather the sends of a moment into one write: marking rows sent is bookkeeping
+                # (a restart in between resends them, as it would a moment earlier), and on
+                # SQLite every separate write is a commit of its own.
+                await asyncio.sleep(MARK_SENT_DELAY_SECONDS)
             self._flush_event.clear()
             try:
                 await self._flush()
