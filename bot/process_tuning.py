@@ -2,9 +2,11 @@
 stand in for it). Tests and one-off commands keep Python's defaults.
 
 Both settings answer tail latency measured in bench/RESULTS.md:
-- The database works on its own thread, and every SQLite call hands the GIL back and forth. While
-  the event loop is busy, CPython makes a waiting thread wait up to the switch interval (5 ms by
-  default) per hand-over, so one transaction could wait several intervals. 0.5 ms caps that.
+- Threads beside the event loop (PostgreSQL's database workers, SQLite's report reader and
+  checkpoint thread, the channel SDKs' threads) hand the GIL back and forth with it at every
+  driver call. While the loop is busy, CPython makes a waiting thread wait up to the switch
+  interval (5 ms by default) per hand-over, so one transaction could wait several intervals.
+  0.5 ms caps that. (SQLite's writes no longer leave the loop's thread: storage/group_commit.py.)
 - A full garbage collection walks every object the process holds, and after start-up that is
   hundreds of thousands of module, ORM and settings objects: 15-35 ms pauses were logged in a
   benchmark's client. Freezing what exists after start-up leaves the collector the objects made
