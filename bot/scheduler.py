@@ -240,8 +240,8 @@ class FollowUpScheduler:
         """Add the jobs with processing paused (a running scheduler wakes up on every add and
         queries its job store twice; paused, it wakes once, after the jobs are stored). Each
         chunk's jobs are written, and their follow-ups marked scheduled, in one transaction of
-        the bot's database; making a job costs ~40 us on the event loop's thread, so a backlog
-        of thousands goes in chunks with turns served between them."""
+        the bot's database. Jobs are made on the event loop's thread, so a backlog of thousands
+        (after downtime) goes in chunks with turns served between them."""
         assert self.aps is not None
         store = self.store
         assert store is not None

@@ -87,7 +87,7 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 def _with_session(work: Callable[[Session], T], conn: Connection) -> T:
     with session_on(conn) as session:
         result = work(session)
-        session.commit()  # flushes; the connection's transaction commits right after
+        session.commit()  # flushes and releases its savepoint; the transaction commits after
         return result
 
 

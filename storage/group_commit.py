@@ -76,6 +76,7 @@ class GroupCommitter:
         self._checkpoint_conn: PoolProxiedConnection | None = None
         self._checkpointing = False
         self._last_checkpoint = time.monotonic()
+        self._closed = False
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the current group (opening one if needed); return after the commit."""
@@ -114,8 +115,11 @@ class GroupCommitter:
             self._commit(self._group)
 
     def close(self) -> None:
-        if self._group is not None:
-            self._lose(self._group)
+        if self._closed:
+            return
+        self._closed = True
+        if self._group is not None:  # its units ran and their callers wait: commit, never drop
+            self._commit(self._group)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -170,6 +174,8 @@ class GroupCommitter:
         self.commits += 1
         _finish(group, None)
         now = time.monotonic()
+        if self._closed:
+            return
         if not self._checkpointing and now - self._last_checkpoint >= CHECKPOINT_EVERY_SECONDS:
             self._checkpointing = True
             self._last_checkpoint = now

@@ -184,3 +184,13 @@ async def test_checkpoints_run_on_their_own_thread_not_in_the_loops_commits(db: 
     threshold = await db.run_core(lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
     assert threshold == 0  # the loop's connection never checkpoints inside a commit
     assert committed(path) == [f"n{i}" for i in range(4)]
+
+
+async def test_closing_commits_the_open_group(db: Database, path: Path) -> None:
+    pending = asyncio.create_task(
+        db.run_core(lambda c: c.execute(text("INSERT INTO notes (body) VALUES ('last words')")))
+    )
+    await asyncio.sleep(0)  # the unit ran; its commit is still queued
+    db.close()
+    await pending  # answered by the commit close made, not left waiting or failed
+    assert committed(path) == ["last words"]
