@@ -22,13 +22,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
+        utc = _as_utc(value)
+        if utc is None:
             return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected datetime, got {type(value).__name__}")
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; store aware UTC times")
-        utc: datetime = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -39,13 +35,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: Any) -> str | None:
-            if value is None:
-                return None
-            if not isinstance(value, datetime):
-                raise TypeError(f"expected datetime, got {type(value).__name__}")
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given; store aware UTC times")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = _as_utc(value)
+            return None if utc is None else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 
@@ -55,6 +46,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         assert isinstance(value, datetime)
         aware: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; store aware UTC times")
+    return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
