@@ -1,16 +1,17 @@
 """SQLite units of work run on the event loop's thread and committed together.
 
-A turn's statements take tens of microseconds in SQLite; handing them to a worker thread and back,
-with the GIL moving between the two threads at every SQLite call, cost more than the statements
-(bench/turn_bench.py, bench/RESULTS.md). So on SQLite the units of ``Database.run_core`` and
-``Database.run`` run right here, on the loop's thread, on one connection of their own.
+A turn's statements take tens of microseconds in SQLite; handing them to a worker thread and back
+cost more than running them where they are called (bench/turn_bench.py, bench/RESULTS.md). So on
+SQLite the units of ``Database.run_core`` and ``Database.run`` run right here, on the loop's
+thread, on one connection of their own.
 
-Committing is the largest single cost left (a WAL append of every page a unit touched), so units
-share transactions: the first unit opens one (``BEGIN IMMEDIATE``), every unit started in the same
-pass of the event loop joins it inside its own SAVEPOINT, and a callback queued behind them commits
-it. A unit's caller gets its result only after that commit, so nothing is sent or acted on that is
-not on disk. A unit that fails is rolled back to its savepoint alone and its caller gets the error
-at once; if the commit fails, every caller in the group gets the error.
+COMMIT was the largest single cost in the database thread's profile (a WAL append of every page a
+transaction touched), so units share transactions: the first unit opens one (``BEGIN
+IMMEDIATE``), every unit started in the same pass of the event loop joins it inside a SAVEPOINT of
+its own (the first needs none), and a callback queued behind them commits it. A unit's caller
+gets its result only after that commit, so nothing is sent or acted on that is not on disk. A unit
+that fails is rolled back alone and its caller gets the error at once; if the commit fails, every
+caller in the group gets the error.
 
 Checkpoints (copying the write-ahead log back into the database file, with an fsync) happen on a
 thread of their own, a quarter second apart at most while writes go on: SQLite's automatic
