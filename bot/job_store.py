@@ -40,16 +40,6 @@ class BatchingJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         finally:
             self._local.rows = None
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Jobs added by this thread inside the block are written together, in one transaction
-        of the store's own engine, when it ends."""
-        with self.collect() as rows:
-            yield
-        if rows:
-            with self.engine.begin() as connection:
-                self.write_rows(connection, rows)
-
     def write_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         """Write collected rows in ``connection``'s transaction; an id already stored is replaced
         (the scheduler adds with ``replace_existing``)."""

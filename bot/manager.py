@@ -31,7 +31,7 @@ from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
 from bot.privacy import mask_phones
 from bot.queue_rules import QueueRules
-from bot.ticket_intake import SeverityFn, contact_of, create_ticket, format_local, no_severity
+from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
 from dialogues import engine
 from dialogues.engine import EngineOptions
 from dialogues.state import (
@@ -462,7 +462,7 @@ class ConversationManager:
                 session = session_on(conn)
             if isinstance(effect, CreateTicket):
                 assert session is not None
-                customer = contact_of(session, conv.customer_id)
+                customer = transcript.customer_by_id(session.connection(), conv.customer_id)
                 assert customer is not None
                 created = create_ticket(
                     session,
@@ -485,11 +485,8 @@ class ConversationManager:
                     result.lifecycle.append(work)
                 placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
                 majors += created.ticket.severity == "major"
-                phone = effect.fields.get("phone")
-                if isinstance(phone, str) and phone:
-                    conv.phone = phone
-                elif customer.phone:
-                    conv.phone = customer.phone
+                if created.phone_on_file:
+                    conv.phone = created.phone_on_file
             elif isinstance(effect, ShowProgress):
                 assert session is not None
                 prefix.extend(self._progress(session, conv.customer_id, effect.number, language))

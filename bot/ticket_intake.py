@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from dialogues.state import CreateTicket
@@ -17,14 +17,9 @@ from dialogues.types import Language
 from storage.models import Customer, Ticket
 from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
+from storage.repositories.transcript import CustomerProfile
 
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-# A new ticket needs four of the customer's columns: a select, not an ORM load of the row.
-_CONTACT = Prepared(
-    select(_CUSTOMERS.c.id, _CUSTOMERS.c.name, _CUSTOMERS.c.phone, _CUSTOMERS.c.language).where(
-        _CUSTOMERS.c.id == bindparam("k_id")
-    )
-)
 _SET_PHONE = Prepared(
     update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("k_id")).values(phone=bindparam("k_phone"))
 )
@@ -60,24 +55,11 @@ def no_severity(_text: str, _fields: dict[str, Any]) -> tuple[str, list[dict[str
 
 
 @dataclass(frozen=True, slots=True)
-class Contact:
-    """The customer as a new ticket records them."""
-
-    id: int
-    name: str | None
-    phone: str | None
-    language: str
-
-
-def contact_of(session: Session, customer_id: int) -> Contact | None:
-    row = _CONTACT.execute(session.connection(), {"k_id": customer_id}).fetchone()
-    return None if row is None else Contact(*row)
-
-
-@dataclass(frozen=True, slots=True)
 class CreatedTicket:
     ticket: Ticket
     reply_by: datetime
+    phone_on_file: str | None
+    """The customer's number after this intake (the one given now, else the one kept)."""
 
 
 def extract_references(text: str) -> list[str]:
@@ -94,7 +76,7 @@ def create_ticket(
     session: Session,
     *,
     effect: CreateTicket,
-    customer: Contact,
+    customer: CustomerProfile,
     conversation_id: int | None,
     channel: str,
     now: datetime,
@@ -143,10 +125,15 @@ def create_ticket(
         note="; ".join(r.get("reason", "") for r in reasons) or None,
         at=now,
     )
-    if isinstance(phone, str) and phone and customer.phone != phone:
-        _SET_PHONE.execute(session.connection(), {"k_id": customer.id, "k_phone": phone})
+    phone_on_file = customer.phone
+    if isinstance(phone, str) and phone:
+        if phone != customer.phone:
+            _SET_PHONE.execute(session.connection(), {"k_id": customer.id, "k_phone": phone})
+        phone_on_file = phone
     return CreatedTicket(
-        ticket=ticket, reply_by=now + timedelta(hours=FIRST_REPLY_HOURS.get(effect.kind, 24))
+        ticket=ticket,
+        reply_by=now + timedelta(hours=FIRST_REPLY_HOURS.get(effect.kind, 24)),
+        phone_on_file=phone_on_file,
     )
 
 

@@ -34,7 +34,7 @@ def fire(desk: TicketDesk, work: Work, follow_up_id: int) -> str:
             .values(due_at=later, scheduled=False)
         )
         if moved.rowcount:  # type: ignore[attr-defined]
-            work.rescheduled(later)  # the scheduler gives it a new job
+            work.count_follow_ups(later)  # the scheduler gives it a new job
         return "moved out of quiet hours"
     claimed = work.session.execute(
         update(FollowUp)

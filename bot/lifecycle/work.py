@@ -118,9 +118,9 @@ class Work:
                 for kind, due, data in rows
             ],
         )
-        self.rescheduled(min(due for _, due, _ in rows), count=len(rows))
+        self.count_follow_ups(min(due for _, due, _ in rows), count=len(rows))
 
-    def rescheduled(self, due: datetime, *, count: int = 1) -> None:
+    def count_follow_ups(self, due: datetime, *, count: int = 1) -> None:
         """Count follow-ups (re)written for the scheduler, the first falling due at ``due``."""
         self.follow_ups += count
         if self.soonest_follow_up is None or due < self.soonest_follow_up:

@@ -111,11 +111,13 @@ _CONVERSATION_BY_KEY = Prepared(
         CONVERSATIONS.c.assigned_agent,
     ).where(CONVERSATIONS.c.channel == bindparam("k_channel"), CONVERSATIONS.c.user_id == bindparam("k_user"))
 )
+_PROFILE_COLUMNS = (CUSTOMERS.c.id, CUSTOMERS.c.phone, CUSTOMERS.c.language, CUSTOMERS.c.name)
 _CUSTOMER_PROFILE = Prepared(
-    select(CUSTOMERS.c.id, CUSTOMERS.c.phone, CUSTOMERS.c.language).where(
+    select(*_PROFILE_COLUMNS).where(
         CUSTOMERS.c.channel == bindparam("k_channel"), CUSTOMERS.c.external_id == bindparam("k_external")
     )
 )
+_CUSTOMER_BY_ID = Prepared(select(*_PROFILE_COLUMNS).where(CUSTOMERS.c.id == bindparam("k_id")))
 _NEW_CONVERSATION = Prepared(insert(CONVERSATIONS).returning(CONVERSATIONS.c.id))
 
 
@@ -132,9 +134,12 @@ class ConversationRow:
 
 @dataclass(frozen=True, slots=True)
 class CustomerProfile:
+    """What a turn or a new ticket needs of the customer row."""
+
     id: int
     phone: str | None
     language: str
+    name: str | None = None
 
 
 def conversation_by_key(conn: Connection, *, channel: str, user_id: str) -> ConversationRow | None:
@@ -144,7 +149,12 @@ def conversation_by_key(conn: Connection, *, channel: str, user_id: str) -> Conv
 
 def customer_profile(conn: Connection, *, channel: str, external_id: str) -> CustomerProfile | None:
     found = _CUSTOMER_PROFILE.execute(conn, {"k_channel": channel, "k_external": external_id}).fetchone()
-    return None if found is None else CustomerProfile(int(found[0]), found[1], found[2])
+    return None if found is None else CustomerProfile(int(found[0]), *found[1:])
+
+
+def customer_by_id(conn: Connection, customer_id: int) -> CustomerProfile | None:
+    found = _CUSTOMER_BY_ID.execute(conn, {"k_id": customer_id}).fetchone()
+    return None if found is None else CustomerProfile(int(found[0]), *found[1:])
 
 
 def new_conversation(

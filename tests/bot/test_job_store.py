@@ -1,5 +1,6 @@
-"""The batching job store on both backends: jobs added in a batch land in one write, an id
-already stored is replaced, and outside a batch a duplicate id still conflicts."""
+"""The batching job store on both backends: jobs added while collecting land in one write in the
+caller's transaction, an id already stored is replaced, and outside it a duplicate id still
+conflicts."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def noop(follow_up_id: int) -> None:
     """Stands in for the follow-up job function."""
 
 
-async def test_a_batch_is_one_write_and_replaces_known_ids(db_url: str) -> None:
+async def test_collected_jobs_are_one_write_and_replace_known_ids(db_url: str) -> None:
     store = BatchingJobStore(url=db_url, tablename="apscheduler_jobs_test")
     aps = AsyncIOScheduler(jobstores={"default": store}, timezone=UTC)
     aps.start(paused=True)
@@ -28,7 +29,7 @@ async def test_a_batch_is_one_write_and_replaces_known_ids(db_url: str) -> None:
     soon = datetime.now(UTC) + timedelta(hours=1)
     try:
         aps.add_job(noop, "date", run_date=soon, args=[1], id="fu:1", replace_existing=True)
-        with store.batch():
+        with store.collect() as rows:
             for i in (1, 2, 3):  # fu:1 exists already: it is moved, not duplicated
                 aps.add_job(
                     noop,
@@ -38,7 +39,9 @@ async def test_a_batch_is_one_write_and_replaces_known_ids(db_url: str) -> None:
                     id=f"fu:{i}",
                     replace_existing=True,
                 )
-            assert store.get_all_jobs() == [store.lookup_job("fu:1")]  # nothing written yet
+        assert store.get_all_jobs() == [store.lookup_job("fu:1")]  # nothing written yet
+        with store.engine.begin() as connection:
+            store.write_rows(connection, rows)
         jobs = {job.id: job.next_run_time for job in store.get_all_jobs()}
         assert jobs == {f"fu:{i}": soon + timedelta(minutes=i) for i in (1, 2, 3)}
         with pytest.raises(ConflictingIdError):
@@ -49,7 +52,7 @@ async def test_a_batch_is_one_write_and_replaces_known_ids(db_url: str) -> None:
         store.engine.dispose()
 
 
-async def test_a_batch_of_new_ids_is_one_statement_in_one_transaction(tmp_path: object) -> None:
+async def test_collected_new_ids_are_one_statement_in_one_transaction(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/jobs.db"
     store = BatchingJobStore(engine=create_engine(url), tablename="apscheduler_jobs")
     aps = AsyncIOScheduler(jobstores={"default": store}, timezone=UTC)
@@ -58,9 +61,11 @@ async def test_a_batch_of_new_ids_is_one_statement_in_one_transaction(tmp_path: 
     event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
     soon = datetime.now(UTC) + timedelta(hours=1)
     try:
-        with store.batch():
+        with store.collect() as rows:
             for i in range(10):
                 aps.add_job(noop, "date", run_date=soon, args=[i], id=f"fu:{i}", replace_existing=True)
+        with store.engine.begin() as connection:
+            store.write_rows(connection, rows)
     finally:
         aps.shutdown(wait=False)
     assert statements.count("INSERT") == 1  # one executemany, one commit

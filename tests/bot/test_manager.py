@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from bot.app import TousuApp
 from bot.settings import Settings
 from nlu.types import IntentScore, NluResult
-from storage.models import Conversation, Message, OutboxMessage, Ticket
+from storage.models import Conversation, Customer, Message, OutboxMessage, Ticket
 from tests.conftest import make_settings
 
 COMPLAINT = [
@@ -75,6 +75,19 @@ async def test_progress_lists_only_the_customers_own_tickets(app: TousuApp) -> N
     assert "漏水" not in theirs
     listing = joined(await app.console.say(app.manager, "mallory", "进度"))
     assert number not in listing and "暂未查到" in listing
+
+
+async def test_the_number_given_in_an_intake_is_offered_in_the_next(app: TousuApp) -> None:
+    await file_complaint(app, "carol")
+    customer = await app.db.run(
+        lambda s: s.exec(select(Customer).where(Customer.external_id == "carol")).one()
+    )
+    assert customer.phone == "13800138000"  # kept on file
+    await app.console.say(app.manager, "carol", "/start")
+    for text, _expected in COMPLAINT[:-1]:  # up to the phone question again
+        replies = await app.console.say(app.manager, "carol", text)
+    offered = [b.label for r in replies for b in getattr(r, "buttons", ())]
+    assert any("138****8000" in label for label in offered), offered
 
 
 async def test_duplicate_delivery_is_ignored(app: TousuApp) -> None:
