@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -76,6 +76,7 @@ class StaleConversation(Exception):
 class _Pending:
     row_id: int
     inbound: InboundMessage
+    conversation_id: int | None = None  # the row's, when stored
 
 
 @dataclass(slots=True)
@@ -152,19 +153,31 @@ class ConversationManager:
 
     # ----------------------------------------------------------------- intake of messages
     async def accept(self, inbound: InboundMessage) -> bool:
-        """Store the message and process it in the background; False for a duplicate."""
-        if not await self._store(inbound):
+        """Store the message and process it in the background; False for a duplicate. Returns
+        once the message is committed (channels acknowledge deliveries on that)."""
+        stored = await self._store(inbound)
+        if stored is None:
             return False
+        await stored
         task = asyncio.create_task(self._process_logged(inbound.key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
     async def handle(self, inbound: InboundMessage) -> bool:
-        """Store and process the message before returning; False for a duplicate."""
-        if not await self._store(inbound):
+        """Store and process the message before returning; False for a duplicate.
+
+        The message's row is written first, but its commit may be the turn's own: the caller
+        hears nothing before the turn's commit, which is the same as the message's or a later
+        one (groups commit in order), and a failed turn leaves the message committed for
+        recovery. One commit per turn instead of two (bench/RESULTS.md)."""
+        stored = await self._store(inbound)
+        if stored is None:
             return False
-        await self.process(inbound.key)
+        try:
+            await self.process(inbound.key)
+        finally:
+            await stored
         return True
 
     async def drain(self) -> None:
@@ -214,12 +227,20 @@ class ConversationManager:
         self._cache.pop(key, None)
 
     # ----------------------------------------------------------------- storing
-    async def _store(self, inbound: InboundMessage) -> bool:
-        cached = self._cache.get(inbound.key)
+    async def _store(self, inbound: InboundMessage) -> Awaitable[None] | None:
+        """Write the message (None for a duplicate); the awaitable is its commit."""
+        try:
+            return await self._store_as(inbound, self._cache.get(inbound.key))
+        except transcript.StaleReference:
+            self._cache.pop(inbound.key, None)
+            return await self._store_as(inbound, None)
+
+    async def _store_as(self, inbound: InboundMessage, cached: _Cached | None) -> Awaitable[None] | None:
         language = _language_from_hint(inbound.language_hint, self.default_language)
         key = inbound.key
         # last_inbound_at feeds WeChat's 48-hour window; minute precision is plenty.
         touch = cached is None or cached.touched is None or inbound.received_at - cached.touched > TOUCH_EVERY
+        conversation = None if cached is None else cached.conversation_id
 
         def store(conn: Connection) -> int:
             customer = (
@@ -246,17 +267,18 @@ class ConversationManager:
                 attachments=[_attachment_dict(a) for a in inbound.attachments],
                 received_at=inbound.received_at,
                 touch_customer=touch,
+                conversation_id=conversation,
             )
 
         try:
-            row_id = await self.db.run_core(store)
+            row_id, committed = await self.db.start_core(store)
         except transcript.DuplicateMessage:
             log.info("duplicate delivery %s from %s ignored", inbound.message_id, key.channel)
-            return False
+            return None
         if touch and cached is not None:
             cached.touched = inbound.received_at
-        self._pending.setdefault(key, []).append(_Pending(row_id, inbound))
-        return True
+        self._pending.setdefault(key, []).append(_Pending(row_id, inbound, conversation))
+        return committed
 
     # ----------------------------------------------------------------- processing
     async def _process_logged(self, key: ConversationKey) -> None:
@@ -533,7 +555,12 @@ class ConversationManager:
             )
             conv.language = language
         self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
-        transcript.mark_processed(conn, message_id=item.row_id, conversation_id=conv.conversation_id, now=now)
+        transcript.mark_processed(
+            conn,
+            message_id=item.row_id,
+            conversation_id=None if item.conversation_id == conv.conversation_id else conv.conversation_id,
+            now=now,
+        )
         if unsure is not None:  # for the admins' NLU review
             _NLU_SAMPLE.execute(conn, {**unsure, "status": "pending", "created_at": now})
         return result

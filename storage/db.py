@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -196,6 +196,17 @@ class Database:
             return await self.group_commit.run(work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._on_worker, work)
+
+    async def start_core(self, work: Callable[[Connection], T]) -> tuple[T, Awaitable[None]]:
+        """Like ``run_core``, but on SQLite return once ``work`` has run, with an awaitable for
+        its commit, so that a turn's own units can share that commit (see the manager's
+        ``handle``). Elsewhere the unit is committed before this returns."""
+        if self.group_commit is not None:
+            return await self.group_commit.start(work)
+        result = await self.run_core(work)
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        committed.set_result(None)
+        return result, committed
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

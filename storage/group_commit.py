@@ -81,6 +81,14 @@ class GroupCommitter:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the current group (opening one if needed); return after the commit."""
+        result, committed = await self.start(work)
+        await committed
+        return result
+
+    async def start(self, work: Callable[[Connection], T]) -> tuple[T, asyncio.Future[None]]:
+        """Run ``work`` in the current group and return at once, with a future for the group's
+        commit: the caller may go on with more units in the same pass of the loop, which then
+        share the commit, but must await the future before anything relies on the unit."""
         group = self._group or await self._open()
         conn = self._connection()
         raw = _raw(conn)
@@ -106,8 +114,7 @@ class GroupCommitter:
         self.units += 1
         done = asyncio.get_running_loop().create_future()
         group.waiters.append(done)
-        await done
-        return result
+        return result, done
 
     def settle(self) -> None:
         """Commit the open group now (on the loop's thread only): before this thread opens

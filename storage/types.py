@@ -30,13 +30,22 @@ class UTCDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """On SQLite, ``process_bind_param`` and the dialect's own DATETIME formatting fused into
         one function (the same text, checked in tests/storage/test_types.py): every turn binds
-        half a dozen times, and the two-step chain was ~5 % of a turn's time."""
+        half a dozen times, and the two-step chain was ~5 % of a turn's time. A turn binds the
+        same ``now`` a dozen times or more (3 us each), so the last value's text is kept: a
+        datetime is immutable, and the memo holds the object itself, so its id is not reused."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+        memo: tuple[Any, str | None] = (None, None)
 
         def process(value: Any) -> str | None:
+            nonlocal memo
+            seen, text = memo  # one read of the pair: safe beside other threads' writes
+            if value is seen and value is not None:
+                return text
             utc = _as_utc(value)
-            return None if utc is None else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            text = None if utc is None else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            memo = (value, text)
+            return text
 
         return process
 

@@ -43,6 +43,11 @@ class DuplicateMessage(Exception):
     """The channel delivered this message before; the caller's transaction must be dropped."""
 
 
+class StaleReference(Exception):
+    """The customer or conversation given for a new message is gone (erased by another
+    process since the caller cached it); the caller looks them up again."""
+
+
 # A plain INSERT: a duplicate delivery shows up as the unique constraint's error, and the caller
 # drops the transaction (on PostgreSQL it is unusable after the error anyway).
 _INBOUND_INSERT = Prepared(insert(MESSAGES).returning(MESSAGES.c.id))
@@ -58,6 +63,9 @@ _MARK_PROCESSED = Prepared(
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("k_id"))
     .values(processed_at=bindparam("k_at"), conversation_id=bindparam("k_conversation"))
+)
+_MARK_PROCESSED_ONLY = Prepared(
+    update(MESSAGES).where(MESSAGES.c.id == bindparam("k_id")).values(processed_at=bindparam("k_at"))
 )
 _SAVE_STATE = Prepared(
     update(CONVERSATIONS).where(
@@ -204,10 +212,14 @@ def insert_inbound(
     attachments: list[dict[str, Any]],
     received_at: datetime,
     touch_customer: bool = True,
+    conversation_id: int | None = None,
 ) -> int:
     """Store a customer's message. Raises DuplicateMessage when that channel message id was
-    stored already (on PostgreSQL the transaction is then unusable, so let it roll back)."""
+    stored already (on PostgreSQL the transaction is then unusable, so let it roll back).
+    ``conversation_id`` where already known: the row then goes into its conversation's index
+    once, instead of again when it is processed."""
     params = {
+        "conversation_id": conversation_id,
         "customer_id": customer,
         "channel": channel,
         "user_id": user_id,
@@ -224,6 +236,8 @@ def insert_inbound(
     try:
         row_id = _INBOUND_INSERT.execute(conn, params).fetchone()[0]
     except IntegrityError as exc:
+        if _is_foreign_key_error(exc):
+            raise StaleReference(channel_message_id) from exc
         raise DuplicateMessage(channel_message_id) from exc
     if touch_customer:
         _TOUCH_CUSTOMER.execute(conn, {"k_id": customer, "k_at": received_at, "k_unreachable": False})
@@ -301,8 +315,12 @@ def insert_outgoing(
     return [int(_OUTBOX_INSERT.execute(conn, item).fetchone()[0]) for item in outbox]
 
 
-def mark_processed(conn: Connection, *, message_id: int, conversation_id: int, now: datetime) -> None:
-    _MARK_PROCESSED.execute(conn, {"k_id": message_id, "k_at": now, "k_conversation": conversation_id})
+def mark_processed(conn: Connection, *, message_id: int, conversation_id: int | None, now: datetime) -> None:
+    """Answered; ``conversation_id`` None when the row was stored with its conversation."""
+    if conversation_id is None:
+        _MARK_PROCESSED_ONLY.execute(conn, {"k_id": message_id, "k_at": now})
+    else:
+        _MARK_PROCESSED.execute(conn, {"k_id": message_id, "k_at": now, "k_conversation": conversation_id})
 
 
 def flag_for_agents(
@@ -320,3 +338,8 @@ def flag_for_agents(
             "k_priority": priority,
         },
     )
+
+
+def _is_foreign_key_error(exc: IntegrityError) -> bool:
+    """SQLite names the failed constraint only in its message; PostgreSQL gives SQLSTATE 23503."""
+    return getattr(exc.orig, "sqlstate", None) == "23503" or "FOREIGN KEY" in str(exc.orig)

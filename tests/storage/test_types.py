@@ -49,3 +49,16 @@ def test_naive_and_non_datetimes_are_refused(value: Any, error: type[Exception])
         fused(value)
     with pytest.raises(error):
         reference(value)
+
+
+def test_the_last_value_kept_never_answers_for_another() -> None:
+    fused = UTCDateTime().bind_processor(DIALECT)
+    assert fused is not None
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    later = now + timedelta(microseconds=1)
+    east = now.astimezone(timezone(timedelta(hours=8)))  # equal to now, another object
+    sequence = [now, now, later, now, None, east, east, now, later, later]
+    assert [fused(v) for v in sequence] == [reference(v) for v in sequence]
+    with pytest.raises(ValueError, match="naive"):
+        fused(datetime(2026, 11, 23))
+    assert fused(later) == reference(later)
