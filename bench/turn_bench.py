@@ -134,21 +134,28 @@ async def paced(
     return sum(counts), seconds, latencies, time.process_time() - cpu
 
 
+async def start_app(folder: str) -> TousuApp:
+    """The app on a fresh SQLite file in ``folder``, warmed up by one whole intake and tuned
+    as ``tousu run`` tunes itself once started."""
+    base = load_settings(ROOT / "config.yaml")
+    settings = base.model_copy(
+        update={
+            "database": base.database.model_copy(update={"url": f"sqlite:///{folder}/bench.db"}),
+            "general": base.general.model_copy(update={"data_dir": Path(folder), "log_level": "WARNING"}),
+        }
+    )
+    app = TousuApp(settings, channels=[], nlu=ConstantNlu(), use_nlu=True, manage_nlu=False)
+    await app.start()
+    for i in range(len(SCRIPT)):
+        await turn(app, "warmup", i)
+    tune_for_serving()
+    return app
+
+
 async def main(conversations: int, seconds: float, rate: float, aligned: bool) -> None:
     phases = [0 if aligned else i % len(SCRIPT) for i in range(conversations)]
     with tempfile.TemporaryDirectory() as folder:
-        base = load_settings(ROOT / "config.yaml")
-        settings = base.model_copy(
-            update={
-                "database": base.database.model_copy(update={"url": f"sqlite:///{folder}/bench.db"}),
-                "general": base.general.model_copy(update={"data_dir": Path(folder), "log_level": "WARNING"}),
-            }
-        )
-        app = TousuApp(settings, channels=[], nlu=ConstantNlu(), use_nlu=True, manage_nlu=False)
-        await app.start()
-        for i in range(len(SCRIPT)):  # warm-up: one whole intake
-            await turn(app, "warmup", i)
-        tune_for_serving()  # as `tousu run` does once started
+        app = await start_app(folder)
         print(
             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, SQLite file in {folder}"
