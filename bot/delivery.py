@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.channels.base import Channel, DeliveryError, OutboundMessage
 from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
-from storage.models import Customer, OutboxMessage
+from storage.models import PENDING_OUTBOX, Customer, OutboxMessage
 from storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,15 @@ class OutboxItem:
     message: OutboundMessage
     attempts: int = 0
     not_before: float = 0.0  # monotonic time
+
+
+def pending_rows(channels: Sequence[str]) -> SelectOfScalar[OutboxMessage]:
+    """Rows still to send on these channels, oldest first (through the partial index)."""
+    return (
+        select(OutboxMessage)
+        .where(PENDING_OUTBOX, col(OutboxMessage.channel).in_(channels))
+        .order_by(col(OutboxMessage.id))
+    )
 
 
 def item_from_row(row: OutboxMessage, now_mono: float, now: datetime) -> OutboxItem:
@@ -215,13 +225,7 @@ class Delivery:
         channels = list(self.senders)
 
         def load(session: Session) -> list[OutboxMessage]:
-            return list(
-                session.exec(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status == "pending", col(OutboxMessage.channel).in_(channels))
-                    .order_by(col(OutboxMessage.id))
-                ).all()
-            )
+            return list(session.exec(pending_rows(channels)).all())
 
         rows = await self.db.run(load)
         now_mono, now = time.monotonic(), self.clock()

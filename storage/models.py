@@ -208,12 +208,21 @@ class TicketEvent(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
 
 
+PENDING_OUTBOX = sql_text("status = 'pending'")
+"""The outbox's partial index condition. Queries spell it as this literal: PostgreSQL cannot
+match a bound parameter to a partial index in a generic plan."""
+
+
 class OutboxMessage(SQLModel, table=True):
     """A reply waiting to be delivered. Written in the turn's transaction, so a crash between
     saving and sending loses nothing; delivery marks it sent, so a restart sends it only once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    # Only rows still to send: every reply enters and leaves this index, which stays a page or
+    # two instead of growing with everything ever sent.
+    __table_args__ = (
+        Index("ix_outbox_pending", "id", sqlite_where=PENDING_OUTBOX, postgresql_where=PENDING_OUTBOX),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)

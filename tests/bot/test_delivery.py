@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.channels.base import Channel, DeliveryError, DeliveryLimits, OutboundMessage
-from bot.delivery import Delivery, OutboxItem
+from bot.delivery import Delivery, OutboxItem, pending_rows
 from bot.settings import OutboxSettings
 from storage import migrate
 from storage.db import Database
@@ -160,3 +160,28 @@ async def test_pending_rows_are_sent_after_restart_exactly_once(db: Database) ->
     await second.stop()
     assert [text for _, _, text in channel.sent] == ["left over 1", "left over 2"]
     assert again.sent == []
+
+
+async def test_pending_rows_are_found_through_the_partial_index(db: Database) -> None:
+    _rows(db, [("a", "sent now")])
+    channel = RecordingChannel(DeliveryLimits())
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        await _until(lambda: len(channel.sent) == 1)
+    finally:
+        await delivery.stop()
+    _rows(db, [("b", "still to send")])
+    query = pending_rows(["rec", "other"])
+
+    def read(session: Session) -> tuple[list[str], str]:
+        texts = [row.text for row in session.exec(query).all()]
+        # planned with its parameters bound, as at run time
+        compiled = query.compile(db.engine, compile_kwargs={"render_postcompile": True})
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+        return texts, " ".join(str(step[-1]) for step in plan)
+
+    texts, plan = db.run_sync(read)
+    assert texts == ["still to send"]
+    assert "ix_outbox_pending" in plan
