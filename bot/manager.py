@@ -457,7 +457,8 @@ class ConversationManager:
                 tickets=tuple(saved.tickets),
             )
         )
-        log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
 
     def _save(
         self,

@@ -6,6 +6,7 @@ the two always agree on what a message means.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -28,10 +29,24 @@ def clean(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """A comparison form: full-width to ASCII, case-folded, trailing punctuation dropped."""
-    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    """A comparison form: full-width to ASCII, case-folded, trailing punctuation dropped.
+
+    A turn folds the same message and the same menu labels several times, so short texts are
+    remembered (keys, labels, answer words); long free text is folded afresh."""
+    return _fold_short(text) if len(text) <= _REMEMBERED_LENGTH else _fold(text)
+
+
+_REMEMBERED_LENGTH = 64
+
+
+def _fold(text: str) -> str:
+    normalized = text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is NFKC
+    folded = normalized.strip().casefold()
     stripped = folded.rstrip(_TRAILING).strip()
     return stripped or folded
+
+
+_fold_short = functools.lru_cache(maxsize=2048)(_fold)
 
 
 def as_key(text: str) -> str | None:
@@ -72,7 +87,9 @@ _PROGRESS_WITH_NUMBER = re.compile(
 
 def parse_command(text: str) -> Command | None:
     """A global command (any step, zh, en and slash forms), or None."""
-    folded = _BOT_SUFFIX.sub(r"\1", fold(text))
+    folded = fold(text)
+    if folded.startswith("/"):  # "/start@tousu_bot" -> "/start"
+        folded = _BOT_SUFFIX.sub(r"\1", folded)
     found = COMMANDS.get(folded)
     if found is not None:
         return found

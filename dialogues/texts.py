@@ -141,6 +141,8 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     Unlike ``str.format`` this never fails on braces inside customer text, and it leaves
     ``{ticket_number}``-style markers for the manager to fill.
     """
+    if "{" not in template:
+        return template
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 

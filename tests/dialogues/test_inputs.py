@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogues.inputs import Command, as_key, clean, parse_command, ticket_number_in
+from dialogues.inputs import Command, as_key, clean, fold, parse_command, ticket_number_in
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,20 @@ def test_parse_command(text: str, command: Command | None) -> None:
 )  # fmt: skip
 def test_as_key(text: str, key: str | None) -> None:
     assert as_key(text) == key
+
+
+LONG = "投诉 ＡＢＣ１２３ Order " * 8  # longer than the texts fold remembers
+LONG_FOLDED = ("投诉 abc123 order " * 8).strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [("ＨＥＬＬＯ！", "hello"), ("Straße.", "strasse"), ("YES", "yes"), ("。", "。"), ("ﬁne", "fine"),
+     (LONG, LONG_FOLDED), (LONG + "！", LONG_FOLDED)],
+)  # fmt: skip
+def test_fold_is_the_same_for_short_remembered_and_long_texts(text: str, folded: str) -> None:
+    assert fold(text) == folded
+    assert fold(text) == folded  # the remembered answer for short ones
 
 
 def test_clean_keeps_newlines_tabs_and_emoji_but_not_controls() -> None:

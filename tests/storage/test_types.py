@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import DateTime
@@ -57,8 +58,13 @@ def test_the_last_value_kept_never_answers_for_another() -> None:
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     later = now + timedelta(microseconds=1)
     east = now.astimezone(timezone(timedelta(hours=8)))  # equal to now, another object
-    sequence = [now, now, later, now, None, east, east, now, later, later]
+    london = ZoneInfo("Europe/London")  # 01:30 on 2026-10-25 happens twice
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=london)
+    second = first.replace(fold=1)
+    sequence = [now, now, later, now, None, east, east, now, later, later, first, second, first]
+    sequence += [now + timedelta(seconds=s) for s in range(40)] + [now, later]
     assert [fused(v) for v in sequence] == [reference(v) for v in sequence]
+    assert fused(first) != fused(second)
     with pytest.raises(ValueError, match="naive"):
         fused(datetime(2026, 11, 23))
     assert fused(later) == reference(later)
