@@ -7,9 +7,12 @@ cache misses and system calls (SQLite's writes) are not in it, so it complements
 and does not replace it.
 
 The turns are those of turn_bench.py (NLU replaced by a constant, 200 customers spread over the
-intake script), taken one at a time with a short pause after each, so each turn is alone in its
-commit as in a lightly loaded paced run. Only the measured turns are counted: they run inside
-``operator.call``, and callgrind collects only inside that function (``--toggle-collect``).
+intake script), taken one at a time, each alone in its commit as in a lightly loaded paced run.
+The pause after each turn outlasts the delivery's wait before it marks rows sent
+(``MARK_SENT_DELAY_SECONDS``), so every turn's mark has a commit of its own: with a shorter pause
+how many turns shared one depended on the machine's speed (valgrind's slowdown, other load), and
+the same code's count moved by 2-3 % between runs. Only the measured turns are counted: they run
+inside ``operator.call``, and callgrind collects only inside that function (``--toggle-collect``).
 
     .venv/bin/python bench/turn_instructions.py --turns 440
 """
@@ -31,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import SCRIPT, start_app, turn, walk_to_phases  # noqa: E402
 from bot.app import TousuApp  # noqa: E402
+from bot.delivery import MARK_SENT_DELAY_SECONDS  # noqa: E402
 
 CONVERSATIONS = 200
-PAUSE_SECONDS = 0.002
+PAUSE_SECONDS = MARK_SENT_DELAY_SECONDS + 0.01
 COLLECT_INSIDE = "_operator_call"  # operator.call's C function in CPython 3.11
 
 
