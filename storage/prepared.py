@@ -15,6 +15,7 @@ catching ``IntegrityError`` and ``OperationalError``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +33,33 @@ from sqlalchemy.sql.elements import ClauseElement
 class _Plan:
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the values, in the order of names
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
     def args(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = [
-            params[name] if proc is None else proc(params[name])
-            for name, proc in zip(self.names, self.processors, strict=True)
-        ]
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+        picked: Sequence[Any] = self.pick(params)
+        if self.converted:
+            values = list(picked)
+            for i, proc in self.converted:
+                values[i] = proc(values[i])
+            picked = values
+        return picked if self.positional else dict(zip(self.names, picked, strict=True))
+
+
+def make_plan(
+    sql: str, names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | None, ...], positional: bool
+) -> _Plan:
+    """A plan whose ``args`` reads the parameters with one ``itemgetter`` call and runs only the
+    processors there are: binding runs for every statement of every turn, and a comprehension
+    over all columns took ~1.7 us for a dozen of them, most needing no processor (timed loop)."""
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    if len(names) >= 2:
+        pick = operator.itemgetter(*names)  # a tuple only from two names on
+    else:
+        pick = lambda params: tuple(params[name] for name in names)  # noqa: E731
+    converted = tuple((i, proc) for i, proc in enumerate(processors) if proc is not None)
+    return _Plan(sql, names, positional, pick, converted)
 
 
 class PreparedError(RuntimeError):
@@ -67,9 +86,9 @@ class Prepared:
         if set(names) != set(binds):  # a bind used twice, or rendered as a literal
             raise PreparedError(f"positional binds {names} do not map one to one")
         processors = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
-        plan = _Plan(compiled.string, names, processors, dialect.positional)
-        self._plans[(dialect.name, keys)] = plan
-        return plan
+        made = make_plan(compiled.string, names, processors, dialect.positional)
+        self._plans[(dialect.name, keys)] = made
+        return made
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run once; returns the driver cursor (``rowcount``, ``fetchone``/``fetchall``)."""

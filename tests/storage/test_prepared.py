@@ -108,3 +108,27 @@ def test_a_statement_whose_binds_are_not_the_keys_is_refused(db_url: str) -> Non
             literal.execute(conn, {"k_id": 1})
     finally:
         engine.dispose()
+
+
+def test_a_single_bind_is_passed_with_its_processor_or_as_it_is(db_url: str) -> None:
+    """One bind is the shape ``itemgetter`` does not return as a tuple; a time must still go
+    through the UTC processor (the driver's own text for it would not match the stored one)."""
+    engine = make_unpooled_engine(db_url)
+    by_time = Prepared(select(MESSAGES.c.channel_message_id).where(MESSAGES.c.created_at == bindparam("at")))
+    by_key = Prepared(select(MESSAGES.c.created_at).where(MESSAGES.c.channel_message_id == bindparam("key")))
+    when = datetime(2026, 11, 23, 10, 30, 15, 123456, tzinfo=LOCAL)
+    try:
+        with engine.begin() as conn:
+            customer = transcript.customer_id(
+                conn, channel="console", external_id="u1", language="zh", name=None, now=when
+            )
+            Prepared(insert(MESSAGES)).execute(conn, {**row("m1", when), "customer_id": customer})
+            Prepared(insert(MESSAGES)).execute(
+                conn, {**row("m2", when + timedelta(seconds=1)), "customer_id": customer}
+            )
+            assert by_time.execute(conn, {"at": when}).fetchall() == [("m1",)]
+            assert by_time.execute(conn, {"at": when.astimezone(UTC)}).fetchall() == [("m1",)]
+            assert len(by_key.execute(conn, {"key": "m2"}).fetchall()) == 1
+            assert by_key.execute(conn, {"key": "m3"}).fetchall() == []
+    finally:
+        engine.dispose()

@@ -3,9 +3,7 @@ the dialect's DATETIME format), and refuses what that chain refuses."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +11,6 @@ import pytest
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import sqlite
 
-from storage.db import make_engine
 from storage.types import UTCDateTime
 
 DIALECT = sqlite.dialect()
@@ -71,16 +68,3 @@ def test_the_last_value_kept_never_answers_for_another() -> None:
     with pytest.raises(ValueError, match="naive"):
         fused(datetime(2026, 11, 23))
     assert fused(later) == reference(later)
-
-
-def test_none_binds_as_null_with_the_adapter_registered(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
-    try:
-        with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            row = raw.execute("SELECT ? IS NULL, typeof(?), ?", (None, None, 0)).fetchone()
-        assert row == (1, "null", 0)
-        assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is not None
-    finally:
-        engine.dispose()

@@ -1,0 +1,64 @@
+"""How values bind on the project's engines: NULLs on SQLite, JSON columns on both backends."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlmodel import Session, col
+from sqlmodel import select as select_rows
+
+from storage.db import dump_json, make_engine
+from storage.models import Message
+from storage.repositories import transcript
+
+MESSAGES = Message.__table__  # type: ignore[attr-defined]
+
+
+def test_none_binds_as_null_with_the_adapter_registered(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            row = raw.execute("SELECT ? IS NULL, typeof(?), ?", (None, None, 0)).fetchone()
+        assert row == (1, "null", 0)
+        assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[], {}, [[]], {"a": []}, ["热水壶", "💧", {"x": None}], {"k": [1, 2.5, True]}, "text", 0, None],
+)
+def test_json_text_is_what_json_dumps_writes(value: Any) -> None:
+    assert dump_json(value) == json.dumps(value)
+
+
+def test_empty_and_full_json_columns_read_back(db_url: str) -> None:
+    engine = make_engine(db_url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            customer = transcript.customer_id(
+                conn, channel="console", external_id="u1", language="zh", name=None, now=now
+            )
+            base = {"customer_id": customer, "channel": "console", "user_id": "u1", "direction": "in"}
+            base |= {"author": "customer", "kind": "text", "text": "t", "payload": None, "created_at": now}
+            conn.execute(insert(MESSAGES), {**base, "buttons": [], "attachments": []})
+            conn.execute(insert(MESSAGES), {**base, "buttons": [{"label": "是"}], "attachments": [{}]})
+            texts = conn.execute(
+                select(MESSAGES.c.buttons, MESSAGES.c.attachments).order_by(MESSAGES.c.id)
+            ).all()
+        assert [tuple(r) for r in texts] == [([], []), ([{"label": "是"}], [{}])]
+        with Session(engine) as session:
+            rows = session.exec(select_rows(Message).order_by(col(Message.id))).all()
+            assert [m.buttons for m in rows] == [[], [{"label": "是"}]]
+    finally:
+        engine.dispose()
