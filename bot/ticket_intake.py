@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from dialogues.state import CreateTicket
@@ -20,6 +21,9 @@ from storage.repositories import tickets as ticket_repo
 from storage.repositories.transcript import CustomerProfile
 
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+_TICKETS = Ticket.__table__  # type: ignore[attr-defined]
+_TICKET_COLUMNS = tuple(column.key for column in _TICKETS.columns if column.key != "id")
+_TICKET_INSERT = Prepared(insert(_TICKETS).returning(_TICKETS.c.id))
 _SET_PHONE = Prepared(
     update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("k_id")).values(phone=bindparam("k_phone"))
 )
@@ -113,12 +117,10 @@ def create_ticket(
         created_at=now,
         updated_at=now,
     )
-    session.add(ticket)
-    session.flush()
-    assert ticket.id is not None
+    ticket_id = _store_new(session, ticket)
     ticket_repo.add_event(
         session,
-        ticket_id=ticket.id,
+        ticket_id=ticket_id,
         actor="customer",
         action="created",
         after={"status": ticket.status, "severity": ticket.severity, "category": ticket.category},
@@ -135,6 +137,21 @@ def create_ticket(
         reply_by=now + timedelta(hours=FIRST_REPLY_HOURS.get(effect.kind, 24)),
         phone_on_file=phone_on_file,
     )
+
+
+def _store_new(session: Session, ticket: Ticket) -> int:
+    """Insert the new ticket as a prepared statement and hand it to the session as a stored row,
+    so the desk's changes to it in this transaction become one UPDATE. The ORM's insert (its
+    unit of work) was ~2 % of a benchmark turn's instructions (3.147 -> 3.081 M per turn,
+    bench/turn_instructions.py). Every column is written from the object, so the model's Python
+    defaults apply; a column relying on a server default would be written as NULL."""
+    conn = session.connection()
+    values = {key: getattr(ticket, key) for key in _TICKET_COLUMNS}
+    [ticket_id] = _TICKET_INSERT.execute(conn, values).fetchone()
+    ticket.id = int(ticket_id)
+    make_transient_to_detached(ticket)  # as if just loaded: no pending changes
+    session.add(ticket)
+    return ticket.id
 
 
 def format_local(moment: datetime, tz: ZoneInfo, language: Language) -> str:
