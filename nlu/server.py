@@ -299,8 +299,8 @@ class RasaServer:
                     self.host,
                     "--port",
                     str(self.port),
-                    "--auth-token",
-                    self.token,
+                    # One argument: a token may begin with "-", which argparse would take for an option.
+                    f"--auth-token={self.token}",
                     "--credentials",
                     str(CREDENTIALS),
                 ],
