@@ -1,4 +1,5 @@
-"""How values bind on the project's engines: NULLs on SQLite, JSON columns on both backends."""
+"""How values bind on the project's engines (NULLs on SQLite, JSON columns on both backends) and
+how an ORM session nests in a shared transaction."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from storage.db import dump_json, make_engine
-from storage.models import Message
+from storage.db import dump_json, make_engine, session_on
+from storage.models import Customer, Message
 from storage.repositories import transcript
 
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
@@ -60,5 +61,47 @@ def test_empty_and_full_json_columns_read_back(db_url: str) -> None:
         with Session(engine) as session:
             rows = session.exec(select_rows(Message).order_by(col(Message.id))).all()
             assert [m.buttons for m in rows] == [[], [{"label": "是"}]]
+    finally:
+        engine.dispose()
+
+
+def test_a_session_in_a_shared_transaction_keeps_or_undoes_only_its_own_work(db_url: str) -> None:
+    """``session_on``'s savepoints: what a session commits stays for the transaction, what it
+    rolls back (itself or a nested savepoint) goes alone. On SQLite the savepoint statements go
+    straight to the driver, past SQLAlchemy's statement path."""
+    engine = make_engine(db_url)
+    now = datetime.now(UTC)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+
+    def customer(external_id: str) -> Customer:
+        return Customer(channel="console", external_id=external_id, language="zh", created_at=now)
+
+    try:
+        with engine.begin() as conn:
+            kept = session_on(conn)
+            kept.add(customer("kept"))
+            with kept.begin_nested():
+                kept.add(customer("nested-kept"))
+            nested = kept.begin_nested()
+            kept.add(customer("nested-undone"))
+            kept.flush()
+            nested.rollback()
+            kept.commit()
+            kept.close()
+            undone = session_on(conn)
+            undone.add(customer("undone"))
+            undone.flush()
+            undone.rollback()
+            undone.close()
+            assert conn.in_transaction()
+        with Session(engine) as session:
+            names = session.exec(select_rows(Customer.external_id).order_by(col(Customer.id))).all()
+        assert names == ["kept", "nested-kept"]
+        savepoints = [sql for sql in seen if "SAVEPOINT" in sql.upper()]
+        if db_url.startswith("sqlite"):
+            assert savepoints == []
+        else:  # SQLAlchemy's own path, which the listener sees
+            assert any(sql.upper().startswith("ROLLBACK TO SAVEPOINT") for sql in savepoints)
     finally:
         engine.dispose()
