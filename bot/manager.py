@@ -31,7 +31,7 @@ from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
 from bot.privacy import mask_phones
 from bot.queue_rules import QueueRules
-from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
+from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity, write_changes
 from dialogues import engine
 from dialogues.engine import EngineOptions
 from dialogues.state import (
@@ -503,6 +503,7 @@ class ConversationManager:
                 if self.tickets is not None:
                     work = Work(session, now)
                     intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
+                    write_changes(session, created.ticket)
                     reply_by = intake.reply_by
                     suffix.extend(Reply(text) for text in intake.replies)
                     result.lifecycle.append(work)

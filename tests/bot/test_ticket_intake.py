@@ -1,15 +1,17 @@
 """A finished intake becomes a stored ticket on both backends: every collected field reads back
 from a fresh session, and changes made to the returned ticket in the same transaction are saved
-as an update of that row."""
+as an update of that row, by the ORM or, for the desk's routing, by ``write_changes``."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, col, select
 
-from bot.ticket_intake import create_ticket
+from bot.ticket_intake import CreatedTicket, create_ticket, write_changes
 from dialogues.state import CreateTicket
 from storage.db import make_unpooled_engine
 from storage.models import Customer, Ticket, TicketEvent
@@ -76,5 +78,53 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
         assert stored.created_at == NOW and stored.severity_reasons == [] and stored.recused == []
         assert [(e.ticket_id, e.action) for e in events] == [(stored.id, "created")]
         assert customer is not None and customer.phone == "13800138000"
+    finally:
+        engine.dispose()
+
+
+def _create(session: Session) -> CreatedTicket:
+    conn = session.connection()
+    customer_id = transcript.customer_id(
+        conn, channel="console", external_id="u1", language="zh", name="王女士", now=NOW
+    )
+    profile = transcript.customer_by_id(conn, customer_id)
+    assert profile is not None
+    return create_ticket(
+        session,
+        effect=CreateTicket(kind="complaint", fields=dict(FIELDS)),
+        customer=profile,
+        conversation_id=None,
+        channel="console",
+        now=NOW,
+        tz=SHANGHAI,
+    )
+
+
+def test_write_changes_saves_the_changed_columns_and_leaves_the_orm_nothing_to_flush(db_url: str) -> None:
+    engine = make_unpooled_engine(db_url)
+    orm_statements: list[str] = []
+    try:
+        with Session(engine) as session:
+            ticket = _create(session).ticket
+            ticket.assignee, ticket.status, ticket.department = "lisi", "escalated", "quality"
+            ticket.severity = "major"
+            ticket.severity_reasons = [{"rule": "repeat_complaint", "reason": "3 位顾客"}]
+            ticket.recused = ["zhangsan"]
+            write_changes(session, ticket)
+            assert instance_state(ticket).committed_state == {} and not session.dirty
+            write_changes(session, ticket)  # nothing changed since: no statement
+            event.listen(engine, "before_cursor_execute", lambda *args: orm_statements.append(args[2]))
+            session.commit()
+        with Session(engine) as session:
+            [stored] = session.exec(select(Ticket)).all()
+        assert not [sql for sql in orm_statements if sql.lstrip().upper().startswith("UPDATE")]
+        assert (stored.assignee, stored.status, stored.department, stored.severity) == (
+            "lisi",
+            "escalated",
+            "quality",
+            "major",
+        )
+        assert stored.severity_reasons == [{"rule": "repeat_complaint", "reason": "3 位顾客"}]
+        assert stored.recused == ["zhangsan"] and stored.description == FIELDS["description"]
     finally:
         engine.dispose()
