@@ -52,6 +52,7 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
                 tz=SHANGHAI,
             )
             ticket = created.ticket
+            made = ticket.model_dump()  # every column set, as on a row read back
             ticket.assignee = "lisi"  # as the desk does in the same transaction
             ticket.status = "acknowledged"
             session.add(ticket)
@@ -78,6 +79,7 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
         assert stored.created_at == NOW and stored.severity_reasons == [] and stored.recused == []
         assert [(e.ticket_id, e.action) for e in events] == [(stored.id, "created")]
         assert customer is not None and customer.phone == "13800138000"
+        assert made == {**stored.model_dump(), "assignee": None, "status": "new"}
     finally:
         engine.dispose()
 
