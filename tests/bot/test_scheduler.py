@@ -108,6 +108,13 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
         for db in dbs:
             db.settle()
 
+    def settled(i: int) -> Database:
+        """dbs[i] for the helpers' blocking ``run_sync``: the other database's open group would
+        hold the write lock while this one waited on the loop's thread (a deadlock until the
+        busy timeout; it failed a run once)."""
+        settle_both()
+        return dbs[i]
+
     services = [TicketService(db=db, desk=desk, delivery=None, clock=utcnow) for db in dbs]
     schedulers = [
         FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}", settle=settle_both)
@@ -117,18 +124,18 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
         for scheduler in schedulers:
             await scheduler.start()
         assert [s.leading for s in schedulers] == [True, False]
-        ticket_id = seed_ticket(dbs[0])
-        ids = add_follow_ups(dbs[1], ticket_id, [0.5, 1.0, 1.0, 1.5, 2.0, 2.5])
-        await until(lambda: all(fired(dbs[0], ids).values()))
+        ticket_id = seed_ticket(settled(0))
+        ids = add_follow_ups(settled(1), ticket_id, [0.5, 1.0, 1.0, 1.5, 2.0, 2.5])
+        await until(lambda: all(fired(settled(0), ids).values()))
         await asyncio.sleep(1.0)  # room for a second firing, if there were one
-        assert alert_count(dbs[0]) == len(ids)
+        assert alert_count(settled(0)) == len(ids)
         assert schedulers[0].fired == len(ids) and schedulers[1].fired == 0
 
         await schedulers[0].stop()  # the leader goes away; the other takes over
-        later = add_follow_ups(dbs[0], ticket_id, [0.5])
+        later = add_follow_ups(settled(0), ticket_id, [0.5])
         await until(lambda: schedulers[1].leading, timeout=10)
-        await until(lambda: all(fired(dbs[1], later).values()) and schedulers[1].fired == 1)
-        assert alert_count(dbs[0]) == len(ids) + 1
+        await until(lambda: all(fired(settled(1), later).values()) and schedulers[1].fired == 1)
+        assert alert_count(settled(0)) == len(ids) + 1
     finally:
         for scheduler in schedulers:
             await scheduler.stop()
