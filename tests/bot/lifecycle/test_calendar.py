@@ -3,7 +3,7 @@ make-up working days, and time zones. Expected moments were worked out by hand."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,25 @@ def test_working_days_across_national_day() -> None:
     # the fourth is Saturday 10 October, a make-up working day; the fifth is Monday 12th
     assert CN.add_working_days(start, 4) == local(2026, 10, 10, 18, 0)
     assert CN.add_working_days(start, 5) == local(2026, 10, 12, 18, 0)
+
+
+def test_whole_days_across_national_day_count_their_hours_once() -> None:
+    # 30 Sept 10:00 leaves 7 h that day; 1-7 Oct are off; 8 and 9 Oct give 8 h each; the last
+    # hour falls on Saturday 10 October, a make-up working day
+    start = local(2026, 9, 30, 10, 0)
+    assert CN.add_working_time(start, 24) == local(2026, 10, 10, 10, 0)
+    assert CN.working_hours_between(start, local(2026, 10, 10, 10, 0)) == 24.0
+    assert CN.working_hours_between(start, local(2026, 10, 9, 18, 0)) == 23.0
+    # time that runs out exactly at a day's close ends there, not at the next morning
+    assert CN.add_working_time(local(2026, 11, 18, 9, 0), 16) == local(2026, 11, 19, 18, 0)
+
+
+@pytest.mark.parametrize("hours", [0.5, 8, 16, 40, 80, 200])
+def test_hours_added_are_the_hours_between(hours: float) -> None:
+    """Over a year of starts every 37 hours, across the holidays: the two agree."""
+    for step in range(0, 24 * 365, 37):
+        start = CN.next_working_moment(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=step))
+        assert CN.working_hours_between(start, CN.add_working_time(start, hours)) == pytest.approx(hours)
 
 
 def test_a_utc_evening_is_the_next_local_morning() -> None:
