@@ -32,26 +32,30 @@ FIELDS = {
 }
 
 
+def _create(session: Session) -> CreatedTicket:
+    conn = session.connection()
+    customer_id = transcript.customer_id(
+        conn, channel="console", external_id="u1", language="zh", name="王女士", now=NOW
+    )
+    profile = transcript.customer_by_id(conn, customer_id)
+    assert profile is not None
+    return create_ticket(
+        session,
+        effect=CreateTicket(kind="complaint", fields=dict(FIELDS)),
+        customer=profile,
+        conversation_id=None,
+        channel="console",
+        now=NOW,
+        tz=SHANGHAI,
+    )
+
+
 def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: str) -> None:
     engine = make_unpooled_engine(db_url)
     try:
         with Session(engine) as session:
-            conn = session.connection()
-            customer_id = transcript.customer_id(
-                conn, channel="console", external_id="u1", language="zh", name="王女士", now=NOW
-            )
-            profile = transcript.customer_by_id(conn, customer_id)
-            assert profile is not None
-            created = create_ticket(
-                session,
-                effect=CreateTicket(kind="complaint", fields=dict(FIELDS)),
-                customer=profile,
-                conversation_id=None,
-                channel="console",
-                now=NOW,
-                tz=SHANGHAI,
-            )
-            ticket = created.ticket
+            ticket = _create(session).ticket
+            customer_id = ticket.customer_id
             made = ticket.model_dump()  # every column set, as on a row read back
             ticket.assignee = "lisi"  # as the desk does in the same transaction
             ticket.status = "acknowledged"
@@ -82,24 +86,6 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
         assert made == {**stored.model_dump(), "assignee": None, "status": "new"}
     finally:
         engine.dispose()
-
-
-def _create(session: Session) -> CreatedTicket:
-    conn = session.connection()
-    customer_id = transcript.customer_id(
-        conn, channel="console", external_id="u1", language="zh", name="王女士", now=NOW
-    )
-    profile = transcript.customer_by_id(conn, customer_id)
-    assert profile is not None
-    return create_ticket(
-        session,
-        effect=CreateTicket(kind="complaint", fields=dict(FIELDS)),
-        customer=profile,
-        conversation_id=None,
-        channel="console",
-        now=NOW,
-        tz=SHANGHAI,
-    )
 
 
 def test_write_changes_saves_the_changed_columns_and_leaves_the_orm_nothing_to_flush(db_url: str) -> None:
