@@ -61,16 +61,17 @@ class WorkingCalendar:
         left = timedelta(hours=hours)
         day = first = local.date()
         for _ in range(3660):
-            if self.is_working_day(day) and day > first and left > self.day_length:
-                left -= self.day_length  # a whole working day: no need to build its hours
-            elif self.is_working_day(day):
-                for begin, end in self._day_periods(day):
-                    if end <= local:
-                        continue
-                    begin = max(begin, local)
-                    if begin + left <= end:
-                        return (begin + left).astimezone(UTC)
-                    left -= end - begin
+            if self.is_working_day(day):
+                if day > first and left > self.day_length:
+                    left -= self.day_length  # a whole working day: no need to build its hours
+                else:
+                    for begin, end in self._day_periods(day):
+                        if end <= local:
+                            continue
+                        begin = max(begin, local)
+                        if begin + left <= end:
+                            return (begin + left).astimezone(UTC)
+                        left -= end - begin
             day += _DAY
         raise ValueError("no working time within ten years")
 
