@@ -149,12 +149,20 @@ class TicketSequence(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
+    """Two composite indexes serve what every new ticket asks: the repeat rule (other customers
+    on one target and category lately) and routing's load (open tickets per assignee, read from
+    the index alone). Their leading columns serve lookups by target or status alone."""
+
     __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_repeat", "target", "category", "kind", "created_at"),
+        Index("ix_tickets_open_load", "status", "assignee"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=16, unique=True, index=True)
     kind: str = Field(max_length=16, index=True)
-    status: str = Field(default="new", max_length=24, index=True)
+    status: str = Field(default="new", max_length=24)
     severity: str = Field(default="normal", max_length=16, index=True)
     severity_reasons: list[dict[str, str]] = Field(default_factory=_empty_list, sa_type=JSON)
     category: str | None = Field(default=None, max_length=64, index=True)
@@ -177,7 +185,7 @@ class Ticket(SQLModel, table=True):
     department: str | None = Field(default=None, max_length=64)
     assignee: str | None = Field(default=None, max_length=64, index=True)
     # what the complaint is about (a store, product or person), for the repeat-complaint rule
-    target: str | None = Field(default=None, max_length=200, index=True)
+    target: str | None = Field(default=None, max_length=200)
     # staff the complaint names: never assigned the ticket, never shown it (recusal)
     recused: list[str] = Field(default_factory=_empty_list, sa_type=JSON)
     escalated_to: str | None = Field(default=None, max_length=64)

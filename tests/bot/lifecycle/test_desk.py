@@ -139,7 +139,7 @@ async def test_three_customers_on_one_target_make_it_major(app: TousuApp) -> Non
     third, closing = await file(app, "c3", where="上海徐汇店")
     assert third.severity == "major" and third.status == "escalated"
     assert third.severity_reasons[-1]["rule"] == "repeat_complaint"
-    assert "3 customers" in third.severity_reasons[-1]["reason"]
+    assert "at least 3 customers" in third.severity_reasons[-1]["reason"]
     assert "经理" in closing
 
 
