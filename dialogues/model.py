@@ -400,6 +400,7 @@ class Flow(_Frozen):
     _index: dict[str, AnyStep] = PrivateAttr(default_factory=dict)
     _messages: dict[str, Text] = PrivateAttr(default_factory=dict)
     _labels: dict[tuple[str, str], Text] = PrivateAttr(default_factory=dict)
+    _screens: dict[tuple[str, str | None, str], Any] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._index = {s.id: s for s in self.steps}
@@ -429,6 +430,12 @@ class Flow(_Frozen):
 
     def has_step(self, step_id: str) -> bool:
         return step_id in self._lookup("_index")
+
+    def screen_memo(self) -> dict[tuple[str, str | None, str], Any]:
+        """Room for what dialogues.screens derives from this flow alone (a screen's keys and
+        buttons by step, sub-screen and language): a flow never changes once parsed."""
+        memo: dict[tuple[str, str | None, str], Any] = self._lookup("_screens")
+        return memo
 
     def message(self, key: str, language: Language, **values: object) -> str:
         """An engine message, the flow's override first; ``values`` fill its placeholders."""

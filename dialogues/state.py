@@ -7,7 +7,7 @@ column and a restart resumes exactly where the customer was.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Literal
 
 from dialogues.types import Language, Reply
@@ -40,7 +40,24 @@ class ConversationState:
         return self.step != ""
 
     def evolve(self, **changes: Any) -> ConversationState:
-        return replace(self, **changes)
+        """A copy with ``changes``; field by field, as ``dataclasses.replace`` would, at about
+        half its cost (it runs several times a turn)."""
+        pop = changes.pop
+        new = ConversationState(
+            pop("flow", self.flow),
+            pop("flow_version", self.flow_version),
+            pop("step", self.step),
+            pop("slots", self.slots),
+            pop("history", self.history),
+            pop("language", self.language),
+            pop("failures", self.failures),
+            pop("status", self.status),
+            pop("pending", self.pending),
+            pop("profile", self.profile),
+        )
+        if changes:
+            raise TypeError(f"ConversationState has no field {', '.join(sorted(changes))}")
+        return new
 
     def to_json(self) -> str:
         # The fields by hand, not dataclasses.asdict: asdict deep-copies every slot value first,

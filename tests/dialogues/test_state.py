@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
+import pytest
+
 from dialogues.state import ConversationState
 from dialogues.types import Attachment
 
@@ -48,3 +50,27 @@ def test_a_state_survives_the_round_trip() -> None:
         flow="intake", flow_version=1, step="when", slots={"when": "昨天", "n": 3}, history=("a", "b")
     )
     assert ConversationState.from_json(state.to_json()) == state
+
+
+def test_evolve_changes_exactly_the_fields_named() -> None:
+    """Every field, one at a time: a field added to the state but not to ``evolve`` fails here."""
+    state = ConversationState(flow="intake", flow_version=1, step="when", slots={"when": "昨天"})
+    changed: dict[str, object] = {
+        "flow": "other",
+        "flow_version": 2,
+        "step": "where",
+        "slots": {"where": "北京"},
+        "history": ("when",),
+        "language": "en",
+        "failures": 1,
+        "status": "agent",
+        "pending": {"screen": "edit"},
+        "profile": {"phone_on_file": "13800138000"},
+    }
+    assert set(changed) == {f.name for f in fields(ConversationState)}
+    for name, value in changed.items():
+        new = state.evolve(**{name: value})
+        assert getattr(new, name) == value
+        assert {f.name for f in fields(new) if getattr(new, f.name) != getattr(state, f.name)} == {name}
+    with pytest.raises(TypeError, match="no field stepp"):
+        state.evolve(stepp="x")
