@@ -31,6 +31,8 @@ def reference(value: Any) -> Any:
         datetime(2026, 11, 23, 16, 5, 7, 123456, tzinfo=timezone(timedelta(hours=8))),
         datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
         datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 12, 2, 7, 40, 1, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
         datetime(9999, 12, 31, 15, 59, 59, 999999, tzinfo=timezone(timedelta(hours=8))),
     ],
 )
