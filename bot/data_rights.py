@@ -1,9 +1,10 @@
 """A customer's data rights: export everything held about them, or erase it.
 
 Erasure removes the person and keeps the statistics: the customer row loses name, phone and
-platform id; transcripts, conversations, outbox rows and attachment files go; tickets stay with
-their kind, category, severity, department, status, dates and score, but lose every text the
-customer or staff wrote about them, and their audit events keep who/what/when without notes.
+platform id; transcripts (with any reply still to send), conversations and attachment files go;
+tickets stay with their kind, category, severity, department, status, dates and score, but lose
+every text the customer or staff wrote about them, and their audit events keep who/what/when
+without notes.
 Each export and erasure is recorded in ``data_requests``.
 """
 
@@ -26,7 +27,6 @@ from storage.models import (
     DataRequest,
     FollowUp,
     Message,
-    OutboxMessage,
     Ticket,
     TicketEvent,
 )
@@ -183,11 +183,6 @@ def erase(
                 follow_up.status = "cancelled"
                 follow_up.outcome = "customer erased"
                 session.add(follow_up)
-    session.execute(
-        delete(OutboxMessage).where(
-            col(OutboxMessage.channel) == customer.channel, col(OutboxMessage.user_id) == customer.external_id
-        )
-    )
     session.execute(delete(Message).where(col(Message.customer_id) == customer_id))
     session.flush()
     if conversation_ids:

@@ -1,6 +1,7 @@
-"""Outbound delivery from the persistent outbox.
+"""Outbound delivery from the persistent outbox: the transcript's outgoing rows still pending.
 
-Replies are written to the ``outbox`` table in the turn's transaction; this module sends them.
+Replies are written to the ``messages`` table in the turn's transaction, each with its own
+delivery state (``Message.delivery``); this module sends them.
 Per chat, messages go out strictly in order and no faster than the channel's per-chat interval;
 per channel, no faster than its global rate. A failed send keeps its place at the head of its
 chat's queue and is retried with exponential backoff (or after the platform's retry_after); a
@@ -27,18 +28,18 @@ from bot.channels.base import Channel, DeliveryError, OutboundMessage
 from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
-from storage.models import PENDING_OUTBOX, Customer, OutboxMessage
+from storage.models import UNDELIVERED, Customer, Message
 from storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
 MARK_SENT_DELAY_SECONDS = 0.05
 
-_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _MARK_SENT = Prepared(
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("k_id"))
-    .values(status=bindparam("k_status"), sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("k_id"))
+    .values(delivery=bindparam("k_status"), sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
 )
 
 
@@ -52,18 +53,15 @@ class OutboxItem:
     not_before: float = 0.0  # monotonic time
 
 
-def pending_rows(channels: Sequence[str]) -> SelectOfScalar[OutboxMessage]:
-    """Rows still to send on these channels, oldest first (through the partial index)."""
-    return (
-        select(OutboxMessage)
-        .where(PENDING_OUTBOX, col(OutboxMessage.channel).in_(channels))
-        .order_by(col(OutboxMessage.id))
-    )
+def pending_rows(channels: Sequence[str]) -> SelectOfScalar[Message]:
+    """Replies still to send on these channels, oldest first (through the partial index)."""
+    return select(Message).where(UNDELIVERED, col(Message.channel).in_(channels)).order_by(col(Message.id))
 
 
-def item_from_row(row: OutboxMessage, now_mono: float, now: datetime) -> OutboxItem:
+def item_from_row(row: Message, now_mono: float, now: datetime) -> OutboxItem:
     assert row.id is not None
-    wait = max(0.0, (row.next_attempt_at - now).total_seconds())
+    # no retry time: never tried, send now
+    wait = 0.0 if row.next_attempt_at is None else max(0.0, (row.next_attempt_at - now).total_seconds())
     return OutboxItem(
         id=row.id,
         channel=row.channel,
@@ -182,7 +180,7 @@ class _ChannelSender:
 
 
 class Delivery:
-    """Owns one sender per channel and the bookkeeping in the outbox table."""
+    """Owns one sender per channel and the replies' delivery state in the transcript."""
 
     def __init__(
         self,
@@ -224,7 +222,7 @@ class Delivery:
         """Queue every pending row (after a restart, or rows another process wrote)."""
         channels = list(self.senders)
 
-        def load(session: Session) -> list[OutboxMessage]:
+        def load(session: Session) -> list[Message]:
             return list(session.exec(pending_rows(channels)).all())
 
         rows = await self.db.run(load)
@@ -238,7 +236,7 @@ class Delivery:
         for item in items:
             sender = self.senders.get(item.channel)
             if sender is None:
-                log.warning("no channel %r for outbox row %s; it stays pending", item.channel, item.id)
+                log.warning("no channel %r for reply %s; it stays pending", item.channel, item.id)
                 continue
             sender.add(item)
 
@@ -253,7 +251,7 @@ class Delivery:
                 sender.pause(exc.retry_after)  # a 429 applies to the whole bot, not one chat
             return await self._failed(item, str(exc), permanent=exc.permanent, retry_after=exc.retry_after)
         except Exception as exc:  # a bug or an unexpected transport error: retry, never crash
-            log.exception("sending outbox row %s failed", item.id)
+            log.exception("sending reply %s failed", item.id)
             return await self._failed(item, repr(exc), permanent=False, retry_after=None)
         self._sent.append((item.id, external_id))
         self._flush_event.set()
@@ -277,12 +275,12 @@ class Delivery:
         next_at = self.clock() + timedelta(seconds=delay)
 
         def record(session: Session) -> None:
-            row = session.get(OutboxMessage, item.id)
+            row = session.get(Message, item.id)
             if row is None:
                 return
             row.attempts = item.attempts
             row.last_error = error[:2000]
-            row.status = "dead" if dead else "pending"
+            row.delivery = "dead" if dead else "pending"
             row.next_attempt_at = next_at
             session.add(row)
             if permanent:
@@ -299,7 +297,7 @@ class Delivery:
         level = logging.WARNING if dead else logging.INFO
         log.log(
             level,
-            "outbox row %s to %s failed (attempt %s%s): %s",
+            "reply %s to %s failed (attempt %s%s): %s",
             item.id,
             item.channel,
             item.attempts,
@@ -320,7 +318,7 @@ class Delivery:
             try:
                 await self._flush()
             except Exception:
-                log.exception("marking outbox rows sent failed; will retry")
+                log.exception("marking replies sent failed; will retry")
                 await asyncio.sleep(0.5)
                 self._flush_event.set()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -96,16 +96,24 @@ class Conversation(SQLModel, table=True):
 
 
 UNANSWERED = sql_text("direction = 'in' AND processed_at IS NULL")
+UNDELIVERED = sql_text("delivery = 'pending'")
+"""Replies still to send, as their partial index spells it. Queries use this literal:
+PostgreSQL cannot match a bound parameter to a partial index in a generic plan."""
 """The partial index's condition; a query must spell it with these literals to use the index."""
 
 
 class Message(SQLModel, table=True):
-    """The full transcript. Inbound rows are stored before any processing; ``processed_at`` stays
-    empty until the turn is saved, which is how a restart finds unanswered messages.
+    """The full transcript, and the outbox. Inbound rows are stored before any processing;
+    ``processed_at`` stays empty until the turn is saved, which is how a restart finds
+    unanswered messages. An outgoing row is also its own delivery record: ``delivery`` is
+    pending until a channel took it, then sent, or dead after a permanent failure (None: not
+    for sending). One row per reply instead of a transcript row and an outbox row with the
+    same text: the outbox insert was ~8 % of a turn's instructions (bench/RESULTS.md).
 
     Every turn inserts two or three rows, so the indexes are partial where they can be: only
-    unanswered inbound rows are in ``ix_messages_unanswered``, and only rows with a channel
-    message id in the de-duplication index."""
+    unanswered inbound rows are in ``ix_messages_unanswered``, only replies still to send in
+    ``ix_messages_undelivered``, and only rows with a channel message id in the
+    de-duplication index."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -119,6 +127,7 @@ class Message(SQLModel, table=True):
             postgresql_where=sql_text("channel_message_id IS NOT NULL"),
         ),
         Index("ix_messages_unanswered", "id", sqlite_where=UNANSWERED, postgresql_where=UNANSWERED),
+        Index("ix_messages_undelivered", "id", sqlite_where=UNDELIVERED, postgresql_where=UNDELIVERED),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +145,13 @@ class Message(SQLModel, table=True):
     attachments: list[dict[str, Any]] = Field(default_factory=_empty_list, sa_type=JSON)
     created_at: datetime = _ts()
     processed_at: datetime | None = _ts(nullable=True)
+    delivery: str | None = Field(default=None, max_length=16)  # pending, sent, dead
+    # the database's default, not SQLAlchemy's: inserts that leave it out need not name it
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = _ts(nullable=True)
+    external_id: str | None = Field(default=None, max_length=128)  # the platform's id, once sent
 
 
 class TicketSequence(SQLModel, table=True):
@@ -214,40 +230,6 @@ class TicketEvent(SQLModel, table=True):
     before: dict[str, Any] = Field(default_factory=_empty_dict, sa_type=JSON)
     after: dict[str, Any] = Field(default_factory=_empty_dict, sa_type=JSON)
     note: str | None = Field(default=None, sa_type=Text)
-
-
-PENDING_OUTBOX = sql_text("status = 'pending'")
-"""The outbox's partial index condition. Queries spell it as this literal: PostgreSQL cannot
-match a bound parameter to a partial index in a generic plan."""
-
-
-class OutboxMessage(SQLModel, table=True):
-    """A reply waiting to be delivered. Written in the turn's transaction, so a crash between
-    saving and sending loses nothing; delivery marks it sent, so a restart sends it only once."""
-
-    __tablename__ = "outbox"
-    # Only rows still to send: every reply enters and leaves this index, which stays a page or
-    # two instead of growing with everything ever sent.
-    __table_args__ = (
-        Index("ix_outbox_pending", "id", sqlite_where=PENDING_OUTBOX, postgresql_where=PENDING_OUTBOX),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=32)
-    user_id: str = Field(max_length=128)
-    conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
-    message_id: int | None = Field(default=None, foreign_key="messages.id")
-    text: str = Field(default="", sa_type=Text)
-    buttons: list[dict[str, str]] = Field(default_factory=_empty_list, sa_type=JSON)
-    attachments: list[dict[str, Any]] = Field(default_factory=_empty_list, sa_type=JSON)
-    reply_to: str | None = Field(default=None, max_length=128)
-    status: str = Field(default="pending", max_length=16)  # pending, sent, failed, dead
-    attempts: int = 0
-    next_attempt_at: datetime = _ts()
-    last_error: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _ts()
-    sent_at: datetime | None = _ts(nullable=True)
-    external_id: str | None = Field(default=None, max_length=128)
 
 
 class FlowVersion(SQLModel, table=True):
@@ -477,7 +459,6 @@ ALL_TABLES = (
     TicketSequence,
     Ticket,
     TicketEvent,
-    OutboxMessage,
     FlowVersion,
     SharedToken,
     Staff,

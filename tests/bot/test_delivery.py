@@ -1,4 +1,5 @@
-"""The outbox: order per chat, rate limits, retries, permanent failures, restart."""
+"""The outbox (replies pending in the transcript): order per chat, rate limits, retries, permanent
+failures, restart."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.delivery import Delivery, OutboxItem, pending_rows
 from bot.settings import OutboxSettings
 from storage import migrate
 from storage.db import Database
-from storage.models import Customer, OutboxMessage
+from storage.models import Customer, Message
 from storage.types import utcnow
 
 
@@ -52,10 +53,29 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 def _rows(db: Database, items: list[tuple[str, str]]) -> list[OutboxItem]:
+    """Replies pending delivery, each to its own customer's chat."""
+
     def add(session: Session) -> list[OutboxItem]:
         out = []
+        customers: dict[str, int] = {}
         for user, text in items:
-            row = OutboxMessage(channel="rec", user_id=user, text=text)
+            if user not in customers:
+                customer = session.exec(
+                    select(Customer).where(Customer.channel == "rec", Customer.external_id == user)
+                ).first() or Customer(channel="rec", external_id=user)
+                session.add(customer)
+                session.flush()
+                assert customer.id is not None
+                customers[user] = customer.id
+            row = Message(
+                customer_id=customers[user],
+                channel="rec",
+                user_id=user,
+                direction="out",
+                author="bot",
+                text=text,
+                delivery="pending",
+            )
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -91,7 +111,7 @@ async def test_order_per_chat_and_per_chat_interval(db: Database) -> None:
         assert [text for _, text in mine] == [f"{user}{i}" for i in range(4)]
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(mine)]
         assert min(gaps) >= 0.09
-    statuses = db.run_sync(lambda s: {r.status for r in s.exec(select(OutboxMessage))})
+    statuses = db.run_sync(lambda s: {r.delivery for r in s.exec(select(Message))})
     assert statuses == {"sent"}
 
 
@@ -122,13 +142,14 @@ async def test_transient_failure_is_retried_in_place_and_keeps_order(db: Databas
     finally:
         await delivery.stop()
     assert [text for _, _, text in channel.sent] == ["first", "second"]
-    rows = db.run_sync(lambda s: list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id))))  # type: ignore[arg-type]
-    assert [r.status for r in rows] == ["sent", "sent"]
+    rows = db.run_sync(lambda s: list(s.exec(select(Message).order_by(Message.id))))  # type: ignore[arg-type]
+    assert [r.delivery for r in rows] == ["sent", "sent"]
     assert rows[0].attempts == 1 and rows[0].last_error == "503"
+    assert [r.external_id for r in rows] == ["ext-2", "ext-3"]  # the platform's ids, on the replies
+    assert all(r.sent_at is not None and r.direction == "out" for r in rows)
 
 
 async def test_permanent_failure_marks_dead_and_customer_unreachable(db: Database) -> None:
-    db.run_sync(lambda s: s.add(Customer(channel="rec", external_id="blocked")))
     channel = RecordingChannel(
         DeliveryLimits(), lambda text, call: DeliveryError("403 blocked", permanent=True)
     )
@@ -136,7 +157,7 @@ async def test_permanent_failure_marks_dead_and_customer_unreachable(db: Databas
     await delivery.start()
     try:
         delivery.enqueue(_rows(db, [("blocked", "hello")]))
-        await _until(lambda: db.run_sync(lambda s: s.exec(select(OutboxMessage)).one().status) == "dead")
+        await _until(lambda: db.run_sync(lambda s: s.exec(select(Message)).one().delivery) == "dead")
     finally:
         await delivery.stop()
     assert channel.calls == 1
@@ -184,4 +205,4 @@ async def test_pending_rows_are_found_through_the_partial_index(db: Database) ->
 
     texts, plan = db.run_sync(read)
     assert texts == ["still to send"]
-    assert "ix_outbox_pending" in plan
+    assert "ix_messages_undelivered" in plan

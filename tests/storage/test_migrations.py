@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
@@ -44,3 +44,62 @@ def test_every_migration_downgrades_and_upgrades_again(db_url: str) -> None:
     assert left == set()
     migrate.upgrade(db_url)
     assert schema_diff(db_url) == []
+
+
+BEFORE_MERGE = "3a9c5d7e1b42"  # the last revision with an outbox table
+
+
+def test_outbox_rows_move_onto_their_replies_and_back(db_url: str) -> None:
+    """Upgrading puts each outbox row's delivery state on the reply it was written with, makes a
+    reply of a pending row that has none, and the downgrade writes the outbox back."""
+    command.downgrade(migrate.alembic_config(db_url), BEFORE_MERGE)
+    engine = make_unpooled_engine(db_url)
+    at = "2026-12-02 08:00:00"
+    try:
+        with engine.begin() as conn:
+            customer = conn.execute(
+                text(
+                    "INSERT INTO customers (channel, external_id, language, unreachable, created_at) "
+                    "VALUES ('telegram', '42', 'zh', false, :at) RETURNING id"
+                ),
+                {"at": at},
+            ).scalar_one()
+            for reply in ("已收到", "请描述问题"):
+                conn.execute(
+                    text(
+                        "INSERT INTO messages (customer_id, channel, user_id, direction, author, kind, "
+                        "text, buttons, attachments, created_at, processed_at) VALUES (:c, 'telegram', "
+                        "'42', 'out', 'bot', 'text', :t, '[]', '[]', :at, :at)"
+                    ),
+                    {"c": customer, "t": reply, "at": at},
+                )
+            for reply, status, attempts in (
+                ("已收到", "sent", 0),
+                ("请描述问题", "pending", 2),
+                ("孤儿", "pending", 1),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO outbox (channel, user_id, text, buttons, attachments, status, "
+                        "attempts, next_attempt_at, created_at) "
+                        "VALUES ('telegram', '42', :t, '[]', '[]', :s, :a, :at, :at)"
+                    ),
+                    {"t": reply, "s": status, "a": attempts, "at": at},
+                )
+        migrate.upgrade(db_url)
+        with engine.connect() as conn:
+            moved = conn.execute(
+                text("SELECT text, delivery, attempts FROM messages WHERE direction = 'out' ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in moved] == [
+            ("已收到", "sent", 0),
+            ("请描述问题", "pending", 2),
+            ("孤儿", "pending", 1),  # a pending row without its reply: nothing waiting is lost
+        ]
+        command.downgrade(migrate.alembic_config(db_url), BEFORE_MERGE)
+        with engine.connect() as conn:
+            back = conn.execute(text("SELECT text, status, attempts FROM outbox ORDER BY id")).all()
+        assert [tuple(row) for row in back] == [tuple(row) for row in moved]
+    finally:
+        engine.dispose()
+        migrate.upgrade(db_url)

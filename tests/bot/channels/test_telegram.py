@@ -21,7 +21,7 @@ from bot.channels.telegram_updates import CallbackPayloads
 from bot.settings import Settings
 from bot.web import create_web_app
 from dialogues.types import Button
-from storage.models import Customer, OutboxMessage, Ticket
+from storage.models import Customer, Message, Ticket
 from tests.bot.test_manager import COMPLAINT
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
@@ -160,11 +160,11 @@ async def test_429_and_500_lose_and_duplicate_nothing(app: TousuApp, fake: FakeT
     # server shows the message: wait for that, then check nothing is left pending or doubled
     deadline = time.monotonic() + 5
     while True:
-        rows = await app.db.run(lambda s: list(s.exec(select(OutboxMessage))))
-        if {r.status for r in rows} == {"sent"} or time.monotonic() > deadline:
+        rows = await app.db.run(lambda s: list(s.exec(select(Message).where(Message.direction == "out"))))
+        if {r.delivery for r in rows} == {"sent"} or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
-    assert {r.status for r in rows} == {"sent"} and len(rows) == 2
+    assert {r.delivery for r in rows} == {"sent"} and len(rows) == 2
 
 
 async def test_the_same_update_twice_gives_one_reply(app: TousuApp, fake: FakeTelegram) -> None:
@@ -214,8 +214,8 @@ async def test_a_blocked_bot_marks_the_customer_unreachable_and_stops(
     fake.fail("sendMessage", 403, times=5)
     fake.push_text(CHAT, "你好")
 
-    async def dead() -> list[OutboxMessage]:
-        query = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    async def dead() -> list[Message]:
+        query = select(Message).where(Message.delivery == "dead")
         return await app.db.run(lambda s: list(s.exec(query)))
 
     deadline = time.monotonic() + 10
