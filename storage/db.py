@@ -150,7 +150,13 @@ class Database:
     """Owns the engine and the worker threads; explicit ``close``."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, busy_timeout_ms: int = 5000
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        busy_timeout_ms: int = 5000,
+        commit_interval_ms: float = 0.0,
     ) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
@@ -160,7 +166,11 @@ class Database:
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
         self.group_commit = (
-            GroupCommitter(self.engine, busy_timeout=busy_timeout_ms / 1000) if self.is_sqlite else None
+            GroupCommitter(
+                self.engine, busy_timeout=busy_timeout_ms / 1000, commit_interval=commit_interval_ms / 1000
+            )
+            if self.is_sqlite
+            else None
         )
 
     @property

@@ -194,3 +194,36 @@ async def test_closing_commits_the_open_group(db: Database, path: Path) -> None:
     db.close()
     await pending  # answered by the commit close made, not left waiting or failed
     assert committed(path) == ["last words"]
+
+
+async def test_commits_are_spaced_by_the_interval_and_a_quiet_database_commits_at_once(path: Path) -> None:
+    database = Database(f"sqlite:///{path}", busy_timeout_ms=400, commit_interval_ms=500)
+    try:
+        with database.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE)"))
+        group = database.group_commit
+        assert group is not None
+        loop = asyncio.get_running_loop()
+
+        def note(body: str):  # type: ignore[no-untyped-def]
+            return lambda conn: conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": body})
+
+        started = loop.time()
+        await database.run_core(note("first"))  # nothing committed before: no wait
+        assert loop.time() - started < 0.25
+        second = asyncio.create_task(database.run_core(note("second")))
+        await asyncio.sleep(0.02)  # a later pass of the loop, well inside the interval
+        third = asyncio.create_task(database.run_core(note("third")))
+        await asyncio.sleep(0.05)
+        assert committed(path) == ["first"]  # the open group waits out the interval
+        await asyncio.gather(second, third)
+        assert loop.time() - started >= 0.45
+        assert committed(path) == ["first", "second", "third"]
+        assert (group.units, group.commits) == (3, 2)  # the later unit joined the waiting group
+        await asyncio.sleep(0.6)  # quiet again
+        started = loop.time()
+        await database.run_core(note("fourth"))
+        assert loop.time() - started < 0.25
+        assert group.commits == 3
+    finally:
+        database.close()
