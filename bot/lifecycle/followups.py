@@ -63,11 +63,14 @@ def _running_clock(work: Work, ticket: Ticket, row: FollowUp) -> TicketDeadline 
 
 
 def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    """Near the deadline: warn the handler, and only now write the breach follow-up (a met clock
+    never needs one). It shares the warning's transaction, so a restart loses neither."""
     clock = _running_clock(work, ticket, row)
     if clock is None:
         return "deadline met"
     clock.warned_at = work.now
     work.session.add(clock)
+    work.follow_up(ticket, "sla_breach", clock.due_at, deadline=clock.name)
     work.event(ticket, "sla_warning", actor="system", after={"deadline": clock.name})
     who = ticket.assignee or _supervisor(work, ticket)
     work.alert(
@@ -89,6 +92,8 @@ def _breach(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
     clock = _running_clock(work, ticket, row)
     if clock is None:
         return "deadline met"
+    if clock.breached_at is not None:  # a breach follow-up written before warnings wrote them
+        return "already breached"
     clock.breached_at = work.now
     work.session.add(clock)
     name = lt.DEADLINE_NAMES.get(clock.name, clock.name)

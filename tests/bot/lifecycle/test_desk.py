@@ -12,6 +12,7 @@ import pytest
 from bot.app import TousuApp
 from bot.lifecycle.desk import LifecycleError, RecusalError
 from bot.lifecycle.states import InvalidTransition
+from storage.models import FollowUp
 from tests.bot.lifecycle.helpers import (
     Clock,
     alerts,
@@ -98,6 +99,60 @@ async def test_an_unworked_ticket_warns_at_80_percent_then_escalates(app: TousuA
     actions = [e.action for e in await events(app, ticket)]
     assert {"sla_warning", "sla_breached", "urged", "escalated_to_supervisor"} <= set(actions)
     assert await app.tickets.fire_due() == []  # each fired once
+
+
+async def test_a_clock_gets_its_breach_follow_up_only_when_its_warning_fires(
+    app: TousuApp, clock: Clock
+) -> None:
+    ticket, _ = await file(app, "u5")
+    clocks = await deadlines(app, ticket)
+    warnings = await follow_ups(app, ticket, "sla_warn")
+    assert sorted(f.data["deadline"] for f in warnings) == sorted(clocks)  # one per clock
+    assert await follow_ups(app, ticket, "sla_breach") == []
+    clock.advance(hours=38, minutes=30)
+    assert "handler warned" in await app.tickets.fire_due()
+    [breach] = await follow_ups(app, ticket, "sla_breach")
+    assert breach.data == {"deadline": "propose_solution"} and breach.status == "pending"
+    assert breach.due_at == clocks["propose_solution"].due_at
+
+
+async def test_a_clock_met_before_its_warning_never_gets_a_breach_follow_up(
+    app: TousuApp, clock: Clock
+) -> None:
+    ticket, _ = await file(app, "u6")
+    await app.tickets.on_ticket(ticket.number, lambda w, t: app.desk.start(w, t, actor="agent:lisi"))
+    await app.tickets.on_ticket(
+        ticket.number, lambda w, t: app.desk.propose(w, t, "为您更换一台新水壶", actor="agent:lisi")
+    )
+    clock.advance(hours=50)  # past the proposal's warning and deadline
+    outcomes = await app.tickets.fire_due()
+    assert "handler warned" not in outcomes and "urged and escalated" not in outcomes
+    [warning] = [
+        f for f in await follow_ups(app, ticket, "sla_warn") if f.data["deadline"] == "propose_solution"
+    ]
+    assert warning.status == "cancelled"
+    assert await follow_ups(app, ticket, "sla_breach") == []
+
+
+async def test_a_breach_follow_up_written_beside_its_warning_still_fires_once(
+    app: TousuApp, clock: Clock
+) -> None:
+    """Tickets opened before breach follow-ups waited for the warning have both pending."""
+    ticket, _ = await file(app, "u7")
+    due = (await deadlines(app, ticket))["propose_solution"].due_at
+    await app.db.run(
+        lambda s: s.add(
+            FollowUp(
+                ticket_id=ticket.id or 0, kind="sla_breach", due_at=due, data={"deadline": "propose_solution"}
+            )
+        )
+    )
+    clock.advance(hours=48, minutes=1)
+    outcomes = await app.tickets.fire_due()
+    outcomes += await app.tickets.fire_due()  # the breach follow-up the warning wrote
+    assert outcomes.count("urged and escalated") == 1
+    assert "already breached" in outcomes
+    assert [a.kind for a in await alerts(app, "zhaoliu")] == ["breach"]
 
 
 async def test_a_major_complaint_goes_to_a_manager_and_the_bot_only_soothes(
