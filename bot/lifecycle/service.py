@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from sqlmodel import Session
@@ -69,6 +70,17 @@ class TicketService:
         return await self.run(lambda work: followups.fire(self.desk, work, follow_up_id))
 
     async def fire_due(self, *, limit: int = 500) -> list[str]:
-        """Fire everything due now, one transaction each (the sweep, and tests with a clock)."""
-        ids = await self.run(lambda work: followups.due_ids(work, work.now, limit=limit))
-        return [await self.fire(i) for i in ids]
+        """Fire everything due now, one transaction each (the sweep, and tests with a clock),
+        including what firing made due: a warning writes its breach follow-up, due already when
+        the deadline passed too. At most ``limit`` follow-ups per call."""
+        outcomes: list[str] = []
+        while len(outcomes) < limit:
+            ids = await self.run(partial(_due_now, limit=limit - len(outcomes)))
+            if not ids:
+                break
+            outcomes += [await self.fire(i) for i in ids]
+        return outcomes
+
+
+def _due_now(work: Work, *, limit: int) -> list[int]:
+    return followups.due_ids(work, work.now, limit=limit)
