@@ -174,7 +174,7 @@ class GroupCommitter:
             group = _Group(conn.begin())  # joins the transaction just begun (storage.db._on_begin)
             self._group = group
             self._thread = threading.get_ident()
-            wait = self._last_commit + self.commit_interval - loop.time()
+            wait = self._last_commit + self.commit_interval - time.monotonic()
             if wait > 0:  # busy: let the next units join this commit
                 loop.call_later(wait, self._commit, group)
             else:
@@ -192,7 +192,7 @@ class GroupCommitter:
             _finish(group, exc)
             return
         self.commits += 1
-        now = time.monotonic()  # the loop's clock (asyncio's loop.time())
+        now = time.monotonic()
         self._last_commit = now
         _finish(group, None)
         if self._closed:

@@ -96,10 +96,10 @@ class Conversation(SQLModel, table=True):
 
 
 UNANSWERED = sql_text("direction = 'in' AND processed_at IS NULL")
+"""The partial index's condition; a query must spell it with these literals to use the index."""
 UNDELIVERED = sql_text("delivery = 'pending'")
 """Replies still to send, as their partial index spells it. Queries use this literal:
 PostgreSQL cannot match a bound parameter to a partial index in a generic plan."""
-"""The partial index's condition; a query must spell it with these literals to use the index."""
 
 
 class Message(SQLModel, table=True):
