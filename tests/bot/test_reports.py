@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from sqlmodel import Session
 
-from bot.report_files import render
+from bot.report_files import csv_text, render
 from bot.reports import Period, build
 from tests.bot.console.helpers import Desk, console_desk
 from tests.bot.lifecycle.helpers import Clock, file
@@ -95,3 +95,39 @@ async def test_files_and_the_dashboard(desk: Desk, tmp_path: Path) -> None:
         assert bad.status_code == 400
     async with desk.client("wangfang") as agent:
         assert (await agent.get("/console/reports")).status_code == 403
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+async def test_customer_text_is_never_a_formula_in_the_files(desk: Desk, start: str) -> None:
+    """A complaint's target is the customer's wording; it reaches the repeat_target rows."""
+    app = desk.app
+    evil = f'{start}HYPERLINK("http://x.test","x")'
+    for user in ("f1", "f2"):
+        await file(app, user, product=evil, where="门店")
+        desk.clock.advance(hours=1)
+    period = Period.month("2026-11", app.settings.general.tz)
+    report = await app.db.run(lambda s: build(s, period, now=desk.clock()))
+    target = next(r["target"] for r in report.repeat_targets)
+    assert target.startswith(start)  # the target keeps the customer's wording
+    rows = list(csv.reader(io.StringIO(render(report, "csv").decode("utf-8-sig"))))
+    keys = [key for section, key, _ in rows if section == "repeat_target"]
+    assert keys == ["'" + target]
+    assert all(not key.startswith(("=", "+", "-", "@", "\t", "\r")) for key in keys)
+    assert ["total", "tickets", "2"] in rows  # numbers stay numbers
+    book = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx")))
+    cells = [row[1] for row in book["repeat_target"].iter_rows(min_row=2)]
+    assert cells and all(cell.data_type == "s" for cell in cells)
+    assert [c.value for c in cells] == [target]
+    assert [r[2].value for r in book["repeat_target"].iter_rows(min_row=2)] == [2]
+
+
+def test_csv_cells_starting_like_a_formula_become_text() -> None:
+    assert [csv_text(v) for v in ("\tcmd", "\rcmd", "-1.5", "+3", "42", "普通", "a=b")] == [
+        "'\tcmd",
+        "'\rcmd",
+        "-1.5",
+        "+3",
+        "42",
+        "普通",
+        "a=b",
+    ]
