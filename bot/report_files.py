@@ -62,7 +62,7 @@ def csv_text(value: str) -> str:
 
 def _text_cell(sheet: object, value: str) -> Cell:
     """A string cell: openpyxl would otherwise store a text starting with ``=`` as a formula."""
-    cell = Cell(sheet, value=value)  # type: ignore[arg-type]
+    cell = Cell(sheet, value=value)
     cell.data_type = "s"
     return cell
 

@@ -30,6 +30,8 @@ from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
 from bot.console.security import NotLoggedIn
 from bot.process_tuning import tune_for_serving
+from bot.settings import Settings, WebSettings
+from bot.web_limits import BodyTooLarge, LimitFor, limited
 from dialogues.types import ConversationKey, InboundMessage
 from storage.models import Message
 from storage.types import utcnow
@@ -50,19 +52,27 @@ class TousuWeb(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.channel_webhooks: dict[tuple[str, str], Webhook] = {}
+        self.body_limit: LimitFor = lambda _scope: WebSettings().max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            endpoint = self.channel_webhooks.get((scope["method"], scope["path"]))
-            if endpoint is not None:
-                await _answer_webhook(endpoint, scope, receive, send)
-                return
+        if scope["type"] == "http":  # every HTTP route, webhooks too, under the body cap
+            await limited(self._route_http, self.body_limit, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _route_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.channel_webhooks.get((scope["method"], scope["path"]))
+        if endpoint is not None:
+            await _answer_webhook(endpoint, scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
 
 async def _answer_webhook(endpoint: Webhook, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         response = await endpoint(Request(scope, receive))
+    except BodyTooLarge:
+        raise  # answered 413 by the body cap
     except Exception:
         log.exception("webhook %s failed", scope["path"])
         response = Response(status_code=500)
@@ -93,6 +103,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         channel_router = channel.router()
         if channel_router is not None:
             app.include_router(channel_router)
+    app.body_limit = body_limits(tousu.settings, app.channel_webhooks)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     console = Console(tousu)
     app.state.console = console
@@ -225,6 +236,31 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
             tousu.webchat.disconnect(user_id, socket)
 
     return app
+
+
+LOGIN_BODY_BYTES = 16 * 1024
+"""The login form is three short fields; anyone may post it, so its cap is small."""
+
+
+def body_limits(settings: Settings, webhooks: dict[tuple[str, str], Webhook]) -> LimitFor:
+    """Each route's body cap: ``web.max_body_bytes``, except the login form (small), the
+    WeChat callback (``wechat.max_body_bytes``) and an agent's reply, which carries files of up
+    to ``console.max_upload_bytes``."""
+    general = settings.web.max_body_bytes
+    upload = settings.console.max_upload_bytes + general
+    wechat = {path for (_method, path) in webhooks if path.startswith("/wechat/")}
+
+    def limit_for(scope: Scope) -> int:
+        path: str = scope["path"]
+        if path == "/console/login":
+            return min(general, LOGIN_BODY_BYTES)
+        if path in wechat:
+            return settings.wechat.max_body_bytes
+        if path.startswith("/console/conversations/") and path.endswith("/reply"):
+            return upload
+        return general
+
+    return limit_for
 
 
 def _valid_chat_id(value: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,56 @@ def test_channel_webhooks_are_answered_first_and_a_failing_one_gives_500(
         assert client.post("/broken").status_code == 500
         assert "webhook /broken failed" in caplog.text
         assert client.get("/health").status_code == 200  # the rest of the app is untouched
+
+
+def _chunks(count: int, size: int = 1024) -> Iterator[bytes]:
+    for _ in range(count):
+        yield b"x" * size
+
+
+def test_every_route_stops_reading_a_body_over_the_cap_declared_or_chunked(tmp_path: Path) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+
+    tousu = TousuApp(make_settings(tmp_path, web={"max_body_bytes": 4096}), use_nlu=False)
+    app = create_web_app(tousu)
+    seen: list[int] = []
+
+    async def hook(request: Request) -> Response:
+        seen.append(len(await request.body()))
+        return PlainTextResponse("ok")
+
+    app.channel_webhooks[("POST", "/hook")] = hook
+    with TestClient(app) as client:
+        assert client.post("/hook", content=_chunks(3)).status_code == 200 and seen == [3072]
+        # no Content-Length: the body is counted as it arrives and the handler never gets it
+        assert client.post("/hook", content=_chunks(50)).status_code == 413
+        assert client.post("/hook", content=b"x" * 5000).status_code == 413  # declared: not read
+        assert client.post("/hook", content=b"x", headers={"content-length": "1x"}).status_code == 400
+        assert seen == [3072]
+        # the login form is parsed before anyone is logged in: its cap is small, multipart too
+        big_form = client.post("/console/login", files={"f": ("a.bin", b"x" * 3000)}, data={"a": "b" * 2000})
+        assert big_form.status_code == 413
+        chunked_form = client.post(
+            "/console/login",
+            content=_chunks(20),
+            headers={"content-type": "multipart/form-data; boundary=zz"},
+        )
+        assert chunked_form.status_code == 413
+        assert client.get("/health").status_code == 200  # the app goes on
+
+
+def test_an_agents_reply_may_carry_a_file_bigger_than_the_general_cap(tmp_path: Path) -> None:
+    from bot.web import LOGIN_BODY_BYTES, body_limits
+
+    settings = make_settings(tmp_path)
+    limit_for = body_limits(settings, {("POST", "/wechat/callback"): _never})
+    general = settings.web.max_body_bytes
+    assert limit_for({"path": "/chat/history"}) == general
+    assert limit_for({"path": "/console/login"}) == LOGIN_BODY_BYTES < general
+    assert limit_for({"path": "/wechat/callback"}) == settings.wechat.max_body_bytes
+    assert limit_for({"path": "/console/conversations/7/reply"}) > settings.console.max_upload_bytes
+
+
+async def _never(_request: object) -> object:
+    raise AssertionError("not called")
