@@ -83,6 +83,19 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
 
+class WebChatSettings(_Section):
+    """The customer chat at /chat, open to anyone: how fast one browser and one address may
+    write, how many new chats an address may start, and how many of each are remembered."""
+
+    messages_per_minute: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=10, ge=1)
+    address_messages_per_minute: float = Field(default=60.0, gt=0)
+    address_burst: int = Field(default=30, ge=1)
+    new_chats_per_hour: float = Field(default=30.0, gt=0)
+    new_chats_burst: int = Field(default=10, ge=1)
+    tracked: int = Field(default=20_000, ge=10)
+
+
 class NluSettings(_Section):
     enabled: bool = True
     managed: bool = True
@@ -108,6 +121,7 @@ class DialogueSettings(_Section):
     tests_dir: Path = Path("dialogues/tests")
     default_flow: str = "intake"
     max_text_length: int = Field(default=4000, ge=100, le=100_000)
+    cached_conversations: int = Field(default=10_000, ge=10)
     max_failures: int = Field(default=3, ge=1, le=10)
 
 
@@ -126,6 +140,7 @@ class WeChatSettings(_Section):
     app_secret: SecretStr | None = None
     token: SecretStr | None = None
     encoding_aes_key: SecretStr | None = None
+    account_id: str | None = None  # the original id (gh_...): callbacks to any other ToUserName are refused
     api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
     reply_budget_seconds: float = Field(default=3.0, gt=0, le=4.5)
     replay_window_seconds: int = Field(default=300, ge=10)
@@ -207,6 +222,7 @@ class ConsoleSettings(_Section):
     """The agent console: sessions, login throttling, and when a conversation joins the queue."""
 
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    idle_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     secure_cookies: bool = False
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: float = Field(default=15.0, gt=0)
@@ -226,6 +242,7 @@ class Settings(BaseSettings):
     general: GeneralSettings = GeneralSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
+    webchat: WebChatSettings = WebChatSettings()
     nlu: NluSettings = NluSettings()
     dialogue: DialogueSettings = DialogueSettings()
     telegram: TelegramSettings = TelegramSettings()

@@ -61,6 +61,10 @@ CATALOG: dict[str, dict[Language, str]] = {
         "zh": "您的消息已转给人工客服，请稍候。",
         "en": "Your message has been passed to our staff; please wait a moment.",
     },
+    "chat_too_fast": {
+        "zh": "发送太频繁了，请稍等片刻再发。",
+        "en": "You are sending messages too fast; please wait a moment.",
+    },
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from bot.app import TousuApp
 from bot.channels.base import Webhook
-from bot.channels.webchat import message_json
+from bot.channels.webchat import ChatIdentity, message_json
 from bot.console.context import STATIC as CONSOLE_STATIC
 from bot.console.context import Console
 from bot.console.customers import install as install_customers
@@ -28,9 +29,11 @@ from bot.console.flow_editor import install as install_flow_editor
 from bot.console.nlu_review import install as install_nlu_review
 from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
-from bot.console.security import NotLoggedIn
+from bot.console.security import NotLoggedIn, secure_cookie
 from bot.process_tuning import tune_for_serving
 from bot.settings import Settings, WebSettings
+from bot.texts import text as catalog_text
+from bot.token_buckets import TokenBuckets
 from bot.web_limits import BodyTooLarge, LimitFor, limited
 from dialogues.types import ConversationKey, InboundMessage
 from storage.models import Message
@@ -42,6 +45,13 @@ STATIC_DIR = Path(__file__).resolve().parent / "web_static"
 CHAT_COOKIE = "tousu_chat"
 HISTORY_LIMIT = 50
 MAX_WS_MESSAGE = 64_000
+CHAT_HEADERS = {
+    # the page and its script come from here; only this site may frame it
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 class TousuWeb(FastAPI):
@@ -134,26 +144,47 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         ok = checks["database"] == "ok" and tousu.started
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
+    settings = tousu.settings
+    identity = ChatIdentity.load(
+        settings.web.session_secret.get_secret_value() if settings.web.session_secret else None,
+        settings.path(settings.general.data_dir),
+    )
+    app.state.chat_identity = identity
+    chat = settings.webchat
+    new_chats = TokenBuckets(
+        rate=chat.new_chats_per_hour / 3600, burst=chat.new_chats_burst, max_keys=chat.tracked
+    )
+    per_chat = TokenBuckets(rate=chat.messages_per_minute / 60, burst=chat.burst, max_keys=chat.tracked)
+    per_address = TokenBuckets(
+        rate=chat.address_messages_per_minute / 60, burst=chat.address_burst, max_keys=chat.tracked
+    )
+
     @app.get("/chat", response_class=HTMLResponse)
-    async def chat_page(request: Request) -> HTMLResponse:
+    async def chat_page(request: Request) -> Response:
+        """The page; a browser without a cookie this server issued gets a new identity, at
+        most ``webchat.new_chats_per_hour`` per address."""
         page = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
-        response = HTMLResponse(page)
-        if not _valid_chat_id(request.cookies.get(CHAT_COOKIE)):
-            response.set_cookie(
-                CHAT_COOKIE,
-                secrets.token_urlsafe(24),
-                httponly=True,
-                samesite="strict",
-                max_age=90 * 86400,
-            )
+        if identity.public_id(request.cookies.get(CHAT_COOKIE)) is not None:
+            return HTMLResponse(page, headers=CHAT_HEADERS)
+        if not new_chats.allow(_address(request.client)):
+            return Response(_too_fast(), status_code=429, media_type="text/plain; charset=utf-8")
+        response = HTMLResponse(page, headers=CHAT_HEADERS)
+        cookie, _public = identity.issue()
+        response.set_cookie(
+            CHAT_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request, settings.console.secure_cookies),
+            max_age=90 * 86400,
+        )
         return response
 
     @app.get("/chat/history")
     async def chat_history(request: Request) -> JSONResponse:
-        user_id = request.cookies.get(CHAT_COOKIE)
-        if not _valid_chat_id(user_id):
+        user_id = identity.public_id(request.cookies.get(CHAT_COOKIE))
+        if user_id is None:
             return JSONResponse({"messages": []})
-        assert user_id is not None
 
         def load(session: Session) -> list[dict[str, Any]]:
             rows = session.exec(
@@ -170,8 +201,8 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
     @app.get("/chat/files/{name}")
     async def chat_file(name: str, request: Request) -> Response:
         """A file an agent sent to this browser's chat; anyone else gets 404."""
-        user_id = request.cookies.get(CHAT_COOKIE)
-        if not _valid_chat_id(user_id) or not name or "/" in name or name.startswith("."):
+        user_id = identity.public_id(request.cookies.get(CHAT_COOKIE))
+        if user_id is None or not name or "/" in name or name.startswith("."):
             return Response(status_code=404)
 
         def find(session: Session) -> dict[str, Any] | None:
@@ -200,18 +231,33 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
 
     @app.websocket("/chat/ws")
     async def chat_socket(socket: WebSocket) -> None:
-        user_id = socket.cookies.get(CHAT_COOKIE)
-        if not _valid_chat_id(user_id):
+        """One browser's live chat: only from a page of this site (Origin), only with a cookie
+        this server issued, text frames only (a binary one closes with 1003), and at most
+        ``webchat.messages_per_minute`` per browser and ``address_messages_per_minute`` per address."""
+        if not _same_origin(socket, settings.web.public_url):
+            await socket.close(code=4403)
+            return
+        user_id = identity.public_id(socket.cookies.get(CHAT_COOKIE))
+        if user_id is None:
             await socket.close(code=4401)
             return
-        assert user_id is not None
+        address = _address(socket.client)
         await socket.accept()
         tousu.webchat.connect(user_id, socket)
         try:
             while True:
-                raw = await socket.receive_text()
+                frame = await socket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                raw = frame.get("text")
+                if raw is None:
+                    await socket.close(code=1003)  # unsupported data: this chat speaks JSON text
+                    break
                 if len(raw) > MAX_WS_MESSAGE:
                     await socket.send_json({"from": "system", "error": "too_long"})
+                    continue
+                if not (per_chat.allow(user_id) and per_address.allow(address)):
+                    await socket.send_json({"from": "system", "error": "rate_limited", "text": _too_fast()})
                     continue
                 try:
                     data = json.loads(raw)
@@ -263,8 +309,26 @@ def body_limits(settings: Settings, webhooks: dict[tuple[str, str], Webhook]) ->
     return limit_for
 
 
-def _valid_chat_id(value: str | None) -> bool:
-    return value is not None and 16 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+def _address(client: Any) -> str:
+    """The peer's address (behind a proxy, as the ASGI server's forwarded-header handling gives it)."""
+    return str(client.host) if client is not None else "?"
+
+
+def _same_origin(socket: WebSocket, public_url: str | None) -> bool:
+    """A browser always sends Origin on a WebSocket; a page of another site must not open one
+    with this site's cookie. A client that sends none is no browser, and holds its own cookie."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {socket.headers.get("host", "").lower()}
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc.lower())
+    return bool(netloc) and netloc in allowed
+
+
+def _too_fast() -> str:
+    return f"{catalog_text('chat_too_fast', 'zh')} / {catalog_text('chat_too_fast', 'en')}"
 
 
 def _history_item(row: Message) -> dict[str, Any]:

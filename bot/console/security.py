@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from bot.console.accounts import RANK, Agent
 
@@ -31,6 +32,12 @@ async def csrf_value(request: Request) -> str:
         value = form.get("csrf_token")
         return value if isinstance(value, str) else ""
     return ""
+
+
+def secure_cookie(connection: HTTPConnection, forced: bool) -> bool:
+    """Cookies are ``Secure`` when the setting says so or the request came over HTTPS (the
+    scheme as the ASGI server reports it, behind a proxy from its forwarded headers)."""
+    return forced or connection.url.scheme in ("https", "wss")
 
 
 def same(a: str, b: str) -> bool:

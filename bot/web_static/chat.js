@@ -81,7 +81,7 @@
     };
     socket.onmessage = (ev) => {
       const item = JSON.parse(ev.data);
-      if (item.error) { show({ from: "system", text: item.error === "too_long" ? "消息过长 / message too long" : "无法识别的消息 / unreadable message" }); return; }
+      if (item.error) { show({ from: "system", text: item.text || (item.error === "too_long" ? "消息过长 / message too long" : "无法识别的消息 / unreadable message") }); return; }
       show(item);
     };
     socket.onclose = () => {

@@ -246,7 +246,7 @@ async def test_a_file_sent_to_a_webchat_customer_is_served_only_to_that_browser(
     from bot.web import CHAT_COOKIE
     from dialogues.types import ConversationKey, InboundMessage
 
-    browser_id = "b" * 24
+    cookie, browser_id = desk.web.state.chat_identity.issue()
     await desk.app.manager.handle(
         InboundMessage(ConversationKey("webchat", browser_id), "人工", "w-1", desk.clock())
     )
@@ -257,12 +257,13 @@ async def test_a_file_sent_to_a_webchat_customer_is_served_only_to_that_browser(
         )
         assert sent.json() == {"ok": True}
     async with desk.client() as customer:
-        customer.cookies.set(CHAT_COOKIE, browser_id)
+        customer.cookies.set(CHAT_COOKIE, cookie)
         history = (await customer.get("/chat/history")).json()["messages"]
         files = history[-1]["files"]
         assert history[-1]["text"] == "回执见附件" and files[0]["name"] == "receipt.pdf"
         got = await customer.get(files[0]["url"])
         assert got.status_code == 200 and got.content == b"%PDF-1.4 receipt"
         assert "attachment" in got.headers["content-disposition"]
-        customer.cookies.set(CHAT_COOKIE, "c" * 24)
-        assert (await customer.get(files[0]["url"])).status_code == 404
+        for other in ("c" * 24, browser_id, desk.web.state.chat_identity.issue()[0]):
+            customer.cookies.set(CHAT_COOKIE, other)
+            assert (await customer.get(files[0]["url"])).status_code == 404
