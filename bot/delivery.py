@@ -81,6 +81,7 @@ class _ChatQueue:
     items: deque[OutboxItem] = field(default_factory=deque)
     next_allowed: float = 0.0
     scheduled: bool = False  # in the ready queue, waiting on a timer, or being sent
+    sending: bool = False  # a worker is sending the head item right now
 
 
 class _ChannelSender:
@@ -111,6 +112,20 @@ class _ChannelSender:
         chat.items.append(item)
         if not chat.scheduled:
             self._schedule(item.user_id, chat)
+
+    def drop(self, user_id: str) -> int:
+        """Forget this chat's queued replies (their customer was erased); a reply a worker is
+        sending this instant cannot be called back. The chat stays where it is scheduled: its
+        worker finds it empty and lets it go."""
+        chat = self.chats.get(user_id)
+        if chat is None:
+            return 0
+        keep = [chat.items[0]] if chat.sending and chat.items else []
+        dropped = [item for item in chat.items if item not in keep]
+        chat.items = deque(keep)
+        for item in dropped:
+            self.known.discard(item.id)
+        return len(dropped)
 
     def pause(self, seconds: float) -> None:
         """Hold every send on this channel (the platform asked us to slow down)."""
@@ -161,12 +176,22 @@ class _ChannelSender:
         while True:
             user_id = await self.ready.get()
             chat = self.chats.get(user_id)
-            if chat is None or not chat.items:
+            if chat is None:
+                continue
+            if not chat.items:  # dropped while it waited
+                chat.scheduled = False
+                self.chats.pop(user_id, None)
                 continue
             try:
                 await self._wait_for_slot()
+                if not chat.items:  # dropped while it waited for the channel's rate
+                    continue
                 item = chat.items[0]
-                done = await self.owner.send_one(self.channel, item, self)
+                chat.sending = True
+                try:
+                    done = await self.owner.send_one(self.channel, item, self)
+                finally:
+                    chat.sending = False
                 chat.next_allowed = time.monotonic() + self.channel.limits.per_chat_interval
                 if done:
                     chat.items.popleft()
@@ -338,6 +363,12 @@ class Delivery:
         _MARK_SENT.execute_many(
             conn, [{"k_id": i, "k_at": now, "k_external": ext, "k_status": "sent"} for i, ext in batch]
         )
+
+    def drop(self, channel: str, user_id: str) -> int:
+        """Drop one customer's replies still queued in memory (an erasure deleted their rows);
+        returns how many will not be sent."""
+        sender = self.senders.get(channel)
+        return sender.drop(user_id) if sender is not None else 0
 
     def pending_count(self) -> int:
         return sum(len(c.items) for s in self.senders.values() for c in s.chats.values())

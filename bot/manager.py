@@ -226,6 +226,12 @@ class ConversationManager:
         """Drop the cached state, e.g. after the console changed the conversation row."""
         self._cache.pop(key, None)
 
+    def forget_customer(self, key: ConversationKey) -> int:
+        """After an erasure: drop the cached state and the replies still queued in memory for
+        this chat (their rows are gone); returns how many replies will not be sent."""
+        self._cache.pop(key, None)
+        return self.delivery.drop(key.channel, key.user_id)
+
     # ----------------------------------------------------------------- storing
     async def _store(self, inbound: InboundMessage) -> Awaitable[None] | None:
         """Write the message (None for a duplicate); the awaitable is its commit."""

@@ -91,17 +91,17 @@ def erase_customer(args: argparse.Namespace, settings: Settings) -> int:
     if not args.yes:
         print("erasing cannot be undone: add --yes", file=sys.stderr)
         return 2
-    files_root = settings.path(settings.attachments.dir)
+    places = data_rights.Places.from_settings(settings)
     erased = _recorded(
         settings,
         lambda session: data_rights.erase(
-            session, args.customer_id, actor=args.actor, now=utcnow(), files_root=files_root
+            session, args.customer_id, actor=args.actor, now=utcnow(), places=places
         ),
     )
     if erased is None:
         return 1
-    summary, files = erased
-    data_rights.delete_files(files)
+    summary, cleanup = erased
+    data_rights.finish(cleanup)
     print(
         f"customer {args.customer_id} erased: {summary['messages']} messages, {summary['conversations']} "
         f"conversations, {summary['files']} files removed; {summary['tickets']} tickets kept anonymised"

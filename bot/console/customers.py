@@ -25,6 +25,7 @@ def install(app: FastAPI, console: Console) -> None:
     add = adder(app)
     tousu = console.tousu
     files_root = tousu.settings.path(tousu.settings.attachments.dir)
+    places = data_rights.Places.from_settings(tousu.settings)
 
     async def search(agent: AdminDep, q: str = "") -> HTMLResponse:
         rows = await console.db.run(lambda s: data_rights.find_customers(s, q[:100]))
@@ -81,19 +82,19 @@ def install(app: FastAPI, console: Console) -> None:
             return RedirectResponse(f"/console/customers/{customer_id}?done=confirm", status_code=303)
         now = tousu.clock()
 
-        def run(session: Session) -> tuple[ConversationKey, list[Any]]:
+        def run(session: Session) -> tuple[ConversationKey, data_rights.Cleanup]:
             customer = session.get(Customer, customer_id)
             if customer is None:
                 raise HTTPException(status_code=404, detail="no such customer")
             key = ConversationKey(customer.channel, customer.external_id)
-            _, files = data_rights.erase(
-                session, customer_id, actor=f"agent:{agent.username}", now=now, files_root=files_root
+            _, cleanup = data_rights.erase(
+                session, customer_id, actor=f"agent:{agent.username}", now=now, places=places
             )
-            return key, files
+            return key, cleanup
 
-        key, files = await console.db.run(run)
-        tousu.manager.forget(key)
-        await asyncio.to_thread(data_rights.delete_files, files)
+        key, cleanup = await console.db.run(run)
+        tousu.manager.forget_customer(key)
+        await asyncio.to_thread(data_rights.finish, cleanup)
         return RedirectResponse(f"/console/customers/{customer_id}?done=erased", status_code=303)
 
     add("GET", "/customers", "admin", search)

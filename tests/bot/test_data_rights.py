@@ -9,15 +9,32 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, select
 
 from bot import data_rights
+from bot.app import TousuApp
+from bot.console import accounts
+from bot.nlu_review import examples_yaml
+from bot.web import create_web_app
 from dialogues.types import Attachment
-from storage.models import Customer, DataRequest, Message, Ticket, TicketEvent
+from nlu.examples import read_examples
+from storage.models import (
+    Customer,
+    DataRequest,
+    Message,
+    NluCandidate,
+    NluSample,
+    Staff,
+    StaffAlert,
+    Ticket,
+    TicketEvent,
+)
 from tests.bot.commands.test_chat_and_tickets import SCRIPT, _tousu
-from tests.bot.console.helpers import Desk, console_desk, page_csrf
-from tests.bot.lifecycle.helpers import Clock, file
+from tests.bot.console.helpers import ACCOUNTS, PASSWORD, Desk, console_desk, page_csrf
+from tests.bot.lifecycle.helpers import STAFF, Clock, file
 from tests.bot.test_manager import joined
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -136,8 +153,11 @@ async def test_an_erasure_by_another_process_does_not_break_the_next_message(des
     # as `tousu customers erase` would: its own connection, this process's caches untouched
     engine = make_unpooled_engine(app.settings.database_url)
     with Session(engine) as session:
-        data_rights.erase(session, cid, actor="cli", now=desk.clock(), files_root=tmp_root(app))
+        _, cleanup = data_rights.erase(
+            session, cid, actor="cli", now=desk.clock(), places=data_rights.Places.from_settings(app.settings)
+        )
         session.commit()
+    data_rights.finish(cleanup)
     engine.dispose()
     again = joined(await app.console.say(app.manager, "p1", "你好"))
     assert "您好" in again
@@ -151,11 +171,6 @@ async def test_an_erasure_by_another_process_does_not_break_the_next_message(des
     assert fresh_id != cid and message_owners and set(message_owners) == {fresh_id}
 
 
-def tmp_root(app: object) -> Path:
-    settings = app.settings  # type: ignore[attr-defined]
-    return Path(settings.path(settings.attachments.dir))
-
-
 def test_a_file_named_twice_is_listed_once_and_nothing_outside_the_folder(tmp_path: Path) -> None:
     root = tmp_path / "attachments"
     (root / "c").mkdir(parents=True)
@@ -165,3 +180,180 @@ def test_a_file_named_twice_is_listed_once_and_nothing_outside_the_folder(tmp_pa
     outside.write_text("no")
     refs = [{"ref": str(photo)}, {"ref": str(root / "c" / ".." / "c" / "a.jpg")}, {"ref": str(outside)}]
     assert data_rights._attachment_paths(refs, root) == [photo.resolve()]
+
+
+# -- nothing of an erased customer is left anywhere ---------------------------------------------
+USER = "tg-7788123456"
+NAME = "欧阳娜娜"
+PHONE = "13800138000"  # the intake script's
+PHRASE = "紫罗兰独角兽"
+OTHERS = "别人的问题 快递三天都没到"
+
+
+@pytest.fixture
+async def var_desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
+    """A desk whose every file lives under ``tmp_path/var`` (attachments, NLU data, models)."""
+    var = tmp_path / "var"
+    settings = make_settings(
+        tmp_path,
+        db_url=db_url,
+        scheduler={"enabled": False},
+        general={"data_dir": var},
+        attachments={"dir": var / "attachments"},
+        nlu={
+            "enabled": False,
+            "managed": False,
+            "models_dir": var / "models",
+            "reviewed_data": var / "nlu" / "reviewed.yml",
+        },
+    )
+    clock = Clock()
+    app = TousuApp(settings, channels=[], use_nlu=False, clock=clock)
+    await app.start()
+
+    def seed(session: Session) -> None:
+        for member in STAFF:
+            session.add(Staff(**member))
+        for username, role, name in ACCOUNTS:
+            accounts.add_user(session, username=username, password=PASSWORD, role=role, display_name=name)
+
+    await app.db.run(seed)
+    yield Desk(app, create_web_app(app, manage_lifecycle=False), clock)
+    await app.stop()
+
+
+async def customer_everywhere(desk: Desk) -> tuple[int, Ticket]:
+    """The customer's data in every place the bot keeps any: transcript, ticket (target naming
+    them, severity reason quoting them), staff alert, attachments in a folder named by their
+    platform id, NLU samples, the reviewed examples, a candidate's data and trained models."""
+    app, settings = desk.app, desk.app.settings
+    folder = settings.path(settings.attachments.dir) / "console" / USER
+    folder.mkdir(parents=True)
+    photo = folder / "kettle.jpg"
+    photo.write_bytes(b"\xff\xd8 kettle")
+    (folder / "never-recorded.jpg").write_bytes(b"\xff\xd8")  # a download whose message failed
+    await app.console.say(app.manager, USER, "你好")
+    await app.console.say(
+        app.manager, USER, "", attachments=(Attachment("photo", str(photo), "kettle.jpg"),), kind="photo"
+    )
+    description = f"我买的{PHRASE}电热水壶漏水了"
+    ticket, _ = await file(app, USER, description, where=f"{NAME}家楼下的店", product="无")
+    places = data_rights.Places.from_settings(settings)
+    places.models.mkdir(parents=True)
+    assert places.base_model is not None
+    (places.models / places.base_model).write_bytes(b"trained on nlu/data only")
+    live_model = places.models / "nlu-0123456789abcdef.tar.gz"
+    live_model.write_bytes(f"a model that learnt {description}".encode())
+    candidate_model = places.models / "nlu-fedcba9876543210.tar.gz"
+    candidate_model.write_bytes(f"another that learnt {description}".encode())
+    examples = examples_yaml([("complaint_quality", description), ("complaint_delivery", OTHERS)])
+    places.reviewed.parent.mkdir(parents=True, exist_ok=True)
+    places.reviewed.write_text(examples, "utf-8")
+    candidate_data = places.nlu_data / "candidate-20260101000000000000.yml"
+    candidate_data.write_text(examples, "utf-8")
+
+    def seed(session: Session) -> int:
+        customer = session.exec(select(Customer).where(Customer.external_id == USER)).one()
+        customer.name = NAME
+        session.add(customer)
+        stored = session.get(Ticket, ticket.id)
+        assert stored is not None and stored.target and NAME in stored.target
+        stored.severity_reasons = [{"rule": "keyword", "reason": "关键词", "match": PHRASE}]
+        session.add(stored)
+        session.add(
+            StaffAlert(username="zhaoliu", ticket_id=ticket.id, kind="dissatisfied", text=f"{PHRASE} 太差")
+        )
+        low = NluSample(text=description, source="low_confidence", predicted="greet", confidence=0.3)
+        live = NluSample(
+            text=description,
+            source="corrected",
+            intent="complaint_quality",
+            status="live",
+            ticket_id=ticket.id,
+        )
+        other = NluSample(text=OTHERS, source="low_confidence", intent="complaint_delivery", status="live")
+        session.add_all([low, live, other])
+        session.flush()
+        for model, status in ((live_model, "live"), (candidate_model, "evaluated")):
+            session.add(
+                NluCandidate(
+                    model_file=str(model),
+                    data_file=str(candidate_data),
+                    samples=[live.id, other.id],
+                    status=status,
+                    created_by="root",
+                )
+            )
+        return int(customer.id or 0)
+
+    return await app.db.run(seed), ticket
+
+
+def mentions(value: object) -> list[str]:
+    text = value.decode("utf-8", "ignore") if isinstance(value, bytes) else str(value)
+    return [needle for needle in (USER, NAME, PHONE, PHRASE) if needle in text]
+
+
+async def test_erase_leaves_no_mention_in_any_table_or_file(var_desk: Desk) -> None:
+    app = var_desk.app
+    cid, ticket = await customer_everywhere(var_desk)
+    places = data_rights.Places.from_settings(app.settings)
+    var = app.settings.path(app.settings.general.data_dir)
+
+    def found_in_tables(session: Session) -> list[tuple[str, str, list[str]]]:
+        hits = []
+        for table in SQLModel.metadata.sorted_tables:
+            for row in session.execute(sa_select(table)).mappings():
+                hits += [
+                    (table.name, k, mentions(v)) for k, v in row.items() if v is not None and mentions(v)
+                ]
+        return hits
+
+    def found_in_files() -> list[tuple[str, list[str]]]:
+        return [
+            (str(p.relative_to(var)), mentions(str(p.relative_to(var))) or mentions(p.read_bytes()))
+            for p in sorted(var.rglob("*"))
+            if mentions(str(p.relative_to(var))) or (p.is_file() and mentions(p.read_bytes()))
+        ]
+
+    before_tables = {(t, c) for t, c, _ in await app.db.run(found_in_tables)}
+    assert {"customers", "messages", "tickets", "staff_alerts", "nlu_samples"} <= {
+        t for t, _ in before_tables
+    }
+    assert len(found_in_files()) >= 5  # folder, photo, reviewed, candidate data, two models
+    async with var_desk.client("root") as admin:
+        done = await admin.post(
+            f"/console/customers/{cid}/erase",
+            data={"csrf_token": await page_csrf(admin), "confirm": str(cid)},
+        )
+        assert done.headers["location"].endswith("done=erased")
+
+    assert await app.db.run(found_in_tables) == []
+    assert found_in_files() == []
+
+    def kept(session: Session) -> dict[str, object]:
+        stored = session.get(Ticket, ticket.id)
+        assert stored is not None
+        return {
+            "ticket": (stored.number, stored.category, stored.target, stored.severity_reasons),
+            "samples": [(s.id, s.text) for s in session.exec(select(NluSample))],
+            "candidates": [
+                (c.status, c.samples)
+                for c in session.exec(select(NluCandidate).order_by(col(NluCandidate.id)))
+            ],
+            "alerts": [
+                a.text for a in session.exec(select(StaffAlert).where(StaffAlert.kind == "dissatisfied"))
+            ],
+        }
+
+    after = await app.db.run(kept)
+    number, category, target, reasons = after["ticket"]  # type: ignore[misc]
+    assert number == ticket.number and category and target is None and reasons == [{"rule": "keyword"}]
+    [(other_id, text)] = after["samples"]  # type: ignore[misc]
+    assert text == OTHERS  # another customer's sample stays
+    assert after["candidates"] == [("live", [other_id]), ("failed", [other_id])]
+    assert after["alerts"] == [f"{ticket.number} [erased]"]
+    # the other customer's example is still trained on; every model that may hold the erased
+    # text is gone, the one trained from nlu/data alone stays
+    assert [e.text for e in read_examples(places.reviewed)] == [OTHERS]
+    assert [p.name for p in places.models.glob("nlu-*.tar.gz")] == [places.base_model]

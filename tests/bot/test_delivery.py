@@ -206,3 +206,21 @@ async def test_pending_rows_are_found_through_the_partial_index(db: Database) ->
     texts, plan = db.run_sync(read)
     assert texts == ["still to send"]
     assert "ix_messages_undelivered" in plan
+
+
+async def test_an_erased_customers_queued_replies_are_dropped(db: Database) -> None:
+    channel = RecordingChannel(DeliveryLimits(per_chat_interval=0.3, global_rate=None))
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=_settings(), clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("gone", "g0"), ("gone", "g1"), ("gone", "g2"), ("stays", "s0")]))
+        await _until(lambda: {u for _, u, _ in channel.sent} == {"gone", "stays"})
+        assert delivery.drop("rec", "gone") == 2  # g0 went before the erasure; g1 and g2 wait
+        assert delivery.drop("rec", "nobody") == 0 and delivery.drop("other", "gone") == 0
+        # a later reply to the same chat id goes out; the dropped ones, queued before it, do not
+        delivery.enqueue(_rows(db, [("gone", "new")]))
+        await _until(lambda: any(text == "new" for _, _, text in channel.sent))
+    finally:
+        await delivery.stop()
+    assert [text for _, u, text in channel.sent if u == "gone"] == ["g0", "new"]
+    assert delivery.pending_count() == 0
