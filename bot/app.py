@@ -99,6 +99,7 @@ class TousuApp:
             severity=self._severity_rules(),
             clock=clock,
             tickets=self.tickets,
+            cache_size=settings.dialogue.cached_conversations,
             queue_rules=QueueRules(
                 angry_words=tuple(settings.console.angry_words), agents_back=self._agents_back
             ),

@@ -29,6 +29,7 @@ from bot.flow_catalog import FlowCatalog
 from bot.lifecycle import answers
 from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
+from bot.lru import LruCache
 from bot.privacy import mask_phones
 from bot.queue_rules import QueueRules
 from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity, write_changes
@@ -131,6 +132,7 @@ class ConversationManager:
         clock: Callable[[], datetime],
         tickets: TicketService | None = None,
         queue_rules: QueueRules | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -148,7 +150,8 @@ class ConversationManager:
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
         self._pending: dict[ConversationKey, list[_Pending]] = {}
-        self._cache: dict[ConversationKey, _Cached] = {}
+        # states of recent conversations, bounded: a new chat identity costs one entry at most
+        self._cache: LruCache[ConversationKey, _Cached] = LruCache(cache_size)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- intake of messages

@@ -56,12 +56,17 @@ _OTHER_CUSTOMERS = (
         col(Ticket.created_at) >= bindparam("since", type_=UTCDateTime),
         col(Ticket.status) != bindparam("cancelled"),
         col(Ticket.customer_id) != bindparam("me"),
+        col(Ticket.channel) != bindparam("unverified"),
     )
     .limit(bindparam("enough"))
     .offset(bindparam("skip"))  # SQLite's compiler adds an OFFSET to a bound LIMIT anyway
     .subquery()
 )
 _REPEAT_CUSTOMERS = Prepared(sa_select(func.count()).select_from(_OTHER_CUSTOMERS))
+UNVERIFIED_CHANNEL = "webchat"
+"""Anyone can be a new web-chat customer by clearing a cookie, and nothing verifies the contact
+they type, so the repeat rule counts only customers the platform vouches for (Telegram, WeChat,
+staff-entered): fake identities must not make a complaint major."""
 
 CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
 SCORE = re.compile(r"^\s*([1-5])(?:\s*[分.,，。:：]?\s*(.*))?$", re.S)
@@ -174,6 +179,7 @@ class TicketDesk:
         if ticket.severity == "major":  # nothing to raise
             return
         needed = self.settings.repeat_customers
+        me = 0 if ticket.channel == UNVERIFIED_CHANNEL else 1  # see UNVERIFIED_CHANNEL
         [others] = _REPEAT_CUSTOMERS.execute(
             work.session.connection(),
             {
@@ -183,11 +189,12 @@ class TicketDesk:
                 "since": work.now - timedelta(days=self.settings.repeat_days),
                 "cancelled": "cancelled",
                 "me": ticket.customer_id,
-                "enough": needed - 1,
+                "unverified": UNVERIFIED_CHANNEL,
+                "enough": needed - me,
                 "skip": 0,
             },
         ).fetchone()
-        customers = int(others) + 1  # this ticket's customer
+        customers = int(others) + me  # this ticket's customer, if counted
         if customers >= needed:
             reason = (
                 f"at least {customers} customers complained about {ticket.target} ({ticket.category}) "

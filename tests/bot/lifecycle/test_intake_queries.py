@@ -35,10 +35,13 @@ def _store(db: Database, tickets: list[dict[str, Any]]) -> dict[str, int]:
                 session.flush()
                 assert customer.id is not None
                 ids[who] = customer.id
-            values = {"kind": "complaint", "category": "product_quality", "target": "电热水壶"} | row
-            session.add(
-                Ticket(number=f"261202{i + 1:04d}", channel="console", customer_id=ids[who], **values)
-            )
+            values = {
+                "kind": "complaint",
+                "category": "product_quality",
+                "target": "电热水壶",
+                "channel": "console",
+            } | row
+            session.add(Ticket(number=f"261202{i + 1:04d}", customer_id=ids[who], **values))
         return ids
 
     return db.run_sync(add)
@@ -53,6 +56,7 @@ def _others(db: Database, me: int, enough: int) -> int:
             "since": NOW - timedelta(days=30),
             "cancelled": "cancelled",
             "me": me,
+            "unverified": "webchat",
             "enough": enough,
             "skip": 0,
         }
@@ -76,6 +80,7 @@ def test_the_repeat_count_skips_what_does_not_count_and_stops_at_enough(db_url: 
                 {"customer": "other target", "created_at": NOW, "target": "净水器"},
                 {"customer": "other category", "created_at": NOW, "category": "service_attitude"},
                 {"customer": "a consultation", "created_at": NOW, "kind": "consultation"},
+                {"customer": "a web chat", "created_at": NOW, "channel": "webchat"},  # unverified
             ],
         )
         assert _others(db, ids["me"], enough=10) == 5
@@ -116,7 +121,7 @@ def test_sqlite_answers_both_from_their_composite_indexes(tmp_path: Path) -> Non
     migrate.upgrade(url)
     db = Database(url)
     try:
-        keys = ["target", "category", "kind", "since", "cancelled", "me", "enough", "skip"]
+        keys = ["target", "category", "kind", "since", "cancelled", "me", "unverified", "enough", "skip"]
         repeat = db.run_sync(lambda s: _plan(s.connection(), _REPEAT_CUSTOMERS, dict.fromkeys(keys)))
         assert "USING INDEX ix_tickets_repeat (target=? AND category=? AND kind=? AND created_at>?)" in repeat
         load = db.run_sync(lambda s: _plan(s.connection(), _OPEN_LOAD, dict(_OPEN_STATUSES)))
