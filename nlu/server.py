@@ -38,6 +38,8 @@ KEEP_MODELS = 3
 EXTENSIONS = Path(__file__).resolve().parent / "rasa_ext"
 """Our code that runs inside Rasa (the intent classifier, the batch parse route)."""
 CREDENTIALS = EXTENSIONS / "credentials.yml"
+LAUNCHER = Path(__file__).resolve().parent / "rasa_launch.py"
+"""Runs ``rasa`` with the auth token from the environment (outside rasa_ext: not model content)."""
 
 
 class NluServerError(RuntimeError):
@@ -49,7 +51,8 @@ def rasa_env(token: str | None = None) -> dict[str, str]:
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = f"{EXTENSIONS}{os.pathsep}{path}" if path else str(EXTENSIONS)
     if token is not None:
-        env["TOUSU_RASA_TOKEN"] = token  # read by the batch route through credentials.yml
+        # read by the launcher (rasa's --auth-token) and by the batch route through credentials.yml
+        env["TOUSU_RASA_TOKEN"] = token
     env.update(
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -283,27 +286,12 @@ class RasaServer:
                 f"{self.url} is already taken by another server (model {loaded or running}); "
                 "stop it or set nlu.url to a free port"
             )
-        rasa = self.settings.path(self.settings.nlu.venv) / "bin" / "rasa"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             # A plain Popen, not an asyncio subprocess: the process outlives any one event loop
             # (pytest's session fixture starts it in one loop and stops it in another).
             self.process = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only, returns at once
-                [
-                    str(rasa),
-                    "run",
-                    "--enable-api",
-                    "--model",
-                    str(self.model),
-                    "--interface",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                    # One argument: a token may begin with "-", which argparse would take for an option.
-                    f"--auth-token={self.token}",
-                    "--credentials",
-                    str(CREDENTIALS),
-                ],
+                self.command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -313,6 +301,26 @@ class RasaServer:
             )
         await self._wait_ready(began)
         self.started_in = time.monotonic() - began
+
+    def command(self) -> list[str]:
+        """``rasa run`` through our launcher, which reads the auth token from the environment
+        (``rasa_env``): on the command line every user's ``ps`` would show it."""
+        assert self.model is not None
+        python = self.settings.path(self.settings.nlu.venv) / "bin" / "python"
+        return [
+            str(python),
+            str(LAUNCHER),
+            "run",
+            "--enable-api",
+            "--model",
+            str(self.model),
+            "--interface",
+            self.host,
+            "--port",
+            str(self.port),
+            "--credentials",
+            str(CREDENTIALS),
+        ]
 
     async def _wait_ready(self, began: float) -> None:
         deadline = began + self.settings.nlu.startup_timeout_seconds
