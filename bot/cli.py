@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.privacy import redact_handlers
 from bot.settings import ConfigError, Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.general.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact_handlers(logging.getLogger())  # phone numbers and tokens never reach a log line
     # httpx logs every request URL at INFO, and Rasa's auth token travels in the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler logs every job added and every pause/resume of a batch at INFO; the follow-up

@@ -3,6 +3,7 @@ environment (readable by its owner only) and our launcher hands it to Rasa insid
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.privacy import redact_handlers
 from nlu import rasa_launch
 from nlu.server import RasaServer, rasa_env
 from tests.conftest import make_settings
@@ -55,6 +57,11 @@ async def test_a_started_server_shows_no_token_in_ps_or_logs_and_still_wants_it(
     assert server.token not in server.log_path.read_text(errors="replace")
     started = [r.getMessage() for r in caplog.get_records("setup")]
     assert not any(server.token in message for message in started)
+    # httpx logs each request's URL, query string included, at INFO: the CLI's redacting
+    # handlers (bot.privacy) hide the token even at that level
+    redact_handlers(logging.getLogger())
+    caplog.set_level(logging.INFO, logger="httpx")
     async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:
         assert (await http.get("/status", params={"token": server.token})).status_code == 200
         assert (await http.get("/status", params={"token": "wrong"})).status_code == 401
+    assert "status?token=***" in caplog.text and server.token not in caplog.text
