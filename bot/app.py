@@ -103,6 +103,7 @@ class TousuApp:
             queue_rules=QueueRules(
                 angry_words=tuple(settings.console.angry_words), agents_back=self._agents_back
             ),
+            turn_budget_s=settings.dialogue.turn_budget_seconds,
         )
         self.manager.listeners.append(self.console.on_turn)
         self.handoff = Handoff(

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from bot import texts
+from bot import texts, turn_budget
 from bot.channels.base import OutboundMessage
 from bot.delivery import Delivery, OutboxItem
 from bot.flow_catalog import FlowCatalog
@@ -31,7 +31,7 @@ from bot.lifecycle.service import TicketService
 from bot.lifecycle.work import Work
 from bot.lru import LruCache
 from bot.privacy import mask_phones
-from bot.queue_rules import QueueRules
+from bot.queue_rules import PRIORITY_ANGRY, QueueRules
 from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity, write_changes
 from dialogues import engine
 from dialogues.engine import EngineOptions
@@ -67,6 +67,18 @@ RELEASED: dict[str, Any] = {
 }
 """The conversation columns of a conversation no person holds or waits for."""
 _NLU_SAMPLE = Prepared(insert(NluSample.__table__))  # type: ignore[attr-defined]
+
+
+MAX_REPLAYS = 2
+"""How often ``recover()`` replays one message whose turn never finished before giving up on it:
+once for an ordinary crash, once more in case the crash was elsewhere."""
+
+FAILED_TURN = "turn_failed"
+"""The queue reason of a conversation whose turn failed and was recorded."""
+
+
+class DatabaseBusy(Exception):
+    """The database refused the turn on every retry; the message stays for recovery."""
 
 
 class StaleConversation(Exception):
@@ -132,6 +144,7 @@ class ConversationManager:
         clock: Callable[[], datetime],
         tickets: TicketService | None = None,
         queue_rules: QueueRules | None = None,
+        turn_budget_s: float = 5.0,
         cache_size: int = 10_000,
     ) -> None:
         self.db = db
@@ -146,6 +159,7 @@ class ConversationManager:
         self.clock = clock
         self.tickets = tickets
         self.queue_rules = queue_rules or QueueRules()
+        self.turn_budget_s = turn_budget_s
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
@@ -189,7 +203,12 @@ class ConversationManager:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def recover(self) -> int:
-        """Process messages stored before a crash but never answered; returns how many."""
+        """Process messages stored before a crash but never answered; returns how many.
+
+        Each replay is counted on the row before it starts. A message whose turn stopped the
+        process ``MAX_REPLAYS`` times (a hang, a crash in the turn itself) is recorded as failed
+        instead of replayed again, so one poisonous message cannot stop the bot at every start."""
+
 
         def load(session: Session) -> list[Message]:
             return list(
@@ -201,7 +220,11 @@ class ConversationManager:
             )
 
         rows = await self.db.run(load)
+        if rows:
+            ids = [row.id for row in rows if row.id is not None]
+            await self.db.run_core(lambda c: transcript.count_replays(c, ids=ids))
         keys: list[ConversationKey] = []
+        failed: list[tuple[ConversationKey, _Pending, str]] = []
         for row in rows:
             assert row.id is not None
             key = ConversationKey(row.channel, row.user_id)
@@ -214,11 +237,17 @@ class ConversationManager:
                 attachments=tuple(Attachment(**a) for a in row.attachments),
                 kind=row.kind,
             )
+            if row.attempts >= MAX_REPLAYS:
+                reason = f"the process stopped during this turn {row.attempts + 1} times"
+                failed.append((key, _Pending(row.id, inbound), reason))
+                continue
             queue = self._pending.setdefault(key, [])
             if all(p.row_id != row.id for p in queue):
                 queue.append(_Pending(row.id, inbound))
             if key not in keys:
                 keys.append(key)
+        for key, item, reason in failed:
+            await self._record_failure(key, item, reason)
         for key in keys:
             await self._process_logged(key)
         if rows:
@@ -303,9 +332,65 @@ class ConversationManager:
             while queue:
                 queue.sort(key=lambda p: p.row_id)
                 item = queue[0]
-                await self._run_turn(key, item)
+                try:
+                    await self._run_turn(key, item)
+                except (DatabaseBusy, asyncio.CancelledError):
+                    raise  # not the message's fault: it stays stored for recovery
+                except Exception as exc:
+                    await self._record_failure(key, item, _reason(exc))
                 queue.pop(0)
             self._pending.pop(key, None)
+
+    async def _record_failure(self, key: ConversationKey, item: _Pending, reason: str) -> None:
+        """A turn that raised or ran over its budget: the message is marked processed with the
+        reason (``last_error``), the customer hears that it is kept and a person will answer,
+        and the conversation joins the agents' queue. Never retried, so it cannot block the
+        conversation or ``recover()``. If even this cannot be written, the message stays
+        unanswered and the next start counts it as a replay."""
+        log.error("turn for a %s conversation failed and was recorded: %s", key.channel, reason)
+        self._cache.pop(key, None)
+        try:
+            conv = await self._load(key)
+            now = self.clock()
+            result = _SaveResult()
+            language = _as_language(conv.language, self.default_language)
+
+            def record(conn: Connection) -> None:
+                transcript.mark_failed(
+                    conn,
+                    message_id=item.row_id,
+                    conversation_id=conv.conversation_id,
+                    reason=reason,
+                    now=now,
+                )
+                reply = Reply(texts.text("internal_error", language))
+                self._queue_replies(conn, key, conv, [reply], {}, result, now)
+                transcript.flag_for_agents(
+                    conn,
+                    conversation_id=conv.conversation_id,
+                    reason=FAILED_TURN,
+                    priority=PRIORITY_ANGRY,
+                    now=now,
+                )
+
+            await self.db.run_core(record)
+        except Exception:
+            log.exception("recording the failed turn failed; the message stays for recovery")
+            return
+        finally:
+            self._cache.pop(key, None)
+        self.delivery.enqueue(result.outbox)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=item.inbound,
+                replies=tuple(result.replies),
+                state=conv.state,
+                handoff=FAILED_TURN,
+            )
+        )
+
 
     @contextlib.asynccontextmanager
     async def _locked(self, key: ConversationKey) -> AsyncIterator[None]:
@@ -337,7 +422,7 @@ class ConversationManager:
                 )
                 self._cache.pop(key, None)
                 await asyncio.sleep(0.2 * (attempt + 1))
-        raise RuntimeError(f"turn for a {key.channel} conversation failed after retries")
+        raise DatabaseBusy(f"turn for a {key.channel} conversation failed after retries")
 
     async def _load(self, key: ConversationKey) -> _Cached:
         cached = self._cache.get(key)
@@ -445,7 +530,11 @@ class ConversationManager:
         if nlu_text and self.nlu is not None:
             nlu_result = await self.nlu.parse(nlu_text)
         unsure = _unsure(nlu_text, nlu_result, self.options.confidence_threshold)
-        turn = engine.step(flow, current, inbound, nlu_result, self.clock(), options=self.options)
+        now = self.clock()
+        turn = await turn_budget.within(
+            self.turn_budget_s,
+            lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
+        )
         saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
         conv.version = saved.version
         conv.state = turn.state
@@ -815,6 +904,12 @@ class ConversationManager:
                 listener(record)
             except Exception:
                 log.exception("turn listener failed")
+
+
+def _reason(exc: Exception) -> str:
+    """What the failed turn's row keeps: the kind of fault and its message, never the text."""
+    message = str(exc)[:300]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _unsure(text: str | None, result: NluResult | None, threshold: float) -> dict[str, Any] | None:

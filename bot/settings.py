@@ -123,6 +123,7 @@ class DialogueSettings(_Section):
     max_text_length: int = Field(default=4000, ge=100, le=100_000)
     cached_conversations: int = Field(default=10_000, ge=10)
     max_failures: int = Field(default=3, ge=1, le=10)
+    turn_budget_seconds: float = Field(default=5.0, gt=0, le=120)
 
 
 class TelegramSettings(_Section):

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 MAJOR = "major"
 NORMAL = "normal"
 
-_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_NUMBER = r"(?<![\d,.])\d+(?:,\d{3})*(?:\.\d+)?"
+"""Starts only where a run of digits starts: from every digit of a long run, ``\\d+`` would
+backtrack over the rest of it (quadratic; 5 000 digits took seconds)."""
 _AMOUNT_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(rf"(?:¥|￥|RMB|CNY)\s?({_NUMBER})\s?(万)?", re.IGNORECASE), 1.0),
     (re.compile(rf"({_NUMBER})\s?(万)?\s?(?:元|块钱|块|人民币|yuan|rmb|cny)", re.IGNORECASE), 1.0),
@@ -31,12 +33,16 @@ _AMOUNT_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(rf"({_NUMBER})()\s?(?:dollars|usd|bucks)", re.IGNORECASE), 7.0),
 )
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_AMOUNT = re.compile(r"([一二两三四五六七八九十百]+)(万|千)(?:多)?(?:块|元)?")
+_CN_NUMERAL = "一二两三四五六七八九十百"
+_CN_AMOUNT = re.compile(rf"(?<![{_CN_NUMERAL}])([{_CN_NUMERAL}]{{1,12}})(万|千)(?:多)?(?:块|元)?")
 _GROUP_DIGITS = re.compile(
-    r"(\d+)\s?(?:多)?(?:个人|人|位|名|户|家|people|persons|customers|families|residents|of us)",
+    r"(?<!\d)(\d{1,12})(?!\d)\s?(?:多)?"
+    r"(?:个人|人|位|名|户|家|people|persons|customers|families|residents|of us)",
     re.IGNORECASE,
 )
-_GROUP_WORDS = re.compile(r"([一二两三四五六七八九十百]+|几十|上百|几百|十几)(?:多)?(?:个人|人|位|名|户|家)")
+_GROUP_WORDS = re.compile(
+    rf"((?<![{_CN_NUMERAL}])[{_CN_NUMERAL}]{{1,12}}|几十|上百|几百|十几)(?:多)?(?:个人|人|位|名|户|家)"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,8 +69,10 @@ they type, so the repeat rule counts only customers the platform vouches for (Te
 staff-entered): fake identities must not make a complaint major."""
 
 CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
-SCORE = re.compile(r"^\s*([1-5])(?:\s*[分.,，。:：]?\s*(.*))?$", re.S)
-APPEAL = re.compile(r"^\s*(?:申诉|appeal)\s*[:：]?\s*(\d{10})\s*(.*)$", re.S | re.I)
+# No two ``\s*`` are separated by optional parts only: they would share a run of spaces and
+# backtrack quadratically over it (tests/test_adversarial_text.py).
+SCORE = re.compile(r"^\s*([1-5])(?:\s*(?:[分.,，。:：]\s*)?(.*))?$", re.S)
+APPEAL = re.compile(r"^\s*(?:申诉|appeal)\s*(?:[:：]\s*)?(\d{10})\s*(.*)$", re.S | re.I)
 ACCEPT_WORDS = {"1", "接受", "满意", "同意", "accept", "yes", "ok"}
 REJECT_WORDS = {"2", "不满意", "不接受", "不同意", "not satisfied", "reject", "no"}
 

@@ -315,6 +315,23 @@ def flag_for_agents(
             "k_priority": priority,
         },
     )
+def mark_failed(
+    conn: Connection, *, message_id: int, conversation_id: int, reason: str, now: datetime
+) -> None:
+    """The turn for this message failed: processed (never replayed), with the reason kept in
+    ``last_error`` for the console and the logs."""
+    conn.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == message_id)
+        .values(processed_at=now, conversation_id=conversation_id, last_error=reason[:500])
+    )
+
+
+def count_replays(conn: Connection, *, ids: list[int]) -> None:
+    """One more replay of these unanswered messages, committed before the replay starts."""
+    conn.execute(update(MESSAGES).where(MESSAGES.c.id.in_(ids)).values(attempts=MESSAGES.c.attempts + 1))
+
+
 
 
 def _is_foreign_key_error(exc: IntegrityError) -> bool:

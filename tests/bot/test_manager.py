@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, col, select
 
 from bot.app import TousuApp
@@ -176,41 +175,6 @@ async def test_messages_stored_before_a_crash_are_answered_on_start(settings: Se
         assert pending == []
     finally:
         await second.stop()
-
-
-async def test_a_turn_and_its_message_share_one_commit(app: TousuApp) -> None:
-    await app.console.say(app.manager, "gina", "你好")
-    await asyncio.sleep(0.2)  # the first turn's sent marks are committed by now
-    group = app.db.group_commit
-    assert group is not None
-    before = group.commits
-    assert "请描述" in joined(await app.console.say(app.manager, "gina", "1"))
-    assert group.commits - before == 1
-
-
-async def test_a_failing_turn_leaves_its_message_committed_for_recovery(
-    app: TousuApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await app.console.say(app.manager, "hana", "你好")
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("a bug in the engine")
-
-    with monkeypatch.context() as patch:
-        patch.setattr("bot.manager.engine.step", broken)
-        with pytest.raises(RuntimeError):
-            await app.manager.handle(app.console.inbound("hana", "1", message_id="h-2"))
-
-    def stored(session: Session) -> tuple[Message, int]:
-        row = session.exec(select(Message).where(Message.channel_message_id == "h-2")).one()
-        return row, int(session.exec(select(Conversation.id)).one() or 0)
-
-    row, conversation = await app.db.run(stored)
-    assert row.processed_at is None and row.conversation_id == conversation
-    await app.manager.process(app.console.inbound("hana", "").key)  # as recovery would
-    assert "请描述" in joined(await app.console.pop("hana", 1, timeout=5))
-    row, _ = await app.db.run(stored)
-    assert row.processed_at is not None
 
 
 async def test_messages_to_one_conversation_are_processed_in_order(app: TousuApp) -> None:
