@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,11 @@ def test_the_cli_logging_masks_phones_and_tokens(
     monkeypatch.setenv("TOUSU_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("TOUSU_GENERAL__DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TOUSU_NLU__ENABLED", "false")
-    assert cli.main(["db", "upgrade"]) == 0
+    umask = os.umask(0o022)
+    try:
+        assert cli.main(["db", "upgrade"]) == 0
+    finally:
+        os.umask(umask)  # main sets the process's umask; this process is pytest's
     logging.getLogger("httpx").warning("HTTP Request: GET %s", "http://nlu/model/parse?token=abc123")
     logging.getLogger("bot.manager").warning("text=%s", "我的电话 13912345678")
     assert "abc123" not in caplog.text and "13912345678" not in caplog.text
