@@ -99,6 +99,8 @@ def _attachment_paths(items: list[dict[str, Any]], root: Path) -> list[Path]:
 class Export:
     data: dict[str, Any]
     files: list[Path]
+    request: DataRequest
+    """The ``data_requests`` row that records this export."""
 
     def zip_bytes(self) -> bytes:
         """``data.json`` plus every attachment under ``files/``."""
@@ -110,7 +112,11 @@ class Export:
         return buffer.getvalue()
 
 
-def export(session: Session, customer_id: int, *, actor: str, now: datetime, files_root: Path) -> Export:
+def export(
+    session: Session, customer_id: int, *, actor: str, now: datetime, files_root: Path, record: bool = True
+) -> Export:
+    """Everything held about the customer; ``record=False`` leaves adding ``request`` to the
+    caller (the console writes it once the zip is built, off the event loop)."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NoSuchCustomer(f"no customer {customer_id}")
@@ -144,16 +150,16 @@ def export(session: Session, customer_id: int, *, actor: str, now: datetime, fil
         "tickets": [_row(t) for t in tickets],
         "ticket_events": [_row(e) for e in events],
     }
-    session.add(
-        DataRequest(
-            customer_id=customer_id,
-            action="export",
-            actor=actor,
-            at=now,
-            summary={"messages": len(messages), "tickets": len(tickets), "files": len(files)},
-        )
+    request = DataRequest(
+        customer_id=customer_id,
+        action="export",
+        actor=actor,
+        at=now,
+        summary={"messages": len(messages), "tickets": len(tickets), "files": len(files)},
     )
-    return Export(data, files)
+    if record:
+        session.add(request)
+    return Export(data, files, request)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """Console accounts, logins and sessions. Passwords are argon2 hashes; a session cookie holds a
 random token whose SHA-256 is the row key, with its own CSRF token; failed logins are counted per
-username and per address, and too many within the window refuse further tries for a while."""
+address and username (and per address overall), and too many within the window refuse further
+tries from there for a while. A session ends when idle for ``idle`` or at ``lifetime``."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import secrets
@@ -15,10 +17,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from storage.db import Database
 from storage.models import CONSOLE_ROLES, ConsoleSession, ConsoleUser, LoginAttempt
 
 RANK = {role: rank for rank, role in enumerate(CONSOLE_ROLES)}
 MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+"""The same limit when a password is set and when it is tried (the login form reads no more)."""
+ADDRESS_FAILURES = 4
+"""An address is throttled after this many times ``login_max_failures``, across usernames."""
+RENEW_EVERY = timedelta(minutes=1)
+"""A session's idle deadline is written at most this often, not on every request."""
 
 
 class AccountError(ValueError):
@@ -65,6 +74,8 @@ def add_user(
         raise AccountError("a username is 1-64 letters, digits, '.', '_' or '-'")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"the password may have at most {MAX_PASSWORD} characters")
     user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
     if user is None:
         user = ConsoleUser(username=username, display_name=display_name or username, password_hash="")
@@ -86,61 +97,112 @@ def add_user(
 def throttled(
     session: Session, *, username: str, address: str, now: datetime, limit: int, window: timedelta
 ) -> bool:
-    """True when this username or address failed ``limit`` times within ``window``."""
-    since = now - window
-    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
-        count = session.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(col(column) == value, col(LoginAttempt.at) >= since)
-        ).one()
-        if count >= limit:
-            return True
-    return False
-
-
-def login(
-    session: Session, *, username: str, password: str, address: str, now: datetime, hours: float
-) -> tuple[str, ConsoleSession] | None:
-    """Check the password; on success a new session (the cookie token and its row), else None
-    and the failure is counted. Unknown users cost a hash too, so timing does not tell them apart."""
-    user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
-    hasher = _hasher()
-    ok = False
-    try:
-        if user is not None and user.active:
-            ok = hasher.verify(user.password_hash, password)
-        else:
-            hasher.verify(_dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None:
-        session.add(LoginAttempt(username=username[:64], address=address[:64], at=now))
-        return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-        session.add(user)
-    session.execute(delete(LoginAttempt).where(col(LoginAttempt.username) == username))
-    session.execute(delete(ConsoleSession).where(col(ConsoleSession.expires_at) < now))
-    token = secrets.token_urlsafe(32)
-    row = ConsoleSession(
-        token_hash=token_hash(token),
-        username=user.username,
-        csrf=secrets.token_urlsafe(24),
-        created_at=now,
-        expires_at=now + timedelta(hours=hours),
+    """True when this address failed ``limit`` times for this username within ``window``, or
+    ``ADDRESS_FAILURES * limit`` times for any: a stranger's failures lock out only the stranger."""
+    recent = (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(col(LoginAttempt.address) == address, col(LoginAttempt.at) >= now - window)
     )
-    session.add(row)
-    return token, row
+    if session.exec(recent.where(col(LoginAttempt.username) == username)).one() >= limit:
+        return True
+    return session.exec(recent).one() >= limit * ADDRESS_FAILURES
 
 
-def agent_for(session: Session, token: str | None, *, now: datetime) -> Agent | None:
-    """The agent a session cookie belongs to, if the session is live and the account active."""
+def verify_password(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches ``stored`` (None: no such account, which costs a hash too, so
+    timing does not tell them apart), and a new hash when the parameters changed. CPU work of
+    tens of milliseconds: callers on the event loop run it in a worker thread."""
+    hasher = _hasher()
+    try:
+        if stored is None:
+            hasher.verify(_dummy_hash(), password)
+            return False, None
+        if not hasher.verify(stored, password):
+            return False, None
+    except (VerificationError, InvalidHashError):
+        return False, None
+    return True, (hasher.hash(password) if hasher.check_needs_rehash(stored) else None)
+
+
+async def attempt_login(
+    db: Database,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    limit: int,
+    window: timedelta,
+    lifetime: timedelta,
+    idle: timedelta,
+) -> tuple[str, ConsoleSession] | str:
+    """A login: the throttle first (a refused try costs no hash), then the hash in a worker
+    thread, then the session. Returns the cookie token and its row, or "throttled" / "bad_login"."""
+    address = address[:64]
+
+    def check(session: Session) -> tuple[bool, str | None]:
+        if throttled(session, username=username, address=address, now=now, limit=limit, window=window):
+            return True, None
+        user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
+        return False, (user.password_hash if user is not None and user.active else None)
+
+    refused, stored = await db.run(check)
+    if refused:
+        return "throttled"
+    ok, rehashed = False, None
+    if len(password) <= MAX_PASSWORD:
+        ok, rehashed = await asyncio.to_thread(verify_password, stored, password)
+
+    def finish(session: Session) -> tuple[str, ConsoleSession] | str:
+        user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
+        if not ok or user is None or not user.active or user.password_hash != stored:
+            session.add(LoginAttempt(username=username[:64], address=address, at=now))
+            return "bad_login"
+        if rehashed is not None:
+            user.password_hash = rehashed
+            session.add(user)
+        session.execute(
+            delete(LoginAttempt).where(
+                col(LoginAttempt.username) == username, col(LoginAttempt.address) == address
+            )
+        )
+        session.execute(delete(ConsoleSession).where(col(ConsoleSession.expires_at) < now))
+        token = secrets.token_urlsafe(32)
+        row = ConsoleSession(
+            token_hash=token_hash(token),
+            username=user.username,
+            csrf=secrets.token_urlsafe(24),
+            created_at=now,
+            expires_at=now + min(idle, lifetime),
+        )
+        session.add(row)
+        return token, row
+
+    return await db.run(finish)
+
+
+def agent_for(
+    session: Session,
+    token: str | None,
+    *,
+    now: datetime,
+    idle: timedelta | None = None,
+    lifetime: timedelta | None = None,
+) -> Agent | None:
+    """The agent a session cookie belongs to, if the session is live and the account active.
+    With ``idle`` and ``lifetime``, this use moves the session's end to ``idle`` from now, but
+    never past ``lifetime`` from its start."""
     if not token or len(token) > 100:
         return None
     row = session.get(ConsoleSession, token_hash(token))
     if row is None or row.expires_at <= now:
         return None
+    if idle is not None and lifetime is not None:
+        renewed = min(now + idle, row.created_at + lifetime)
+        if renewed - row.expires_at >= RENEW_EVERY:
+            row.expires_at = renewed
+            session.add(row)
     user = session.exec(select(ConsoleUser).where(ConsoleUser.username == row.username)).first()
     if user is None or not user.active:
         return None

@@ -3,6 +3,7 @@ lookup. One per web app (kept on ``app.state.console``), never module-level."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -53,7 +54,11 @@ class Console:
         if not token:
             return None
         now = self.tousu.clock()
-        return await self.db.run(lambda s: accounts.agent_for(s, token, now=now))
+        idle = timedelta(hours=self.settings.idle_hours)
+        lifetime = timedelta(hours=self.settings.session_hours)
+        return await self.db.run(
+            lambda s: accounts.agent_for(s, token, now=now, idle=idle, lifetime=lifetime)
+        )
 
     def render(self, name: str, agent: Agent | None, *, status: int = 200, **values: Any) -> HTMLResponse:
         language = agent.language if agent is not None else values.pop("language", "zh")

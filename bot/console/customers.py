@@ -60,16 +60,22 @@ def install(app: FastAPI, console: Console) -> None:
     async def export(customer_id: int, agent: AdminDep) -> Response:
         now = tousu.clock()
 
-        def run(session: Session) -> bytes:
-            found = data_rights.export(
-                session, customer_id, actor=f"agent:{agent.username}", now=now, files_root=files_root
+        def run(session: Session) -> data_rights.Export:
+            return data_rights.export(
+                session,
+                customer_id,
+                actor=f"agent:{agent.username}",
+                now=now,
+                files_root=files_root,
+                record=False,
             )
-            return found.zip_bytes()  # inside the transaction: the export is recorded only if built
 
         try:
-            body = await console.db.run(run)
+            found = await console.db.read(run)  # a worker thread
         except data_rights.NoSuchCustomer as exc:
             raise HTTPException(status_code=404, detail="no such customer") from exc
+        body = await asyncio.to_thread(found.zip_bytes)  # deflate and file reads, off the loop
+        await console.db.run(lambda s: s.add(found.request))  # recorded only once the zip is built
         return Response(
             body,
             media_type="application/zip",

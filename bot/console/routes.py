@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from bot.console import accounts, views
 from bot.console.accounts import Agent
 from bot.console.context import Console
-from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, adder, require, same
+from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, adder, require, same, secure_cookie
 from bot.handoff import HandoffError, Upload
 from bot.lifecycle.desk import LifecycleError
 from bot.lifecycle.states import InvalidTransition
@@ -45,35 +45,23 @@ def install(app: FastAPI, console: Console) -> None:
     async def login(request: Request) -> Response:
         form = await request.form()
         username = str(form.get("username") or "")[:64]
-        password = str(form.get("password") or "")[:256]
+        password = str(form.get("password") or "")[: accounts.MAX_PASSWORD + 1]  # longer: refused
         if not same(str(form.get("csrf_token") or ""), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
             return _login_form(console, request, error="bad_login", status=403)
         address = request.client.host if request.client else "?"
         now = tousu.clock()
         settings = console.settings
-
-        def attempt(session: Session) -> tuple[str, str] | str:
-            window = timedelta(minutes=settings.login_window_minutes)
-            if accounts.throttled(
-                session,
-                username=username,
-                address=address,
-                now=now,
-                limit=settings.login_max_failures,
-                window=window,
-            ):
-                return "throttled"
-            done = accounts.login(
-                session,
-                username=username,
-                password=password,
-                address=address,
-                now=now,
-                hours=settings.session_hours,
-            )
-            return "bad_login" if done is None else (done[0], done[1].username)
-
-        result = await console.db.run(attempt)
+        result = await accounts.attempt_login(
+            console.db,
+            username=username,
+            password=password,
+            address=address,
+            now=now,
+            limit=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+            lifetime=timedelta(hours=settings.session_hours),
+            idle=timedelta(hours=settings.idle_hours),
+        )
         if isinstance(result, str):
             return _login_form(console, request, error=result, status=429 if result == "throttled" else 401)
         response = RedirectResponse("/console", status_code=303)
@@ -82,7 +70,7 @@ def install(app: FastAPI, console: Console) -> None:
             result[0],
             httponly=True,
             samesite="strict",
-            secure=settings.secure_cookies,
+            secure=secure_cookie(request, settings.secure_cookies),
             max_age=int(settings.session_hours * 3600),
             path="/console",
         )
@@ -378,7 +366,14 @@ def _login_form(console: Console, request: Request, *, error: str | None, status
     response = console.render(
         "login.html", None, status=status, error=error, login_csrf=token, language=language
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookie(request, console.settings.secure_cookies),
+        path="/console",
+    )
     return response
 
 
