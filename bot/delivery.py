@@ -51,6 +51,7 @@ class OutboxItem:
     message: OutboundMessage
     attempts: int = 0
     not_before: float = 0.0  # monotonic time
+    written_at: datetime | None = None  # when the reply was written; None: at its first failure
 
 
 def pending_rows(channels: Sequence[str]) -> SelectOfScalar[Message]:
@@ -73,6 +74,7 @@ def item_from_row(row: Message, now_mono: float, now: datetime) -> OutboxItem:
         ),
         attempts=row.attempts,
         not_before=now_mono + wait,
+        written_at=row.created_at,
     )
 
 
@@ -288,7 +290,11 @@ class Delivery:
         self, item: OutboxItem, error: str, *, permanent: bool, retry_after: float | None
     ) -> bool:
         item.attempts += 1
-        dead = permanent or item.attempts >= self.settings.max_attempts
+        now = self.clock()
+        if item.written_at is None:
+            item.written_at = now
+        # A platform outage is transient however many tries it takes: only age gives up on it.
+        dead = permanent or now - item.written_at >= timedelta(hours=self.settings.retry_hours)
         if retry_after is not None:
             delay = retry_after
         else:
@@ -297,7 +303,7 @@ class Delivery:
                 self.settings.backoff_max_seconds,
             )
         item.not_before = time.monotonic() + delay
-        next_at = self.clock() + timedelta(seconds=delay)
+        next_at = now + timedelta(seconds=delay)
 
         def record(session: Session) -> None:
             row = session.get(Message, item.id)

@@ -153,7 +153,9 @@ class WeChatSettings(_Section):
 class OutboxSettings(_Section):
     per_chat_interval_seconds: float = Field(default=1.0, ge=0)
     global_rate_per_second: float = Field(default=28.0, gt=0)
-    max_attempts: int = Field(default=8, ge=1)
+    retry_hours: float = Field(default=48.0, gt=0)
+    """A reply that fails transiently is retried until it is this old (WeChat's window for
+    customer-service messages is 48 hours); a count of tries would give up inside an outage."""
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
 

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def _settings(**kw: float) -> OutboxSettings:
-    return OutboxSettings(**{"backoff_base_seconds": 0.05, "max_attempts": 3, **kw})
+    return OutboxSettings(**{"backoff_base_seconds": 0.05, **kw})
 
 
 async def test_order_per_chat_and_per_chat_interval(db: Database) -> None:
@@ -147,6 +148,40 @@ async def test_transient_failure_is_retried_in_place_and_keeps_order(db: Databas
     assert rows[0].attempts == 1 and rows[0].last_error == "503"
     assert [r.external_id for r in rows] == ["ext-2", "ext-3"]  # the platform's ids, on the replies
     assert all(r.sent_at is not None and r.direction == "out" for r in rows)
+
+
+async def test_an_outage_is_waited_out_however_many_tries_it_takes(db: Database) -> None:
+    channel = RecordingChannel(
+        DeliveryLimits(), lambda text, call: DeliveryError("503", retry_after=None) if call <= 15 else None
+    )
+    settings = _settings(backoff_base_seconds=0.01, backoff_max_seconds=0.02)
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=settings, clock=utcnow)
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("a", "after the outage")]))
+        await _until(lambda: len(channel.sent) == 1)
+    finally:
+        await delivery.stop()
+    row = db.run_sync(lambda s: s.exec(select(Message)).one())
+    assert row.delivery == "sent" and row.attempts == 15
+
+
+async def test_a_reply_still_failing_after_retry_hours_is_given_up(db: Database) -> None:
+    channel = RecordingChannel(DeliveryLimits(), lambda text, call: DeliveryError("503", retry_after=None))
+    clock = [utcnow()]
+    settings = _settings(backoff_base_seconds=0.01, backoff_max_seconds=0.02, retry_hours=1)
+    delivery = Delivery(db=db, channels={"rec": channel}, settings=settings, clock=lambda: clock[0])
+    await delivery.start()
+    try:
+        delivery.enqueue(_rows(db, [("a", "never")]))
+        await _until(lambda: channel.calls >= 3)
+        assert db.run_sync(lambda s: s.exec(select(Message)).one().delivery) == "pending"
+        clock[0] += timedelta(hours=1)
+        await _until(lambda: db.run_sync(lambda s: s.exec(select(Message)).one().delivery) == "dead")
+    finally:
+        await delivery.stop()
+    customer = db.run_sync(lambda s: s.exec(select(Customer)).one())
+    assert not customer.unreachable  # an outage says nothing about the customer
 
 
 async def test_permanent_failure_marks_dead_and_customer_unreachable(db: Database) -> None:

@@ -36,6 +36,7 @@ class FakeWeChat:
         self.media: dict[str, bytes] = {}
         self.uploads: dict[str, bytes] = {}
         self.errors: dict[str, deque[int]] = defaultdict(deque)
+        self.down_until = 0.0  # time.monotonic() until which every API call gets HTTP 503
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
@@ -65,6 +66,11 @@ class FakeWeChat:
         with self.lock:
             self.errors[path].extend([errcode] * times)
 
+    def outage(self, seconds: float) -> None:
+        """The API answers 503 to everything for ``seconds`` from now, as in a platform outage."""
+        with self.lock:
+            self.down_until = time.monotonic() + seconds
+
     def expire_token(self) -> None:
         with self.lock:
             self.current_token = "expired"
@@ -84,6 +90,8 @@ class FakeWeChat:
         @app.api_route("/cgi-bin/{path:path}", methods=["GET", "POST"])
         async def api(path: str, request: Request) -> Response:
             with self.lock:
+                if time.monotonic() < self.down_until:
+                    return Response("service unavailable", status_code=503)
                 if request.query_params.get("access_token") != self.current_token:
                     return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
                 if self.errors[path]:
