@@ -23,6 +23,9 @@ from dialogues.turn import TurnBuilder
 from dialogues.types import Attachment, InboundMessage, Reply
 from dialogues.validators import VALIDATORS, AnswerContext, Invalid
 
+UNREADABLE = ("unsupported", "unsupported_images_only", "download_failed", "too_large")
+"""Inbound kinds answered with the text of the same key (what the channel could not take)."""
+
 
 class Responder(TurnBuilder):
     """A turn builder that answers one inbound message."""
@@ -37,7 +40,7 @@ class Responder(TurnBuilder):
             return
         if self.state.status == "closed" or (self.state.started and needs_fresh_start(self.flow, self.state)):
             self.state = fresh_state(self.state)
-        if inbound.kind in ("unsupported", "too_large") and not inbound.attachments:
+        if inbound.kind in UNREADABLE and not inbound.attachments:
             self.note(self.msg(inbound.kind))
             self.prompt_or_greet()
             return

@@ -30,6 +30,15 @@ MESSAGES: Mapping[str, Mapping[Language, str]] = {
         "en": "Sorry, we cannot read this kind of message (stickers and the like). "
         "Please reply in text, or send a photo or a file.",
     },
+    "unsupported_images_only": {
+        "zh": "抱歉，这里暂时无法接收这类消息（如文件、视频），请用文字回复，或发送图片。",
+        "en": "Sorry, this kind of message (files, videos and the like) cannot be received here. "
+        "Please reply in text, or send a photo.",
+    },
+    "download_failed": {
+        "zh": "抱歉，刚才的图片或语音没有收到，请重新发送。",
+        "en": "Sorry, that photo or voice message did not come through; please send it again.",
+    },
     "too_large": {
         "zh": "抱歉，这个文件太大，无法接收。请压缩后重新发送，或改发截图。",
         "en": "Sorry, that file is too large to accept. Please send a smaller file or a screenshot.",

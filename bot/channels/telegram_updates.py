@@ -6,8 +6,10 @@ No I/O here: the downloads an update needs are done by the caller and passed in 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from datetime import datetime
+from typing import Any
 
 from telegram import Message, Update
 
@@ -26,6 +28,84 @@ COMMAND_TEXT = {
     "/lang": "/lang",
 }
 """Bot commands as the text the engine understands (``0`` reaches a person)."""
+
+
+_FILE = {"file_id": (str, True), "file_unique_id": (str, True), "file_size": (int, False)}
+_USER = {
+    "id": (int, True),
+    "first_name": (str, False),
+    "last_name": (str, False),
+    "language_code": (str, False),
+}
+_MESSAGE: dict[str, tuple[Any, bool]] = {
+    "message_id": (int, True),
+    "date": (int, True),
+    "chat": ({"id": (int, True)}, True),
+    "from": (_USER, False),
+    "text": (str, False),
+    "caption": (str, False),
+    "location": ({"latitude": (float, True), "longitude": (float, True)}, False),
+    "photo": ([{**_FILE, "width": (int, False), "height": (int, False)}], False),
+    "document": ({**_FILE, "mime_type": (str, False), "file_name": (str, False)}, False),
+    "voice": ({**_FILE, "mime_type": (str, False)}, False),
+    "audio": ({**_FILE, "mime_type": (str, False)}, False),
+}
+_UPDATE: dict[str, tuple[Any, bool]] = {
+    "update_id": (int, True),
+    "message": (_MESSAGE, False),
+    "edited_message": (_MESSAGE, False),
+    "callback_query": (
+        {
+            "id": (str, True),
+            "from": (_USER, True),
+            "data": (str, False),
+            "message": ({"message_id": (int, True), "chat": ({"id": (int, True)}, True)}, False),
+        },
+        False,
+    ),
+}
+"""The fields of an update that we read, with their types and whether they must be there."""
+
+
+def _fits(value: Any, schema: Any) -> bool:
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return False
+        for name, (inner, required) in schema.items():
+            if value.get(name) is None:
+                if required:
+                    return False
+            elif not _fits(value[name], inner):
+                return False
+        return True
+    if isinstance(schema, list):
+        return isinstance(value, list) and all(_fits(item, schema[0]) for item in value)
+    if isinstance(value, bool):
+        return schema is bool
+    if schema is int:
+        return isinstance(value, int) and abs(value) < 2**63
+    if schema is float:
+        return isinstance(value, int | float) and math.isfinite(value)
+    if schema is str:
+        return _encodable(value)
+    return isinstance(value, schema)
+
+
+def _encodable(value: Any) -> bool:
+    """Text the database can store: JSON can carry lone surrogates, which UTF-8 cannot."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def readable(data: Any) -> bool:
+    """Whether a webhook body is an update whose fields we read have the types Telegram gives
+    them: python-telegram-bot does not check types, and a wrong one would fail mid-turn."""
+    return _fits(data, _UPDATE)
 
 
 class CallbackPayloads:

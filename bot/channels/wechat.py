@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -27,7 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, Webhook, render_plain
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
-from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, check_timestamp, parse
+from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, parse
 from dialogues.types import Attachment
 from storage.models import Customer
 from storage.types import utcnow
@@ -63,7 +64,10 @@ class WeChatChannel(Channel):
         self.db = db
         self.token = wc.token.get_secret_value()
         aes = wc.encoding_aes_key.get_secret_value() if wc.encoding_aes_key else None
-        self.envelope = Envelope(self.token, aes, wc.app_id)
+        self.envelope = Envelope(self.token, aes, wc.app_id, wc.replay_window_seconds)
+        self.account = wc.account_id
+        if self.account is None:
+            log.warning("wechat.account_id is not set: callbacks addressed to any account are accepted")
         self.client = client or SharedTokenClient(
             wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url, db=db
         )
@@ -129,17 +133,16 @@ class WeChatChannel(Channel):
             return Response(status_code=413)
         query = dict(request.query_params)
         try:
-            check_timestamp(query.get("timestamp", ""), self.settings.wechat.replay_window_seconds)
-            message = parse(self.envelope.open(body, query))
+            checked = parse(self.envelope.open(body, query), self.account)
         except CallbackRefused as exc:
             log.warning("WeChat callback refused (%d): %s", exc.status, exc.reason)
             return Response(status_code=exc.status)
-        answer = await self.answer(message, query)
+        answer = await self.answer(checked.message, query, message_id(checked.fields))
         return Response(answer, media_type="application/xml" if answer != "success" else "text/plain")
 
-    async def answer(self, message: Any, query: dict[str, str]) -> str:
-        """The HTTP body for one verified message: a passive reply or ``success``."""
-        mid = message_id(message)
+    async def answer(self, message: Any, query: dict[str, str], mid: str) -> str:
+        """The HTTP body for one verified message (``mid``: its transcript id): a passive reply
+        or ``success``."""
         if mid in self._answered:
             return self._answered[mid]
         running = self._inflight.get(mid)
@@ -169,8 +172,10 @@ class WeChatChannel(Channel):
         if getattr(message, "type", "") == "event" and event == "unsubscribe":
             await self.db.run(lambda s: _mark_unreachable(s, user))
             return "success"
-        attachments = await self._download(message)
-        inbound = to_inbound(message, received_at=utcnow(), attachments=attachments)
+        attachments, kind = await self._download(message)
+        inbound = to_inbound(
+            message, message_id=mid, received_at=utcnow(), attachments=attachments, kind=kind
+        )
         if inbound is None:
             return "success"
         if user in self._waiting:  # a second message while the first is open: reply by API
@@ -196,20 +201,30 @@ class WeChatChannel(Channel):
             return "success"
         return self.envelope.reply(message, "\n\n".join(waiter.texts), query)
 
-    async def _download(self, message: Any) -> tuple[Attachment, ...]:
+    async def _download(self, message: Any) -> tuple[tuple[Attachment, ...], str | None]:
+        """(attachments, kind override): ``download_failed`` when WeChat would not serve the media,
+        so the message is still stored, with the failure, and the customer asked to send it again."""
         mtype = getattr(message, "type", "")
         if mtype not in ("image", "voice") or (mtype == "voice" and getattr(message, "recognition", None)):
-            return ()
-        media_id = str(message.media_id)
-        response = await asyncio.to_thread(self._call, self.client.media.download, media_id)
+            return (), None
+        media_id = str(message.media_id or "")
+        try:
+            if not media_id:
+                raise ValueError("no MediaId")
+            response = await asyncio.to_thread(self._call, self.client.media.download, media_id)
+        except Exception as exc:  # API refusals, network errors: never a 500 that loses the message
+            log.warning("WeChat media download failed: %s", type(exc).__name__)
+            return (), "download_failed"
         content: bytes = getattr(response, "content", b"")
         if len(content) > self.max_file:
-            return ()
-        suffix = ".jpg" if mtype == "image" else f".{getattr(message, 'format', 'amr') or 'amr'}"
-        target = self.files / str(message.source) / f"{message.id}{suffix}"
+            return (), "too_large"
+        fmt = str(getattr(message, "format", "") or "amr")
+        suffix = ".jpg" if mtype == "image" else f".{fmt if fmt.isalnum() else 'amr'}"[:10]
+        name = hashlib.sha256(media_id.encode()).hexdigest()[:32]  # MsgId may be missing
+        target = self.files / str(message.source) / f"{name}{suffix}"
         await asyncio.to_thread(_write, target, content)
         kind = "photo" if mtype == "image" else "voice"
-        return (Attachment(kind=kind, ref=str(target), size=len(content)),)
+        return (Attachment(kind=kind, ref=str(target), size=len(content)),), None
 
     # -- outbound --------------------------------------------------------------------------
     async def send(self, user_id: str, message: OutboundMessage) -> str | None:

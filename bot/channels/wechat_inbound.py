@@ -1,11 +1,15 @@
 """WeChat messages and events as channel-neutral inbound messages.
 
-Message ids: ``MsgId`` for messages; events have none, so sender + CreateTime + event stands in
-(WeChat's own advice for de-duplicating its retries).
+Message ids: ``MsgId`` for messages. Events, and messages without one, are keyed by sender +
+CreateTime + a hash of every field (WeChat's own advice for de-duplicating retries of events): no
+shared fallback, so one customer's message can never be taken for another's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,33 +28,42 @@ CLICK_COMMANDS = {
 SILENT_EVENTS = {"view", "location", "templatesendjobfinish", "masssendjobfinish", "view_miniprogram"}
 
 
-def message_id(message: Any) -> str:
-    if getattr(message, "type", "") == "event":
-        event = getattr(message, "event", "")
-        key = getattr(message, "key", "") or ""
-        return f"ev:{message.source}:{int(message.create_time.timestamp())}:{event}:{key}"[:128]
-    return f"m:{message.id}"
+def message_id(fields: Mapping[str, Any]) -> str:
+    """The transcript's id for a checked callback's fields (``wechat_xml.check_fields``)."""
+    event = str(fields.get("MsgType", "")).lower() == "event"
+    msg_id = fields.get("MsgId")
+    if not event and msg_id and int(msg_id) != 0:
+        return f"m:{msg_id}"
+    content = json.dumps(sorted(fields.items()), ensure_ascii=False, default=str)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+    return f"{'ev' if event else 'h'}:{fields.get('FromUserName')}:{fields.get('CreateTime')}:{digest}"
 
 
 def to_inbound(
-    message: Any, *, received_at: datetime, attachments: tuple[Attachment, ...] = ()
+    message: Any,
+    *,
+    message_id: str,
+    received_at: datetime,
+    attachments: tuple[Attachment, ...] = (),
+    kind: str | None = None,
 ) -> InboundMessage | None:
     """The inbound message, or None for events that need no answer (menu links, location reports,
-    unsubscribe, which the channel handles itself)."""
-    kind, text = "text", ""
+    unsubscribe, which the channel handles itself). ``kind`` overrides the kind read from the
+    message (a media download that failed)."""
+    read, text = "text", ""
     mtype = getattr(message, "type", "unknown")
     if mtype == "text":
         text = str(message.content or "")
     elif mtype == "image":
-        kind = "photo"
+        read = "photo"
     elif mtype == "voice":
         recognition = getattr(message, "recognition", None)
-        kind, text = ("text", str(recognition)) if recognition else ("voice", "")
+        read, text = ("text", str(recognition)) if recognition else ("voice", "")
     elif mtype == "location":
-        kind = "location"
+        read = "location"
         text = f"{message.location_x},{message.location_y} {message.label or ''}".strip()
     elif mtype == "link":
-        kind = "link"
+        read = "link"
         text = f"{message.title or ''} {message.url or ''}".strip()
     elif mtype == "event":
         event = str(getattr(message, "event", "")).lower()
@@ -62,14 +75,14 @@ def to_inbound(
                 return None
             text = command
         else:  # subscribe, subscribe_scan, scan: greet
-            kind, text = "event", event
-    else:
-        kind = "unsupported"
+            read, text = "event", event
+    else:  # files, videos, mini-program cards...: the customer-service API takes images only
+        read = "unsupported_images_only"
     return InboundMessage(
         key=ConversationKey("wechat", str(message.source)),
         text=text,
-        message_id=message_id(message),
+        message_id=message_id,
         received_at=received_at,
         attachments=attachments,
-        kind=kind,
+        kind=kind or read,
     )

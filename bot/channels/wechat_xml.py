@@ -1,18 +1,63 @@
-"""The callback's security and XML: signatures checked in constant time, a replay window, hostile
-XML refused before any parser sees it, and replies rendered plain or encrypted (safe mode)."""
+"""The callback's security and XML: signatures checked in constant time, a replay window with a
+nonce cache, safe mode that cannot be downgraded to plaintext, hostile XML refused before any parser
+sees it, every field checked before wechatpy reads it, and replies rendered plain or encrypted."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import xmltodict
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
+
+log = logging.getLogger(__name__)
+
+NONCE_CAPACITY = 100_000
+"""Callbacks remembered per replay window; WeChat would have to send 330 a second to fill it."""
+
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_TIMESTAMP = re.compile(r"[0-9]{1,10}")
+_NONCE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_OPENID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_MSG_TYPE = re.compile(r"[A-Za-z_]{1,32}")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+TEXT_FIELDS = frozenset(
+    {
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "MsgId",
+        "MsgID",
+        "Content",
+        "MediaId",
+        "PicUrl",
+        "Format",
+        "Recognition",
+        "ThumbMediaId",
+        "Location_X",
+        "Location_Y",
+        "Scale",
+        "Label",
+        "Title",
+        "Description",
+        "Url",
+        "Event",
+        "EventKey",
+    }
+)
+"""Fields wechatpy or we read as text: a nested element there would be read as a dict."""
 
 
 class CallbackRefused(Exception):
@@ -34,63 +79,141 @@ def check_signature(token: str, given: str, timestamp: str, nonce: str) -> None:
 
 
 def check_timestamp(timestamp: str, window: int, now: float | None = None) -> None:
-    try:
-        sent = int(timestamp)
-    except ValueError as exc:
-        raise CallbackRefused(403, "bad timestamp") from exc
-    if abs((now or time.time()) - sent) > window:
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise CallbackRefused(403, "bad timestamp")
+    if abs((now or time.time()) - int(timestamp)) > window:
         raise CallbackRefused(403, "timestamp outside the replay window")
 
 
+class NonceCache:
+    """The (timestamp, nonce) pairs of verified callbacks still inside the replay window: the
+    signature covers only these two, so a captured callback replayed within the window would
+    otherwise pass. Older pairs need no memory (their timestamp is refused); past ``capacity``
+    the oldest are forgotten, with a warning."""
+
+    def __init__(self, window: int, capacity: int = NONCE_CAPACITY):
+        self.window = window
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def use(self, timestamp: str, nonce: str, now: float | None = None) -> None:
+        """Record a pair, refusing one already used."""
+        now = now or time.time()
+        while self._seen and next(iter(self._seen.values())) < now:
+            self._seen.popitem(last=False)
+        key = (timestamp, nonce)
+        if key in self._seen:
+            raise CallbackRefused(403, "replayed timestamp and nonce")
+        self._seen[key] = int(timestamp) + self.window + 1
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+            log.warning("WeChat nonce cache full (%d): forgetting the oldest", self.capacity)
+
+
 def refuse_hostile(xml: bytes | str) -> str:
-    """The body as text, refusing DTDs and entities (XXE, billion laughs) before parsing."""
-    text = xml.decode("utf-8", errors="strict") if isinstance(xml, bytes) else xml
+    """The body as text, refusing non-UTF-8 and DTDs or entities (XXE, billion laughs) before parsing."""
+    try:
+        text = xml.decode("utf-8", errors="strict") if isinstance(xml, bytes) else xml
+    except UnicodeDecodeError as exc:
+        raise CallbackRefused(400, "body is not UTF-8") from exc
     upper = text.upper()
     if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
         raise CallbackRefused(400, "XML with a DTD or entities")
     return text
 
 
-def parse(xml: str) -> Any:
-    """wechatpy's message object; malformed XML is a 400, never a crash."""
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """One checked message: wechatpy's object and the raw fields it was read from."""
+
+    message: Any
+    fields: Mapping[str, str | None]
+
+
+def check_fields(fields: Mapping[str, Any], account: str | None) -> None:
+    """Every field wechatpy converts or we read, checked so that reading it cannot fail or lie."""
+    for name, value in fields.items():
+        if isinstance(value, list):
+            raise CallbackRefused(400, f"{name[:40]} given {len(value)} times")
+        if name in TEXT_FIELDS and not (value is None or isinstance(value, str)):
+            raise CallbackRefused(400, f"{name} is not text")
+    to, sender = fields.get("ToUserName"), fields.get("FromUserName")
+    if not to or (account is not None and to != account):
+        raise CallbackRefused(400, "ToUserName is not this account")
+    if not sender or not _OPENID.fullmatch(sender):
+        raise CallbackRefused(400, "FromUserName missing or malformed")
+    if not _MSG_TYPE.fullmatch(fields.get("MsgType") or ""):
+        raise CallbackRefused(400, "MsgType missing or malformed")
+    if not _TIMESTAMP.fullmatch(fields.get("CreateTime") or ""):
+        raise CallbackRefused(400, "CreateTime missing or not a number")
+    for name in ("MsgId", "MsgID"):
+        if fields.get(name) is not None and not _DIGITS.fullmatch(fields[name]):
+            raise CallbackRefused(400, f"{name} is not a number")
+
+
+def parse(xml: str, account: str | None = None) -> Callback:
+    """The checked message; anything malformed or wrong is a 400, never a crash."""
+    text = refuse_hostile(xml)
     try:
-        message = parse_message(refuse_hostile(xml))
-    except CallbackRefused:
-        raise
-    except Exception as exc:  # expat errors, missing MsgType, ...
+        tree = xmltodict.parse(text)
+    except Exception as exc:  # expat errors
         raise CallbackRefused(400, f"malformed XML: {type(exc).__name__}") from exc
-    if message is None:
-        raise CallbackRefused(400, "empty message")
-    return message
+    fields = tree.get("xml") if isinstance(tree, dict) else None
+    if not isinstance(fields, dict):
+        raise CallbackRefused(400, "no <xml> message")
+    check_fields(fields, account)
+    try:
+        message = parse_message(text)
+    except Exception as exc:
+        raise CallbackRefused(400, f"unreadable message: {type(exc).__name__}") from exc
+    return Callback(message, fields)
+
+
+def cdata_safe(text: str) -> str:
+    """Text that survives wechatpy's ``<![CDATA[...]]>``: a ``]]>`` is split across two sections
+    and characters XML 1.0 forbids are dropped."""
+    return _XML_INVALID.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 class Envelope:
-    """Plain, compatible or safe mode, decided by the query (``encrypt_type=aes``)."""
+    """Plain mode, or safe mode when an AES key is configured: then every body must be encrypted
+    and carry a valid ``msg_signature``, whatever the query's ``encrypt_type`` claims."""
 
-    def __init__(self, token: str, aes_key: str | None, app_id: str):
+    def __init__(self, token: str, aes_key: str | None, app_id: str, window: int = 300):
         self.token = token
+        self.window = window
         self.crypto = WeChatCrypto(token, aes_key, app_id) if aes_key else None
+        self.nonces = NonceCache(window)
 
-    def open(self, body: bytes, query: Mapping[str, str]) -> str:
+    def open(self, body: bytes, query: Mapping[str, str], now: float | None = None) -> str:
         """The inner message XML of a POST, after every check."""
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        check_timestamp(timestamp, self.window, now)
+        if not _NONCE.fullmatch(nonce):
+            raise CallbackRefused(403, "bad nonce")
         check_signature(self.token, query.get("signature", ""), timestamp, nonce)
         text = refuse_hostile(body)
-        if query.get("encrypt_type", "raw") != "aes":
-            return text
         if self.crypto is None:
-            raise CallbackRefused(400, "encrypted message but no encoding_aes_key configured")
+            if query.get("encrypt_type") == "aes":
+                raise CallbackRefused(400, "encrypted message but no encoding_aes_key configured")
+            self.nonces.use(timestamp, nonce, now)
+            return text
+        if query.get("encrypt_type") != "aes":
+            raise CallbackRefused(400, "plaintext refused: safe mode is configured")
         try:
             inner = self.crypto.decrypt_message(text, query.get("msg_signature", ""), timestamp, nonce)
         except (InvalidSignatureException, InvalidAppIdException) as exc:
             raise CallbackRefused(403, "bad message signature") from exc
         except Exception as exc:
             raise CallbackRefused(400, f"undecryptable message: {type(exc).__name__}") from exc
+        self.nonces.use(timestamp, nonce, now)
+        if not isinstance(inner, str):
+            raise CallbackRefused(400, "undecryptable message")
         return refuse_hostile(inner)
 
     def reply(self, message: Any, content: str, query: Mapping[str, str]) -> str:
-        xml: str = TextReply(message=message, content=content).render()
-        if query.get("encrypt_type", "raw") == "aes" and self.crypto is not None:
+        xml: str = TextReply(message=message, content=cdata_safe(content)).render()
+        if self.crypto is not None:
             encrypted: str = self.crypto.encrypt_message(xml, query.get("nonce", ""), query.get("timestamp"))
             return encrypted
         return xml

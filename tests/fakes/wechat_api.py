@@ -142,14 +142,17 @@ _ids = itertools.count(int(time.time()) * 1000)
 
 
 def xml_message(openid: str, msg_type: str, **fields: Any) -> str:
-    """A callback body as WeChat sends it (CDATA for strings)."""
+    """A callback body as WeChat sends it (CDATA for strings); a field given as None is left out
+    (``MsgId=None``: a message without one)."""
     parts = [
-        f"<ToUserName><![CDATA[{OFFICIAL}]]></ToUserName>",
+        f"<ToUserName><![CDATA[{fields.pop('to', OFFICIAL)}]]></ToUserName>",
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>",
         f"<CreateTime>{fields.pop('create_time', int(time.time()))}</CreateTime>",
         f"<MsgType><![CDATA[{msg_type}]]></MsgType>",
     ]
     for name, value in fields.items():
+        if value is None:
+            continue
         parts.append(
             f"<{name}>{value}</{name}>"
             if isinstance(value, int | float)

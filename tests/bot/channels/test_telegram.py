@@ -254,7 +254,7 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, fake: FakeTelegram
                 content=b"{not json",
                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
             )
-            assert junk.status_code == 400
+            assert junk.status_code == 200  # confirmed and ignored: a redelivery could never be read
             assert fake.texts_to(CHAT) == []
             ok = await client.post(
                 "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
@@ -312,3 +312,65 @@ async def test_a_long_text_is_split_in_order_and_a_retry_repeats_no_part(
     assert "\n".join(parts) == text
     markups = [m["reply_markup"] for m in fake.sent if m["chat_id"] == CHAT]
     assert markups[:2] == [None, None] and markups[2] is not None
+
+
+@pytest.fixture
+async def webhook_app(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[TousuApp]:
+    settings = tg_settings(
+        tmp_path,
+        fake,
+        mode="webhook",
+        webhook_url="https://bot.example.com/telegram/webhook",
+        secret_token=SecretStr("s3cret"),
+    )
+    tousu = TousuApp(settings, use_nlu=False)
+    await tousu.start()
+    try:
+        yield tousu
+    finally:
+        await tousu.stop()
+
+
+def _bad_updates(fake: FakeTelegram) -> list[Any]:
+    good = fake.message(CHAT, text="你好")
+    return [
+        [1, 2],
+        "update",
+        None,
+        {"message": good},  # no update_id
+        {"update_id": "9", "message": good},
+        {"update_id": True, "message": good},
+        {"update_id": 9, "message": {**good, "text": 5}},
+        {"update_id": 9, "message": {**good, "text": {"a": 1}}},
+        {"update_id": 9, "message": {**good, "chat": {"id": "abc", "type": "private"}}},
+        {"update_id": 9, "message": {**good, "chat": "abc"}},
+        {"update_id": 9, "message": {**good, "text": "\ud800"}},
+        {"update_id": 9, "message": {**good, "location": {"latitude": "x", "longitude": 1}}},
+        {"update_id": 9, "message": {**good, "from": {"id": 1, "is_bot": False}}},  # no first_name
+        {"update_id": 9, "message": {**good, "caption": ["a"], "photo": "p"}},
+        {"update_id": 9, "callback_query": {"id": "c", "from": {"id": 1}, "data": 7}},
+        {"update_id": 9, "message": [good]},
+    ]
+
+
+async def test_an_unreadable_webhook_update_is_confirmed_never_stored_and_never_a_500(
+    webhook_app: TousuApp, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    caplog.set_level("WARNING", logger="bot.channels.telegram")
+    web = create_web_app(webhook_app)
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret", "Content-Type": "application/json"}
+    bodies = [json.dumps(u).encode() for u in _bad_updates(fake)]
+    bodies += [b"{", b"\xff\xfe{}", b'{"update_id": 1' + b"0" * 5000 + b"}"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://t") as client:
+        for body in bodies:
+            response = await client.post("/telegram/webhook", content=body, headers=secret)
+            assert response.status_code == 200, body
+        good = {"update_id": 10, "message": fake.message(CHAT, text="你好")}
+        assert (await client.post("/telegram/webhook", json=good, headers=secret)).status_code == 200
+    ignored = [r for r in caplog.records if "unreadable update ignored" in r.getMessage()]
+    assert len(ignored) == len(bodies)
+    await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
+    rows = await webhook_app.db.run(lambda s: list(s.exec(select(Message).where(Message.direction == "in"))))
+    assert [(m.user_id, m.text) for m in rows] == [(str(CHAT), "你好")]

@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+import xmltodict
 from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.app import TousuApp
+from bot.channels.wechat_xml import signature
 from bot.web import create_web_app
 from dialogues.types import ConversationKey, Reply
 from storage.models import Customer, Message, Ticket
@@ -39,11 +41,12 @@ def fake() -> Iterator[FakeWeChat]:
 
 
 def wx_settings(tmp_path: Path, fake: FakeWeChat, **wechat: Any) -> Any:
+    """Plain mode unless ``encoding_aes_key`` is given (safe mode refuses plaintext)."""
     values: dict[str, Any] = {
         "app_id": wx.APP_ID,
         "app_secret": SecretStr(wx.SECRET),
         "token": SecretStr(wx.TOKEN),
-        "encoding_aes_key": SecretStr(wx.AES_KEY),
+        "account_id": wx.OFFICIAL,
         "api_base_url": fake.base_url,
         "templates": {"status_update": "TPL-1"},
         **wechat,
@@ -64,6 +67,23 @@ async def app(tmp_path: Path, fake: FakeWeChat) -> AsyncIterator[TousuApp]:
 @pytest.fixture
 async def client(app: TousuApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_web_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://wx") as http:
+        yield http
+
+
+@pytest.fixture
+async def safe_app(tmp_path: Path, fake: FakeWeChat) -> AsyncIterator[TousuApp]:
+    tousu = TousuApp(wx_settings(tmp_path, fake, encoding_aes_key=SecretStr(wx.AES_KEY)), use_nlu=False)
+    await tousu.start()
+    try:
+        yield tousu
+    finally:
+        await tousu.stop()
+
+
+@pytest.fixture
+async def safe_client(safe_app: TousuApp) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_web_app(safe_app))
     async with httpx.AsyncClient(transport=transport, base_url="http://wx") as http:
         yield http
 
@@ -99,13 +119,15 @@ async def test_a_complaint_in_plain_mode_ends_in_a_ticket(
     assert fake.sent == []  # every reply went back passively
 
 
-async def test_a_complaint_in_safe_mode_ends_in_a_ticket(app: TousuApp, client: httpx.AsyncClient) -> None:
+async def test_a_complaint_in_safe_mode_ends_in_a_ticket(
+    safe_app: TousuApp, safe_client: httpx.AsyncClient
+) -> None:
     for content, expected in [*COMPLAINT, ("1", "工单")]:
         body, query = wx.encrypted(wx.text("oSafe", content), wx.signed_query())
-        response = await post(client, body, query)
+        response = await post(safe_client, body, query)
         assert response.status_code == 200
         assert expected in wx.reply_content(wx.decrypt_reply(response.text, query))
-    tickets = await app.db.run(lambda s: list(s.exec(select(Ticket))))
+    tickets = await safe_app.db.run(lambda s: list(s.exec(select(Ticket))))
     assert len(tickets) == 1
 
 
@@ -282,7 +304,7 @@ async def test_voice_recognition_is_read_as_text_and_unknown_kinds_are_explained
     voice = wx.xml_message(USER, "voice", MediaId="V1", Format="amr", Recognition="我要投诉")
     assert "请描述" in wx.reply_content((await post(client, voice)).text)
     video = wx.xml_message(USER, "shortvideo", MediaId="S1", ThumbMediaId="T1")
-    assert "无法识别这类消息" in wx.reply_content((await post(client, video)).text)
+    assert "无法接收这类消息" in wx.reply_content((await post(client, video)).text)
 
 
 def test_menu_push_sends_the_configured_menu(tmp_path: Path, fake: FakeWeChat) -> None:
@@ -362,3 +384,144 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
         headers={"X-Requested-With": "fetch"},
     )
     assert refused.status_code == 409 and "images only" in refused.json()["error"]
+
+
+async def inbound_rows(app: TousuApp) -> list[Message]:
+    return await app.db.run(
+        lambda s: list(s.exec(select(Message).where(Message.direction == "in").order_by(Message.id)))
+    )
+
+
+async def test_safe_mode_refuses_plaintext_whatever_encrypt_type_says(
+    safe_app: TousuApp, safe_client: httpx.AsyncClient
+) -> None:
+    plain = wx.text(USER, "你好")
+    assert (await post(safe_client, plain)).status_code == 400  # no encrypt_type at all
+    assert (await post(safe_client, plain, {**wx.signed_query(), "encrypt_type": "raw"})).status_code == 400
+    query = wx.signed_query()  # plaintext claiming to be encrypted
+    claimed = {**query, "encrypt_type": "aes", "msg_signature": signature(wx.TOKEN, query["timestamp"])}
+    assert (await post(safe_client, plain, claimed)).status_code == 400
+    body, signed = wx.encrypted(plain, wx.signed_query())
+    other, other_query = wx.encrypted(wx.text(USER, "别的"), wx.signed_query())
+    swapped = {**signed, "msg_signature": other_query["msg_signature"]}  # signs another body
+    assert (await post(safe_client, body, swapped)).status_code == 403
+    assert (await post(safe_client, other, other_query)).status_code == 200
+    assert [m.text for m in await inbound_rows(safe_app)] == ["别的"]
+
+
+async def test_a_replayed_timestamp_and_nonce_is_refused(
+    app: TousuApp, client: httpx.AsyncClient, safe_client: httpx.AsyncClient
+) -> None:
+    query = wx.signed_query()
+    body = wx.text(USER, "你好")
+    assert (await post(client, body, query)).status_code == 200
+    assert (await post(client, body, query)).status_code == 403  # the same callback, captured and resent
+    assert (await post(client, wx.text(USER, "1"), query)).status_code == 403  # another body, same pair
+    assert (await post(client, wx.text(USER, "1"))).status_code == 200  # WeChat's own retries are signed anew
+    encrypted, signed = wx.encrypted(wx.text("oSafe", "你好"), wx.signed_query())
+    assert (await post(safe_client, encrypted, signed)).status_code == 200
+    assert (await post(safe_client, encrypted, signed)).status_code == 403
+    assert [m.text for m in await inbound_rows(app) if m.user_id == USER] == ["你好", "1"]
+
+
+def test_the_nonce_cache_forgets_pairs_once_their_timestamp_is_out_of_the_window() -> None:
+    from bot.channels.wechat_xml import CallbackRefused, NonceCache
+
+    cache = NonceCache(window=300, capacity=3)
+    cache.use("1000", "a", now=1000)
+    with pytest.raises(CallbackRefused):
+        cache.use("1000", "a", now=1200)
+    cache.use("1000", "a", now=1302)  # the timestamp itself is refused by then; no memory needed
+    for nonce in "bcd":
+        cache.use("1400", nonce, now=1400)
+    assert len(cache._seen) == 3
+
+
+async def test_three_customers_without_msg_id_each_get_their_own_answer(
+    app: TousuApp, client: httpx.AsyncClient
+) -> None:
+    created = int(time.time())
+    customers = ["oAlice", "oBob", "oCarol"]
+    for user in customers:  # the same content and second: only the sender differs
+        body = wx.xml_message(user, "text", Content="你好", MsgId=None, create_time=created)
+        response = await post(client, body)
+        assert response.status_code == 200
+        assert xmltodict.parse(response.text)["xml"]["ToUserName"] == user
+        assert "您好" in wx.reply_content(response.text)
+    again = wx.xml_message("oBob", "text", Content="你好", MsgId=None, create_time=created)
+    assert xmltodict.parse((await post(client, again)).text)["xml"]["ToUserName"] == "oBob"  # a retry
+    for user in customers:  # events without Event, and MsgId 0, are keyed the same way
+        await post(client, wx.xml_message(user, "event", create_time=created))
+        await post(client, wx.xml_message(user, "text", Content="1", MsgId=0, create_time=created))
+    rows = await inbound_rows(app)
+    assert sorted((m.user_id, m.text) for m in rows if m.kind == "text") == sorted(
+        [(u, "你好") for u in customers] + [(u, "1") for u in customers]
+    )
+    assert sorted(m.user_id for m in rows if m.kind != "text") == customers
+    assert len({m.channel_message_id for m in rows}) == len(rows) == 9
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (wx.text(USER, "你好").encode().replace("你".encode(), b"\xe4\xbd"), "not UTF-8"),
+        (wx.xml_message(USER, "text", Content="a", MsgId="12ab").encode(), "MsgId"),
+        (wx.xml_message(USER, "text", Content="a", create_time="soon").encode(), "CreateTime"),
+        (wx.xml_message(USER, "text", Content="a", create_time=10**40).encode(), "CreateTime"),
+        (wx.text(USER, "a").replace("</xml>", "<Content>b</Content></xml>").encode(), "2 times"),
+        (wx.xml_message(USER, "text", Content="a", to="gh_other").encode(), "ToUserName"),
+        (wx.text(USER, "a").replace(f"<FromUserName><![CDATA[{USER}]]></FromUserName>", "").encode(), "From"),
+        (wx.text("", "a").encode(), "From"),
+        (
+            wx.text(USER, "a")
+            .replace("<Content><![CDATA[a]]></Content>", "<Content><b>1</b></Content>")
+            .encode(),
+            "not text",
+        ),
+        (wx.text(USER, "a").replace("<MsgType><![CDATA[text]]></MsgType>", "").encode(), "MsgType"),
+        (b"<other><Content>a</Content></other>", "no <xml>"),
+    ],
+)
+async def test_a_malformed_field_is_a_400_with_one_log_line_and_never_stored(
+    app: TousuApp, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, body: bytes, reason: str
+) -> None:
+    caplog.set_level("WARNING", logger="bot.channels.wechat")
+    response = await client.post("/wechat/callback", params=wx.signed_query(), content=body)
+    assert response.status_code == 400
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and reason in refusals[0]
+    assert await inbound_rows(app) == []
+
+
+async def test_a_file_message_is_not_told_to_send_files(app: TousuApp, client: httpx.AsyncClient) -> None:
+    await say(client, "你好")
+    body = wx.xml_message(USER, "file", Title="合同.pdf", FileKey="k", FileMd5="m", FileTotalLen=10)
+    answer = wx.reply_content((await post(client, body)).text)
+    assert "请用文字回复，或发送图片。" in answer and "发送图片、文件" not in answer
+    from dialogues.texts import MESSAGES
+
+    assert "file" not in MESSAGES["unsupported_images_only"]["en"].split("send")[-1]
+
+
+def test_a_passive_reply_keeps_cdata_terminators_and_drops_what_xml_forbids() -> None:
+    from wechatpy import parse_message
+
+    from bot.channels.wechat_xml import Envelope
+
+    message = parse_message(wx.text(USER, "你好"))
+    rendered = Envelope(wx.TOKEN, None, wx.APP_ID).reply(message, "a]]>b<c>&\x01d", {})
+    assert wx.reply_content(rendered) == "a]]>b<c>&d"
+
+
+async def test_a_failed_media_download_is_stored_with_the_failure(
+    app: TousuApp, client: httpx.AsyncClient
+) -> None:
+    await say(client, "你好")
+    image = wx.xml_message(USER, "image", PicUrl="http://x/p.jpg", MediaId="GONE")  # unknown to the API
+    response = await post(client, image)
+    assert response.status_code == 200
+    assert "没有收到" in wx.reply_content(response.text)
+    voice = wx.xml_message(USER, "voice", Format="amr")  # no MediaId at all
+    assert "没有收到" in wx.reply_content((await post(client, voice)).text)
+    rows = await inbound_rows(app)
+    assert [m.kind for m in rows[1:]] == ["download_failed", "download_failed"]
