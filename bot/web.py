@@ -316,12 +316,14 @@ def _address(client: Any) -> str:
 
 def _same_origin(socket: WebSocket, public_url: str | None) -> bool:
     """A browser always sends Origin on a WebSocket; a page of another site must not open one
-    with this site's cookie. A client that sends none is no browser, and holds its own cookie."""
+    with this site's cookie. A client that sends none is no browser, and holds its own cookie.
+    The site is the Host, a proxy's X-Forwarded-Host (no page can set it) or ``web.public_url``."""
     origin = socket.headers.get("origin")
     if origin is None:
         return True
     netloc = urlsplit(origin).netloc.lower()
     allowed = {socket.headers.get("host", "").lower()}
+    allowed.update(h.strip().lower() for h in socket.headers.get("x-forwarded-host", "").split(","))
     if public_url:
         allowed.add(urlsplit(public_url).netloc.lower())
     return bool(netloc) and netloc in allowed

@@ -124,6 +124,10 @@ def test_the_socket_refuses_another_sites_page(tmp_path: Path) -> None:
         with client.websocket_connect("/chat/ws", headers={"origin": "http://testserver"}) as ws:
             _send(ws, "ok", "同源")
             assert ws.receive_json()["from"] == "bot"
+        proxied = {"origin": "https://kefu.example.cn", "x-forwarded-host": "kefu.example.cn"}
+        with client.websocket_connect("/chat/ws", headers=proxied) as ws:  # behind a proxy
+            _send(ws, "proxied", "代理")
+            assert ws.receive_json()["from"] == "bot"
 
 
 def test_a_binary_frame_closes_the_socket_cleanly(tmp_path: Path) -> None:
