@@ -374,3 +374,21 @@ async def test_an_unreadable_webhook_update_is_confirmed_never_stored_and_never_
     await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
     rows = await webhook_app.db.run(lambda s: list(s.exec(select(Message).where(Message.direction == "in"))))
     assert [(m.user_id, m.text) for m in rows] == [(str(CHAT), "你好")]
+
+
+async def test_a_webhook_update_that_could_not_be_stored_is_a_503_so_telegram_redelivers_it(
+    webhook_app: TousuApp, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def locked(_inbound: object) -> bool:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(webhook_app.manager, "accept", locked)
+    web = create_web_app(webhook_app)
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    update = {"update_id": 11, "message": fake.message(CHAT, text="你好")}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://t") as client:
+        response = await client.post("/telegram/webhook", json=update, headers=secret)
+        assert response.status_code == 503
+        monkeypatch.undo()
+        assert (await client.post("/telegram/webhook", json=update, headers=secret)).status_code == 200
+    await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
