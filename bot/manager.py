@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from bot import texts, turn_budget
 from bot.channels.base import OutboundMessage
+from bot.channels.passive import PassiveSlot
 from bot.delivery import Delivery, OutboxItem
 from bot.flow_catalog import FlowCatalog
 from bot.lifecycle import answers
@@ -90,6 +92,7 @@ class _Pending:
     row_id: int
     inbound: InboundMessage
     conversation_id: int | None = None  # the row's, when stored
+    passive: PassiveSlot | None = None  # the callback's open answer, if it may carry the replies
 
 
 @dataclass(slots=True)
@@ -181,16 +184,20 @@ class ConversationManager:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def handle(self, inbound: InboundMessage) -> bool:
+    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> bool:
         """Store and process the message before returning; False for a duplicate.
 
         The message's row is written first, but its commit may be the turn's own: the caller
         hears nothing before the turn's commit, which is the same as the message's or a later
         one (groups commit in order), and a failed turn leaves the message committed for
-        recovery. One commit per turn instead of two (bench/RESULTS.md)."""
-        stored = await self._store(inbound)
+        recovery. One commit per turn instead of two (bench/RESULTS.md). ``passive``: the
+        caller's open HTTP answer; its ``stored`` is set at the message's commit, and the turn
+        may claim it for its replies (bot/channels/passive.py)."""
+        stored = await self._store(inbound, passive)
         if stored is None:
             return False
+        if passive is not None:
+            asyncio.ensure_future(stored).add_done_callback(partial(_on_stored, passive))
         try:
             await self.process(inbound.key)
         finally:
@@ -265,15 +272,19 @@ class ConversationManager:
         return self.delivery.drop(key.channel, key.user_id)
 
     # ----------------------------------------------------------------- storing
-    async def _store(self, inbound: InboundMessage) -> Awaitable[None] | None:
+    async def _store(
+        self, inbound: InboundMessage, passive: PassiveSlot | None = None
+    ) -> Awaitable[None] | None:
         """Write the message (None for a duplicate); the awaitable is its commit."""
         try:
-            return await self._store_as(inbound, self._cache.get(inbound.key))
+            return await self._store_as(inbound, self._cache.get(inbound.key), passive)
         except transcript.StaleReference:
             self._cache.pop(inbound.key, None)
-            return await self._store_as(inbound, None)
+            return await self._store_as(inbound, None, passive)
 
-    async def _store_as(self, inbound: InboundMessage, cached: _Cached | None) -> Awaitable[None] | None:
+    async def _store_as(
+        self, inbound: InboundMessage, cached: _Cached | None, passive: PassiveSlot | None = None
+    ) -> Awaitable[None] | None:
         language = _language_from_hint(inbound.language_hint, self.default_language)
         key = inbound.key
         # last_inbound_at feeds WeChat's 48-hour window; minute precision is plenty.
@@ -315,7 +326,7 @@ class ConversationManager:
             return None
         if touch and cached is not None:
             cached.touched = inbound.received_at
-        self._pending.setdefault(key, []).append(_Pending(row_id, inbound, conversation))
+        self._pending.setdefault(key, []).append(_Pending(row_id, inbound, conversation, passive))
         return committed
 
     # ----------------------------------------------------------------- processing
@@ -535,7 +546,12 @@ class ConversationManager:
             self.turn_budget_s,
             lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
         )
-        saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
+        try:
+            saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
+        except Exception:
+            if item.passive is not None:
+                item.passive.release()  # rolled back: the claimed rows were never written
+            raise
         conv.version = saved.version
         conv.state = turn.state
         conv.status = "agent" if turn.state.status == "agent" else "bot"
@@ -654,7 +670,6 @@ class ConversationManager:
                 update(Customer).where(col(Customer.id) == conv.customer_id).values(language=language)
             )
             conv.language = language
-        self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
         transcript.mark_processed(
             conn,
             message_id=item.row_id,
@@ -663,6 +678,17 @@ class ConversationManager:
         )
         if unsure is not None:  # for the admins' NLU review
             _NLU_SAMPLE.execute(conn, {**unsure, "status": "pending", "created_at": now})
+        self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
+        # Last, after every statement that may wait for a lock: what remains is the commit.
+        passive = item.passive
+        if (
+            passive is not None
+            and result.outbox
+            and not any(o.message.attachments for o in result.outbox)
+            and passive.claim([o.message for o in result.outbox])
+        ):
+            transcript.mark_passive(conn, ids=[o.id for o in result.outbox], now=now)
+            result.outbox = []  # answered in the callback's HTTP response, never by the outbox
         return result
 
     def _queue_replies(
@@ -910,6 +936,11 @@ def _reason(exc: Exception) -> str:
     """What the failed turn's row keeps: the kind of fault and its message, never the text."""
     message = str(exc)[:300]
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _on_stored(passive: PassiveSlot, committed: asyncio.Future[None]) -> None:
+    if not committed.cancelled() and committed.exception() is None:
+        passive.stored.set()
 
 
 def _unsure(text: str | None, result: NluResult | None, threshold: float) -> dict[str, Any] | None:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from bot.channels.passive import PassiveSlot
+
 from dialogues.types import Attachment, Button, InboundMessage
 
 Webhook = Callable[["Request"], Awaitable["Response"]]
@@ -51,8 +53,9 @@ class InboundSink(Protocol):
         """Store the message (returns False for a duplicate) and schedule its processing."""
         ...
 
-    async def handle(self, inbound: InboundMessage) -> bool:
-        """Store and process the message before returning (False for a duplicate)."""
+    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> bool:
+        """Store and process the message before returning (False for a duplicate); the turn
+        may answer in ``passive`` (bot/channels/passive.py)."""
         ...
 
 

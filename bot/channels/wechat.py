@@ -6,6 +6,12 @@ returns them as the passive reply; otherwise it answers ``success`` and the outb
 through the customer-service API. A retry of a message already answered gets the same answer; a
 retry of one still in progress waits for it. Nothing is processed twice: the transcript's unique
 message id is the last word.
+
+Stored before acknowledged: ``success`` is only answered for a message that is committed or,
+when the database did not take it within the budget, written to the durable inbound spool
+(bot/inbound_spool.py), since WeChat's three retries span ~15 s and a longer outage would lose it.
+A passive answer carries only replies its turn's transaction marked delivered
+(bot/channels/passive.py), so a restart never sends them again.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,15 +32,16 @@ from sqlmodel import Session, select
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, Webhook, render_plain
+from bot.channels.passive import PassiveSlot
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
 from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, parse
+from bot.inbound_spool import InboundSpool
 from dialogues.types import Attachment
 from storage.models import Customer
 from storage.types import utcnow
 
 if TYPE_CHECKING:
-    from bot.manager import TurnRecord
     from bot.settings import Settings
     from storage.db import Database
 
@@ -43,14 +50,6 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=48)
 OUT_OF_WINDOW = {45015, 45047}  # "response out of time limit", "out of response count limit"
 ANSWERED_CACHE = 2048
-
-
-@dataclass
-class _Waiter:
-    """Collects a turn's replies for the passive answer while the callback is still open."""
-
-    texts: list[str] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class WeChatChannel(Channel):
@@ -75,23 +74,26 @@ class WeChatChannel(Channel):
         self.files = settings.path(settings.attachments.dir) / "wechat"
         self.max_file = settings.attachments.max_bytes
         self._sink: InboundSink | None = None
-        self._waiting: dict[str, _Waiter] = {}
-        self._expected: dict[str, int] = {}
+        self.spool = InboundSpool(settings.path(settings.general.data_dir) / "spool" / "wechat-inbound.jsonl")
+        self._turns: set[asyncio.Task[bool]] = set()
         self._inflight: dict[str, asyncio.Future[str]] = {}
         self._answered: OrderedDict[str, str] = OrderedDict()
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
-        listeners = getattr(sink, "listeners", None)
-        if isinstance(listeners, list):
-            listeners.append(self._on_turn)
+        self.spool.start(sink.accept)  # what an earlier run spooled, and from now on
 
-    def _on_turn(self, record: TurnRecord) -> None:
-        if record.key.channel == self.name:
-            self._expected[record.inbound.message_id] = len(record.replies)
-            waiter = self._waiting.get(record.key.user_id)
-            if waiter is not None:
-                waiter.arrived.set()
+    async def stop(self) -> None:
+        await self.spool.stop()
+        if self._turns:  # each ends by itself: stored and answered, or refused by the database
+            await asyncio.wait(set(self._turns))
+
+    def _turn_done(self, turn: asyncio.Task[bool]) -> None:
+        """No turn's failure goes unseen: a message it could not store is in the spool."""
+        self._turns.discard(turn)
+        if not turn.cancelled() and turn.exception() is not None:
+            exc = turn.exception()
+            log.warning("a WeChat turn failed (%s: %s)", exc.__class__.__name__, exc)
 
     # -- inbound ---------------------------------------------------------------------------
     def refuses_file(self, mime: str) -> str | None:
@@ -178,28 +180,34 @@ class WeChatChannel(Channel):
         )
         if inbound is None:
             return "success"
-        if user in self._waiting:  # a second message while the first is open: reply by API
-            await self._sink.handle(inbound)
-            return "success"
-        waiter = _Waiter()
-        self._waiting[user] = waiter
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget
+        passive = PassiveSlot(time.monotonic() + self.budget)
+        turn = asyncio.create_task(self._sink.handle(inbound, passive=passive))
+        self._turns.add(turn)
+        turn.add_done_callback(self._turn_done)
+        stored = asyncio.create_task(passive.stored.wait())
         try:
-            turn = asyncio.ensure_future(self._sink.handle(inbound))
-            done, _ = await asyncio.wait({turn}, timeout=self.budget)
-            if not done or not turn.result():
-                return "success"  # slow (the outbox will send) or a duplicate
-            expected = self._expected.pop(mid, 0)
-            while len(waiter.texts) < expected and loop.time() < deadline:
-                waiter.arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.arrived.wait(), deadline - loop.time())
+            await asyncio.wait({turn, stored}, timeout=self.budget, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._waiting.pop(user, None)  # from here on, send() uses the API
-        if not waiter.texts:
+            stored.cancel()
+        finished = turn.done() and not turn.cancelled() and turn.exception() is None
+        if not passive.stored.is_set() and not finished:
+            passive.close()
+            await self.spool.put(inbound)  # on disk before WeChat hears ``success``
+            log.warning("the database did not take a WeChat message in time; it waits in the spool")
             return "success"
-        return self.envelope.reply(message, "\n\n".join(waiter.texts), query)
+        if finished and not turn.result():
+            return "success"  # a duplicate
+        remaining = passive.deadline - time.monotonic()
+        if not turn.done() and remaining > 0:
+            await asyncio.wait({turn}, timeout=remaining)
+        if not turn.done() and passive.close():
+            return "success"  # slow: the outbox sends the replies
+        if not turn.done():  # claimed: its transaction is committing
+            await asyncio.wait({turn})
+        if passive.state != "claimed":  # no replies, or its transaction rolled back
+            passive.close()
+            return "success"
+        return self.envelope.reply(message, "\n\n".join(render_plain(r) for r in passive.replies), query)
 
     async def _download(self, message: Any) -> tuple[tuple[Attachment, ...], str | None]:
         """(attachments, kind override): ``download_failed`` when WeChat would not serve the media,
@@ -248,11 +256,6 @@ class WeChatChannel(Channel):
 
     async def _send_text(self, user_id: str, message: OutboundMessage) -> str | None:
         text = render_plain(message)
-        waiter = self._waiting.get(user_id)
-        if waiter is not None:  # the callback is still open: it carries the reply
-            waiter.texts.append(text)
-            waiter.arrived.set()
-            return "passive"
         last = await self.db.run(lambda s: _last_inbound(s, user_id))
         if last is not None and utcnow() - last < WINDOW:
             try:

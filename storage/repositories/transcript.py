@@ -292,6 +292,21 @@ def insert_outgoing(
     ]
 
 
+_MARK_PASSIVE = Prepared(
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("k_id"))
+    .values(delivery=bindparam("k_status"), sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
+)
+
+
+def mark_passive(conn: Connection, *, ids: list[int], now: datetime) -> None:
+    """These replies go out in the callback's HTTP answer: delivered, in the transaction that
+    decided it, so no restart sends them again."""
+    _MARK_PASSIVE.execute_many(
+        conn, [{"k_id": i, "k_at": now, "k_status": "sent", "k_external": "passive"} for i in ids]
+    )
+
+
 def mark_processed(conn: Connection, *, message_id: int, conversation_id: int | None, now: datetime) -> None:
     """Answered; ``conversation_id`` None when the row was stored with its conversation."""
     if conversation_id is None:
