@@ -138,12 +138,15 @@ async def attempt_login(
     idle: timedelta,
 ) -> tuple[str, ConsoleSession] | str:
     """A login: the throttle first (a refused try costs no hash), then the hash in a worker
-    thread, then the session. Returns the cookie token and its row, or "throttled" / "bad_login"."""
+    thread, then the session. The try is counted as a failure before the hash and forgiven on
+    success, so tries sent side by side cannot pass the throttle together. Returns the cookie
+    token and its row, or "throttled" / "bad_login"."""
     address = address[:64]
 
     def check(session: Session) -> tuple[bool, str | None]:
         if throttled(session, username=username, address=address, now=now, limit=limit, window=window):
             return True, None
+        session.add(LoginAttempt(username=username[:64], address=address, at=now))
         user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
         return False, (user.password_hash if user is not None and user.active else None)
 
@@ -157,8 +160,7 @@ async def attempt_login(
     def finish(session: Session) -> tuple[str, ConsoleSession] | str:
         user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
         if not ok or user is None or not user.active or user.password_hash != stored:
-            session.add(LoginAttempt(username=username[:64], address=address, at=now))
-            return "bad_login"
+            return "bad_login"  # counted already
         if rehashed is not None:
             user.password_hash = rehashed
             session.add(user)

@@ -4,6 +4,7 @@ event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from bot import data_rights
 from bot.console import accounts
 from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from storage.models import Customer, DataRequest
-from tests.bot.console.helpers import Desk, login, page_csrf
+from tests.bot.console.helpers import Desk, csrf_of, login, page_csrf
 
 HTML = {"Accept": "text/html"}
 
@@ -139,3 +140,16 @@ async def test_an_export_is_zipped_off_the_loop_and_recorded_once_built(
         return [(r.action, r.customer_id) for r in session.exec(select(DataRequest))]
 
     assert await desk.app.db.run(audit) == [("export", cid)]
+
+
+async def test_tries_sent_side_by_side_cannot_pass_the_throttle_together(desk: Desk) -> None:
+    async with _client(desk, "203.0.113.9") as attacker:
+        csrf = csrf_of((await attacker.get("/console/login")).text)
+        tries = [
+            attacker.post(
+                "/console/login", data={"username": "root", "password": f"guess {n}", "csrf_token": csrf}
+            )
+            for n in range(12)
+        ]
+        statuses = sorted(r.status_code for r in await asyncio.gather(*tries))
+    assert statuses.count(401) == 5 and statuses.count(429) == 7
