@@ -86,25 +86,34 @@ def check_timestamp(timestamp: str, window: int, now: float | None = None) -> No
 
 
 class NonceCache:
-    """The (timestamp, nonce) pairs of verified callbacks still inside the replay window: the
-    signature covers only these two, so a captured callback replayed within the window would
-    otherwise pass. Older pairs need no memory (their timestamp is refused); past ``capacity``
-    the oldest are forgotten, with a warning."""
+    """The (timestamp, nonce) pairs of verified callbacks still inside the replay window, each with
+    a digest of its body: the URL signature covers only the pair, so a captured callback could
+    otherwise carry another body within the window. The same pair with the same body is let
+    through: it is WeChat's own retry (whether WeChat signs retries anew is not documented), or a
+    replay the message-id de-duplication answers exactly as before and never processes twice.
+    Older pairs need no memory (their timestamp is refused); past ``capacity`` the oldest are
+    forgotten, with a warning."""
 
     def __init__(self, window: int, capacity: int = NONCE_CAPACITY):
         self.window = window
         self.capacity = capacity
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
 
-    def use(self, timestamp: str, nonce: str, now: float | None = None) -> None:
-        """Record a pair, refusing one already used."""
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def use(self, timestamp: str, nonce: str, body: bytes, now: float | None = None) -> None:
+        """Record a pair and its body, refusing the pair with any other body."""
         now = now or time.time()
-        while self._seen and next(iter(self._seen.values())) < now:
+        while self._seen and next(iter(self._seen.values()))[0] < now:
             self._seen.popitem(last=False)
-        key = (timestamp, nonce)
-        if key in self._seen:
-            raise CallbackRefused(403, "replayed timestamp and nonce")
-        self._seen[key] = int(timestamp) + self.window + 1
+        key, digest = (timestamp, nonce), hashlib.sha256(body).digest()
+        seen = self._seen.get(key)
+        if seen is not None:
+            if not hmac.compare_digest(seen[1], digest):
+                raise CallbackRefused(403, "timestamp and nonce replayed with another body")
+            return
+        self._seen[key] = (int(timestamp) + self.window + 1, digest)
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
             log.warning("WeChat nonce cache full (%d): forgetting the oldest", self.capacity)
@@ -196,7 +205,7 @@ class Envelope:
         if self.crypto is None:
             if query.get("encrypt_type") == "aes":
                 raise CallbackRefused(400, "encrypted message but no encoding_aes_key configured")
-            self.nonces.use(timestamp, nonce, now)
+            self.nonces.use(timestamp, nonce, body, now)
             return text
         if query.get("encrypt_type") != "aes":
             raise CallbackRefused(400, "plaintext refused: safe mode is configured")
@@ -206,9 +215,9 @@ class Envelope:
             raise CallbackRefused(403, "bad message signature") from exc
         except Exception as exc:
             raise CallbackRefused(400, f"undecryptable message: {type(exc).__name__}") from exc
-        self.nonces.use(timestamp, nonce, now)
         if not isinstance(inner, str):
             raise CallbackRefused(400, "undecryptable message")
+        self.nonces.use(timestamp, nonce, inner.encode(), now)  # the message, not its random padding
         return refuse_hostile(inner)
 
     def reply(self, message: Any, content: str, query: Mapping[str, str]) -> str:

@@ -409,32 +409,41 @@ async def test_safe_mode_refuses_plaintext_whatever_encrypt_type_says(
     assert [m.text for m in await inbound_rows(safe_app)] == ["别的"]
 
 
-async def test_a_replayed_timestamp_and_nonce_is_refused(
+async def test_a_timestamp_and_nonce_replayed_with_another_body_is_refused(
     app: TousuApp, client: httpx.AsyncClient, safe_client: httpx.AsyncClient
 ) -> None:
     query = wx.signed_query()
     body = wx.text(USER, "你好")
-    assert (await post(client, body, query)).status_code == 200
-    assert (await post(client, body, query)).status_code == 403  # the same callback, captured and resent
-    assert (await post(client, wx.text(USER, "1"), query)).status_code == 403  # another body, same pair
-    assert (await post(client, wx.text(USER, "1"))).status_code == 200  # WeChat's own retries are signed anew
-    encrypted, signed = wx.encrypted(wx.text("oSafe", "你好"), wx.signed_query())
+    first = await post(client, body, query)
+    assert first.status_code == 200
+    for other in (wx.text(USER, "1"), wx.text("oOther", "你好")):  # the signature does not cover the body
+        assert (await post(client, other, query)).status_code == 403
+    again = await post(client, body, query)  # the same callback again: WeChat's retry or a replay
+    assert again.status_code == 200 and again.text == first.text  # answered alike, processed once
+    assert (await post(client, wx.text(USER, "1"))).status_code == 200  # a new pair
+    inner = wx.text("oSafe", "你好")
+    encrypted, signed = wx.encrypted(inner, wx.signed_query())
     assert (await post(safe_client, encrypted, signed)).status_code == 200
-    assert (await post(safe_client, encrypted, signed)).status_code == 403
+    other, other_query = wx.encrypted(wx.text("oSafe", "1"), signed)  # validly signed, same pair
+    assert (await post(safe_client, other, other_query)).status_code == 403
+    again, again_query = wx.encrypted(inner, signed)  # the same message, encrypted anew
+    assert (await post(safe_client, again, again_query)).status_code == 200
     assert [m.text for m in await inbound_rows(app) if m.user_id == USER] == ["你好", "1"]
+    assert [m.user_id for m in await inbound_rows(app)].count("oOther") == 0
 
 
 def test_the_nonce_cache_forgets_pairs_once_their_timestamp_is_out_of_the_window() -> None:
     from bot.channels.wechat_xml import CallbackRefused, NonceCache
 
     cache = NonceCache(window=300, capacity=3)
-    cache.use("1000", "a", now=1000)
+    cache.use("1000", "a", b"x", now=1000)
+    cache.use("1000", "a", b"x", now=1100)  # the same body: a retry
     with pytest.raises(CallbackRefused):
-        cache.use("1000", "a", now=1200)
-    cache.use("1000", "a", now=1302)  # the timestamp itself is refused by then; no memory needed
+        cache.use("1000", "a", b"y", now=1200)
+    cache.use("1000", "a", b"y", now=1302)  # the timestamp itself is refused by then; no memory needed
     for nonce in "bcd":
-        cache.use("1400", nonce, now=1400)
-    assert len(cache._seen) == 3
+        cache.use("1400", nonce, b"x", now=1400)
+    assert len(cache) == 3
 
 
 async def test_three_customers_without_msg_id_each_get_their_own_answer(
