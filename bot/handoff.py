@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot import texts
 from bot.channels.base import Channel
+from bot.console import cases
 from bot.console.accounts import Agent
 from bot.lifecycle.service import TicketService
 from bot.manager import ConversationManager
@@ -44,10 +45,12 @@ class Upload:
 
 
 def recused_from(session: Session, customer_id: int, username: str) -> bool:
-    """True when any ticket of this customer names ``username`` (回避): the whole conversation
-    is then out of their sight, since it may discuss that ticket."""
-    rows = session.exec(select(Ticket.recused).where(Ticket.customer_id == customer_id)).all()
-    return any(username in (names or []) for names in rows)
+    """True when any ticket of this customer names the console account ``username`` by any of
+    its identities (回避): the whole conversation is then out of their sight and reach, since it
+    may discuss that ticket."""
+    viewer = cases.viewer_of(session, username)
+    names = viewer.names if viewer is not None else frozenset({username.casefold()})
+    return not names.isdisjoint({n.casefold() for n in cases.customer_recused(session, customer_id)})
 
 
 def customer_language(session: Session, customer_id: int) -> Language:
@@ -148,6 +151,8 @@ class Handoff:
         now = self.clock()
 
         def change(session: Session, conv: Conversation) -> tuple[Language, str | None]:
+            if recused_from(session, conv.customer_id, agent.username):
+                raise HandoffError("you are named in this customer's complaint and must not handle it")
             if conv.assigned_agent != agent.username and not agent.at_least("supervisor"):
                 raise HandoffError(
                     "only the agent holding the conversation (or a supervisor) can transfer it"

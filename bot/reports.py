@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -89,7 +90,11 @@ class Report:
         return asdict(self)
 
 
-def build(session: Session, period: Period, *, now: datetime) -> Report:
+def build(
+    session: Session, period: Period, *, now: datetime, include: Callable[[Ticket], bool] | None = None
+) -> Report:
+    """``include``: the tickets the reader may see (the console's access policy); the others
+    count nowhere in the report."""
     begin, end = period.utc_bounds
     tickets = list(
         session.exec(
@@ -98,15 +103,20 @@ def build(session: Session, period: Period, *, now: datetime) -> Report:
             .order_by(col(Ticket.id))
         )
     )
+    if include is not None:
+        tickets = [t for t in tickets if include(t)]
+    kept = {t.id for t in tickets}
     # the same range as a join, not an IN list: a month can hold more tickets than SQLite's
     # limit on bound parameters
-    clocks = list(
-        session.exec(
+    clocks = [
+        clock
+        for clock in session.exec(
             select(TicketDeadline)
             .join(Ticket, col(Ticket.id) == col(TicketDeadline.ticket_id))
             .where(col(Ticket.created_at) >= begin, col(Ticket.created_at) < end)
         )
-    )
+        if clock.ticket_id in kept
+    ]
     categories: dict[str, dict[str, Any]] = {}
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
     for t in tickets:

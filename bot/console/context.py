@@ -3,6 +3,8 @@ lookup. One per web app (kept on ``app.state.console``), never module-level."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,18 +13,24 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
 
 from bot.console import accounts
 from bot.console.accounts import Agent
 from bot.console.i18n import translator
 from bot.console.live import LiveHub
 from bot.console.security import SESSION_COOKIE
+from bot.lifecycle.work import Work
 from bot.ticket_intake import format_local
+from storage.models import Conversation
 
 if TYPE_CHECKING:
     from bot.app import TousuApp
     from bot.manager import TurnRecord
 
+log = logging.getLogger(__name__)
+MAX_SCANNED = 4096
+"""The longest message text scanned for staff names (a platform's own limit)."""
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -40,11 +48,38 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._tasks: set[asyncio.Task[None]] = set()
         tousu.manager.listeners.append(self.on_turn)
         tousu.handoff.listeners.append(self.on_move)
 
     def on_turn(self, record: TurnRecord) -> None:
         self.hub.publish("activity", id=record.conversation_id)
+        text = record.inbound.text.strip()
+        if len(text) >= 2:  # a later message may name staff: recusal is checked again on it
+            task = asyncio.get_running_loop().create_task(self._recuse(record.conversation_id, text))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _recuse(self, conversation_id: int, text: str) -> None:
+        now = self.tousu.clock()
+        desk = self.tousu.desk
+
+        def run(session: Session) -> list[str]:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                return []
+            return desk.recuse_named(Work(session, now), conv.customer_id, [text[:MAX_SCANNED]])
+
+        try:
+            if await self.db.run(run):
+                self.hub.publish("activity", id=conversation_id)
+        except Exception:  # never lose the turn's other listeners over it; the next message rescans
+            log.exception("recusal check of conversation %s failed", conversation_id)
+
+    async def settled(self) -> None:
+        """Wait for the recusal checks started so far (tests; shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def on_move(self, conversation_id: int) -> None:
         self.hub.publish("activity", id=conversation_id)

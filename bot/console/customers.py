@@ -1,5 +1,6 @@
 """Data rights in the console (admins): find a customer, download everything held about them,
-erase them. Both are recorded in ``data_requests``."""
+erase them. Both are recorded in ``data_requests``. Recusal binds admins here too: an admin a
+customer's complaint names neither finds, opens, exports nor erases that customer."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot import data_rights
+from bot.console import cases
 from bot.console.accounts import Agent
 from bot.console.context import Console
 from bot.console.security import adder, require
+from bot.domain.access import Action, allows
 from dialogues.types import ConversationKey
 from storage.models import Customer, DataRequest, Message, Ticket
 
 AdminDep = Annotated[Agent, Depends(require("admin"))]
+
+
+def _may(session: Session, agent: Agent, customer_id: int, action: Action) -> bool:
+    return allows(cases.viewer_for(session, agent), action, cases.case_of_customer(session, customer_id))
 
 
 def install(app: FastAPI, console: Console) -> None:
@@ -28,13 +35,17 @@ def install(app: FastAPI, console: Console) -> None:
     places = data_rights.Places.from_settings(tousu.settings)
 
     async def search(agent: AdminDep, q: str = "") -> HTMLResponse:
-        rows = await console.db.run(lambda s: data_rights.find_customers(s, q[:100]))
+        def find(session: Session) -> list[Customer]:
+            found = data_rights.find_customers(session, q[:100])
+            return [c for c in found if c.id is not None and _may(session, agent, c.id, Action.SEE)]
+
+        rows = await console.db.run(find)
         return console.render("customers.html", agent, q=q, rows=rows)
 
     async def detail(customer_id: int, agent: AdminDep, request: Request) -> HTMLResponse:
         def load(session: Session) -> dict[str, Any] | None:
             customer = session.get(Customer, customer_id)
-            if customer is None:
+            if customer is None or not _may(session, agent, customer_id, Action.SEE):
                 return None
             count = func.count()
             return {
@@ -61,6 +72,8 @@ def install(app: FastAPI, console: Console) -> None:
         now = tousu.clock()
 
         def run(session: Session) -> data_rights.Export:
+            if not _may(session, agent, customer_id, Action.EXPORT):
+                raise HTTPException(status_code=404, detail="no such customer")
             return data_rights.export(
                 session,
                 customer_id,
@@ -90,7 +103,7 @@ def install(app: FastAPI, console: Console) -> None:
 
         def run(session: Session) -> tuple[ConversationKey, data_rights.Cleanup]:
             customer = session.get(Customer, customer_id)
-            if customer is None:
+            if customer is None or not _may(session, agent, customer_id, Action.ERASE):
                 raise HTTPException(status_code=404, detail="no such customer")
             key = ConversationKey(customer.channel, customer.external_id)
             _, cleanup = data_rights.erase(

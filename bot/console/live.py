@@ -1,8 +1,9 @@
 """Live updates for open console pages, sent as server-sent events.
 
 An event only says what changed ("conversation 12", "queue"); the page then fetches what it may
-see through the ordinary, permission-checked routes. Nothing private travels on the stream, and a
-page that missed events catches up with its next fetch. Events reach pages served by this
+see through the ordinary, permission-checked routes. Even a conversation's id reaches a page only
+when its agent may see that conversation (the stream's ``visible`` check), and a page that missed
+events catches up with its next fetch. Events reach pages served by this
 process; with several workers each worker's pages see the changes that worker made or received.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 KEEPALIVE_SECONDS = 15.0
@@ -60,8 +61,9 @@ class LiveHub:
     def listeners(self) -> int:
         return len(self._subscribers)
 
-    async def stream(self) -> AsyncIterator[str]:
-        """The text/event-stream body for one page."""
+    async def stream(self, visible: Callable[[int], Awaitable[bool]] | None = None) -> AsyncIterator[str]:
+        """The text/event-stream body for one page. ``visible(conversation_id)`` decides whether
+        an event naming a conversation goes out on it (None: every event does)."""
         sub = _Subscriber()
         if self.closed:
             return
@@ -78,6 +80,9 @@ class LiveHub:
                     continue
                 if event is None:
                     return
+                named = event.get("id")
+                if visible is not None and isinstance(named, int) and not await visible(named):
+                    continue
                 yield f"data: {json.dumps(event)}\n\n"
         finally:
             self._subscribers.discard(sub)

@@ -1,22 +1,38 @@
 """The NLU review page (admins): samples to label, candidates trained with them and scored next
-to the live model, and the switch."""
+to the live model, and the switch. The samples are raw customer words: one whose ticket's
+customer names the admin, or whose text itself names them, is neither shown to nor decided by
+that admin (recusal)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from bot.console import cases
 from bot.console.accounts import Agent
 from bot.console.context import Console
 from bot.console.security import adder, require
+from bot.domain.access import Viewer, can_see
 from bot.nlu_review import INTENTS, ReviewError
-from storage.models import NluCandidate, NluSample
+from storage.models import NluCandidate, NluSample, Ticket
 
 AdminDep = Annotated[Agent, Depends(require("admin"))]
+
+
+def visible(session: Session, viewer: Viewer, sample: NluSample) -> bool:
+    """The policy on the sample's ticket (its customer's whole recusal list), then a scan of the
+    raw text for the viewer's own names: a sample without a ticket has no list to check."""
+    if sample.ticket_id is not None:
+        ticket = session.get(Ticket, sample.ticket_id)
+        if ticket is not None:
+            case = cases.case_of_customer(session, ticket.customer_id)
+            if not can_see(viewer, case):
+                return False
+    return not cases.names_in(sample.text, viewer)
 
 
 def install(app: FastAPI, console: Console) -> None:
@@ -25,15 +41,16 @@ def install(app: FastAPI, console: Console) -> None:
 
     async def page(agent: AdminDep, request: Request) -> HTMLResponse:
         def load(session: Session) -> dict[str, Any]:
+            viewer = cases.viewer_for(session, agent)
+
             def samples(status: str) -> list[NluSample]:
-                return list(
-                    session.exec(
-                        select(NluSample)
-                        .where(NluSample.status == status)
-                        .order_by(col(NluSample.id).desc())
-                        .limit(200)
-                    )
+                rows = session.exec(
+                    select(NluSample)
+                    .where(NluSample.status == status)
+                    .order_by(col(NluSample.id).desc())
+                    .limit(200)
                 )
+                return [r for r in rows if visible(session, viewer, r)]
 
             return {
                 "pending": samples("pending"),
@@ -60,6 +77,13 @@ def install(app: FastAPI, console: Console) -> None:
     async def decide(sample_id: int, agent: AdminDep, request: Request) -> Response:
         form = await request.form()
         intent = None if form.get("action") == "dismiss" else str(form.get("intent") or "")
+
+        def allowed(session: Session) -> bool:
+            sample = session.get(NluSample, sample_id)
+            return sample is None or visible(session, cases.viewer_for(session, agent), sample)
+
+        if not await console.db.run(allowed):
+            raise HTTPException(status_code=404, detail="no such sample")
         try:
             await review.decide(sample_id, intent=intent, actor=agent.username)
         except ReviewError as exc:

@@ -1,19 +1,23 @@
-"""The report dashboard and the monthly download, for supervisors and admins."""
+"""The report dashboard and the monthly download, for supervisors and admins. Both count only
+the tickets the reader may see: a supervisor's departments, never a complaint naming them."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
-from bot.console import charts
+from bot.console import cases, charts
 from bot.console.accounts import Agent
 from bot.console.context import Console
 from bot.console.security import adder, require
+from bot.domain.access import can_see
 from bot.report_files import MEDIA_TYPES, render
-from bot.reports import Period, build
+from bot.reports import Period, Report, build
+from storage.models import Ticket
 
 SupervisorDep = Annotated[Agent, Depends(require("supervisor"))]
 MAX_DAYS = 366
@@ -37,7 +41,7 @@ def install(app: FastAPI, console: Console) -> None:
             raise HTTPException(status_code=400, detail=f"choose 1 to {MAX_DAYS} days, start before end")
         period = Period(first, last, tz)
         now = tousu.clock()
-        report = await console.db.read(lambda s: build(s, period, now=now))
+        report = await console.db.read(lambda s: _visible_report(s, agent, period, now))
         by_category = sorted(
             ((k, float(v["count"])) for k, v in report.by_category.items()), key=lambda kv: -kv[1]
         )
@@ -78,7 +82,7 @@ def install(app: FastAPI, console: Console) -> None:
         except ValueError as exc:
             raise HTTPException(status_code=400, detail="month looks like 2026-11") from exc
         now = tousu.clock()
-        report = await console.db.read(lambda s: build(s, period, now=now))
+        report = await console.db.read(lambda s: _visible_report(s, agent, period, now))
         body = render(report, format)  # type: ignore[arg-type]
         return Response(
             body,
@@ -88,6 +92,15 @@ def install(app: FastAPI, console: Console) -> None:
 
     add("GET", "/reports", "supervisor", dashboard)
     add("GET", "/reports/monthly", "supervisor", monthly)
+
+
+def _visible_report(session: Session, agent: Agent, period: Period, now: datetime) -> Report:
+    viewer = cases.viewer_for(session, agent)
+
+    def include(ticket: Ticket) -> bool:
+        return can_see(viewer, cases.ticket_case(ticket))
+
+    return build(session, period, now=now, include=include)
 
 
 def _sorted(values: dict[str, int]) -> list[tuple[str, float]]:

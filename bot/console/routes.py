@@ -17,6 +17,7 @@ from bot.console import accounts, views
 from bot.console.accounts import Agent
 from bot.console.context import Console
 from bot.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, adder, require, same, secure_cookie
+from bot.domain.access import Action
 from bot.handoff import HandoffError, Upload
 from bot.lifecycle.desk import LifecycleError
 from bot.lifecycle.states import InvalidTransition
@@ -116,8 +117,17 @@ def install(app: FastAPI, console: Console) -> None:
         return console.render("lists.html", agent, **await console.db.run(load))
 
     async def events(agent: AgentDep) -> StreamingResponse:
+        async def visible(conversation_id: int) -> bool:
+            """Each page hears only of the conversations its agent may see."""
+
+            def check(session: Session) -> bool:
+                conv = session.get(Conversation, conversation_id)
+                return conv is not None and views.can_open(session, conv, agent)
+
+            return bool(await console.db.run(check))
+
         return StreamingResponse(
-            console.hub.stream(),
+            console.hub.stream(visible),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -202,10 +212,11 @@ def install(app: FastAPI, console: Console) -> None:
         return f"/console/conversations/{conversation_id}"
 
     async def take(conversation_id: int, agent: AgentDep, request: Request) -> Response:
-        await _can_open(console, conversation_id, agent)
+        await _can_open(console, conversation_id, agent, Action.TAKE)
         return await _act(request, conv_url(conversation_id), tousu.handoff.take(conversation_id, agent))
 
     async def reply(conversation_id: int, agent: AgentDep, request: Request) -> Response:
+        await _can_open(console, conversation_id, agent, Action.WORK)
         form = await request.form()
         uploads: list[Upload] = []
         for item in form.getlist("files"):
@@ -220,7 +231,7 @@ def install(app: FastAPI, console: Console) -> None:
         )
 
     async def note(conversation_id: int, agent: AgentDep, request: Request) -> Response:
-        await _can_open(console, conversation_id, agent)
+        await _can_open(console, conversation_id, agent, Action.WORK)
         form = await request.form()
         return await _act(
             request,
@@ -229,6 +240,7 @@ def install(app: FastAPI, console: Console) -> None:
         )
 
     async def transfer(conversation_id: int, agent: AgentDep, request: Request) -> Response:
+        await _can_open(console, conversation_id, agent, Action.TRANSFER)
         form = await request.form()
         to_user = str(form.get("to_user") or "") or None
         to_department = str(form.get("to_department") or "") or None
@@ -239,6 +251,7 @@ def install(app: FastAPI, console: Console) -> None:
         )
 
     async def hand_back(conversation_id: int, agent: AgentDep, request: Request) -> Response:
+        await _can_open(console, conversation_id, agent, Action.WORK)
         form = await request.form()
         point = str(form.get("point") or "resume")
         if point not in HAND_BACK:
@@ -264,8 +277,14 @@ def install(app: FastAPI, console: Console) -> None:
         actor = f"agent:{agent.username}"
         desk = tousu.desk
 
+        def seen(session: Session) -> bool:
+            return views.ticket_by_number(session, number, agent) is not None
+
+        if not await console.db.run(seen):
+            raise HTTPException(status_code=404, detail="no such ticket, or not yours to see")
+
         def operation(work: Work, ticket: Ticket) -> None:
-            if not _may_work(work.session, ticket, agent):
+            if views.ticket_by_number(work.session, ticket.number, agent, Action.WORK) is None:
                 raise LifecycleError("this ticket is not yours to work on")
             if action == "classify":
                 changes = {k: str(form.get(k) or "") for k in desk.EDITABLE if k in form}
@@ -397,30 +416,23 @@ async def _act(request: Request, back: str, action: Any) -> Response:
     return RedirectResponse(back, status_code=303)
 
 
-async def _can_open(console: Console, conversation_id: int, agent: Agent) -> None:
-    def check(session: Session) -> bool:
+async def _can_open(
+    console: Console, conversation_id: int, agent: Agent, action: Action = Action.SEE
+) -> None:
+    """404 unless the policy lets ``agent`` see the conversation; 403 when they see it but may
+    not do ``action`` on it."""
+
+    def check(session: Session) -> int:
         conv = session.get(Conversation, conversation_id)
-        return conv is not None and views.can_open(session, conv, agent)
+        if conv is None or not views.can_open(session, conv, agent):
+            return 404
+        return 200 if views.can_open(session, conv, agent, action) else 403
 
-    if not await console.db.run(check):
+    code = await console.db.run(check)
+    if code == 403:
+        raise HTTPException(status_code=403, detail="this conversation is not yours to do that with")
+    if code != 200:
         raise HTTPException(status_code=404, detail="no such conversation, or not yours to see")
-
-
-def _may_work(session: Session, ticket: Ticket, agent: Agent) -> bool:
-    """Supervisors work any ticket they may see; agents the ones assigned to them or whose
-    customer's conversation they hold."""
-    if agent.username in (ticket.recused or []):
-        return False
-    if agent.at_least("supervisor") or ticket.assignee == agent.username:
-        return True
-    held = session.exec(
-        select(Conversation.id).where(
-            Conversation.customer_id == ticket.customer_id,
-            Conversation.assigned_agent == agent.username,
-            Conversation.status == "agent",
-        )
-    ).first()
-    return held is not None
 
 
 def _departments(settings: Settings) -> list[str]:

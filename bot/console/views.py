@@ -1,6 +1,7 @@
 """What the console pages show, read in one session each: the queue, a conversation with its
-customer's tickets, the supervisor's overview. Every reader applies the recusal rule, so nobody
-sees a conversation or ticket that names them."""
+customer's tickets, the supervisor's overview. Every reader asks the one access policy
+(``bot.domain.access``: role, department, held or assigned, recusal), so nobody sees a
+conversation or ticket that is not theirs to see or that names them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from bot.console import cases
 from bot.console.accounts import Agent, active_users
-from bot.handoff import recused_from
+from bot.domain.access import Action, Viewer, allows, can_see
 from bot.lifecycle.states import OPEN, TRANSITIONS
 from storage.models import (
     CannedReply,
@@ -86,17 +88,22 @@ def message_item(row: Message) -> dict[str, Any]:
 
 
 def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[QueueRow]:
-    """Queue rows in four queries whatever their number: the lists are redrawn on live updates."""
+    """Queue rows in a few queries whatever their number: the lists are redrawn on live updates.
+    Only the conversations the policy lets this agent see."""
     if not convs:
         return []
+    viewer = cases.viewer_for(session, agent)
     customer_ids = {c.customer_id for c in convs}
     tickets = session.exec(
-        select(Ticket.customer_id, Ticket.recused, Ticket.severity, Ticket.status).where(
+        select(Ticket.customer_id, Ticket.severity, Ticket.status).where(
             col(Ticket.customer_id).in_(customer_ids)
         )
     ).all()
-    hidden = {cid for cid, recused, _, _ in tickets if agent.username in (recused or [])}
-    major = {cid for cid, _, severity, status in tickets if severity == "major" and status in OPEN}
+    of_customer = cases.ticket_rows(session, customer_ids)
+    convs = [
+        c for c in convs if can_see(viewer, cases.conversation_case(c, of_customer.get(c.customer_id, [])))
+    ]
+    major = {cid for cid, severity, status in tickets if severity == "major" and status in OPEN}
     customers = {c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids)))}
     latest = (
         select(func.max(Message.id))
@@ -109,8 +116,6 @@ def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[Que
     out: list[QueueRow] = []
     for conv in convs:
         assert conv.id is not None
-        if conv.customer_id in hidden:
-            continue
         customer = customers.get(conv.customer_id)
         is_major = conv.customer_id in major
         out.append(
@@ -142,8 +147,6 @@ def queue(session: Session, agent: Agent) -> list[QueueRow]:
         ).all()
     )
     rows = _rows(session, convs, agent)
-    if not agent.at_least("supervisor") and agent.department:
-        rows = [r for r in rows if r.department in (None, agent.department)]
     return sorted(rows, key=lambda r: (-r.priority, r.waiting_since or datetime.max))
 
 
@@ -158,16 +161,9 @@ def held(session: Session, agent: Agent, *, everyone: bool = False) -> list[Queu
     return _rows(session, convs, agent)
 
 
-def can_open(session: Session, conv: Conversation, agent: Agent) -> bool:
-    """Agents open what waits for a person or what they hold; supervisors and admins open any
-    conversation. Nobody opens one whose customer's complaint names them."""
-    if recused_from(session, conv.customer_id, agent.username):
-        return False
-    if agent.at_least("supervisor"):
-        return True
-    return conv.assigned_agent == agent.username or (
-        conv.waiting_since is not None and conv.assigned_agent is None
-    )
+def can_open(session: Session, conv: Conversation, agent: Agent, action: Action = Action.SEE) -> bool:
+    """The policy's answer for this conversation (see ``bot.domain.access``)."""
+    return allows(cases.viewer_for(session, agent), action, cases.case_of_conversation(session, conv))
 
 
 def conversation(
@@ -205,10 +201,11 @@ def conversation(
             .order_by(col(CannedReply.title))
         )
     ]
+    recused = cases.customer_recused(session, customer.id or 0)
     colleagues = [
         (u.username, u.display_name)
         for u in active_users(session)
-        if u.username != agent.username and not recused_from(session, customer.id or 0, u.username)
+        if u.username != agent.username and not _named(session, u.username, recused)
     ]
     window = None
     if conv.channel == "wechat" and customer.last_inbound_at is not None:
@@ -283,21 +280,26 @@ def supervisor(session: Session, agent: Agent, *, now: datetime) -> SupervisorVi
         .order_by(col(TicketDeadline.due_at))
         .limit(300)
     ).all()
+    viewer = cases.viewer_for(session, agent)
     near: list[tuple[Ticket, TicketDeadline]] = []
     overdue: list[tuple[Ticket, TicketDeadline]] = []
-    for clock, ticket in clocks:
-        if agent.username in (ticket.recused or []):
+    clock_cases = cases.cases_of_tickets(session, [t for _, t in clocks])
+    for (clock, ticket), case in zip(clocks, clock_cases, strict=True):
+        if not can_see(viewer, case):
             continue
         (overdue if clock.due_at <= now else near).append((ticket, clock))
-    escalated = [
-        t
-        for t in session.exec(
+    candidates = list(
+        session.exec(
             select(Ticket)
             .where(Ticket.status == "escalated")
             .order_by(col(Ticket.updated_at).desc())
             .limit(200)
         )
-        if agent.username not in (t.recused or [])
+    )
+    escalated = [
+        t
+        for t, case in zip(candidates, cases.cases_of_tickets(session, candidates), strict=True)
+        if can_see(viewer, case)
     ]
     return SupervisorView(
         handling=held(session, agent, everyone=True),
@@ -319,8 +321,23 @@ def alerts(session: Session, agent: Agent, *, limit: int = 50) -> list[StaffAler
     )
 
 
-def ticket_by_number(session: Session, number: str, agent: Agent) -> Ticket | None:
+def ticket_by_number(
+    session: Session, number: str, agent: Agent, action: Action = Action.SEE
+) -> Ticket | None:
+    """The ticket, when the policy lets this agent do ``action`` on it; numbers are sequential,
+    so a number alone proves nothing."""
     ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
-    if ticket is None or agent.username in (ticket.recused or []):
+    if ticket is None or not allows(
+        cases.viewer_for(session, agent), action, cases.case_of_ticket(session, ticket)
+    ):
         return None
     return ticket
+
+
+def _named(session: Session, username: str, recused: frozenset[str]) -> bool:
+    viewer = cases.viewer_of(session, username)
+    return viewer is not None and not viewer.names.isdisjoint({n.casefold() for n in recused})
+
+
+def viewer(session: Session, agent: Agent) -> Viewer:
+    return cases.viewer_for(session, agent)

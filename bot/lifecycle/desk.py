@@ -26,12 +26,11 @@ from bot.lifecycle.routing import (
     StaffMember,
     department_for,
     manager_for,
-    named_staff,
     pick,
     supervisor_for,
 )
 from bot.lifecycle.sla import MAJOR_EXTRA, Deadline, SlaPolicy
-from bot.lifecycle.work import Work, open_load, staff_directory
+from bot.lifecycle.work import Work, named_people, open_load, staff_directory
 from bot.settings import LifecycleSettings, Settings
 from bot.texts import status_name
 from bot.ticket_intake import format_local
@@ -119,14 +118,39 @@ class TicketDesk:
         calendar = load_calendar(settings.path(settings.lifecycle.calendar), settings.general.timezone)
         return cls(settings=settings.lifecycle, calendar=calendar, tz=settings.general.tz)
 
+    # -- recusal after intake --------------------------------------------------------------------
+    def recuse_named(self, work: Work, customer_id: int, texts: list[str]) -> list[str]:
+        """A later message of the customer names staff: they join the recusal list of the
+        customer's open tickets (of the latest one when none is open), so the conversation and
+        the complaint leave their sight from now on. Returns who was added."""
+        tickets = list(
+            work.session.exec(
+                select(Ticket).where(Ticket.customer_id == customer_id).order_by(col(Ticket.id).desc())
+            )
+        )
+        chosen = [t for t in tickets if t.status in states.OPEN] or tickets[:1]
+        named = named_people(work.session, texts) if chosen else []
+        if not named:
+            return []
+        added: list[str] = []
+        for ticket in chosen:
+            new = [n for n in named if n not in (ticket.recused or [])]
+            if not new:
+                continue
+            ticket.recused = [*(ticket.recused or []), *new]
+            work.session.add(ticket)
+            work.event(ticket, "recused", actor="system", after={"staff": new, "from": "message"})
+            added.extend(n for n in new if n not in added)
+        return added
+
     # -- intake ---------------------------------------------------------------------------------
     def on_created(self, work: Work, ticket: Ticket, slots: Mapping[str, Any]) -> Intake:
         """Target, recusal, the repeat rule, SLA clocks and routing for a ticket just stored."""
         language = language_of(ticket)
         staff = staff_directory(work.session)
         ticket.target = target_of(slots)
-        ticket.recused = named_staff(
-            [_text(slots.get("staff")), ticket.description, _text(slots.get("where"))], staff
+        ticket.recused = named_people(
+            work.session, [_text(slots.get("staff")), ticket.description, _text(slots.get("where"))], staff
         )
         ticket.department = department_for(
             ticket.category, self.settings.departments, self.settings.default_department
@@ -593,7 +617,13 @@ class TicketDesk:
             conversation_id=ticket.conversation_id,
             department=ticket.department,
             target=ticket.target,
-            recused=sorted({*ticket.recused, *([ticket.assignee] if ticket.assignee else [])}),
+            recused=sorted(
+                {
+                    *ticket.recused,
+                    *([ticket.assignee] if ticket.assignee else []),
+                    *named_people(work.session, [reason]),  # the appeal's own words name people too
+                }
+            ),
             appeal_of=ticket.id,
             created_at=work.now,
             updated_at=work.now,

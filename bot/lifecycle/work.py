@@ -8,6 +8,7 @@ and the scheduler only after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,10 @@ from sqlmodel import Session, col, select
 
 from bot.channels.base import OutboundMessage
 from bot.delivery import OutboxItem
-from bot.lifecycle.routing import StaffMember
+from bot.lifecycle.routing import StaffMember, named_staff
 from bot.lifecycle.states import OPEN
 from dialogues.types import Button
-from storage.models import Conversation, Customer, FollowUp, Staff, StaffAlert, Ticket
+from storage.models import ConsoleUser, Conversation, Customer, FollowUp, Staff, StaffAlert, Ticket
 from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
@@ -189,6 +190,25 @@ class Work:
 def staff_directory(session: Session) -> list[StaffMember]:
     rows = _ACTIVE_STAFF.execute(session.connection(), {"active": True}).fetchall()
     return [StaffMember(*row) for row in rows]
+
+
+def named_people(
+    session: Session, texts: Iterable[str | None], staff: list[StaffMember] | None = None
+) -> list[str]:
+    """Who a customer's words name (回避): staff-directory members by name, username or employee
+    number, and console accounts by display name (an account may be missing from the directory,
+    or spelled differently there). Console usernames are not matched: "admin" is a word too."""
+    words = [t for t in texts if t]
+    if not words:
+        return []
+    found = named_staff(words, staff if staff is not None else staff_directory(session))
+    accounts = session.exec(
+        select(ConsoleUser.username, ConsoleUser.display_name).where(col(ConsoleUser.active).is_(True))
+    ).all()
+    by_name = [StaffMember(username=name, name=name, department="") for _, name in accounts if name]
+    names = set(named_staff(words, by_name))
+    found.extend(user for user, name in accounts if name in names and user not in found)
+    return found
 
 
 def open_load(session: Session, *, flush: bool = True) -> dict[str, int]:
