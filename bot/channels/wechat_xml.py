@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 NONCE_CAPACITY = 100_000
 """Callbacks remembered per replay window; WeChat would have to send 330 a second to fill it."""
 
+MAX_DEPTH = 8
+"""Element nesting allowed inside a field (WeChat's deepest, SendPicsInfo's PicList items, is 4)."""
+
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _TIMESTAMP = re.compile(r"[0-9]{1,10}")
 _NONCE = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -139,6 +142,19 @@ class Callback:
     fields: Mapping[str, str | None]
 
 
+def _depth(value: Any) -> int:
+    """How deep elements nest (iteratively: the message id's hash would recurse)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+    return deepest
+
+
 def check_fields(fields: Mapping[str, Any], account: str | None) -> None:
     """Every field wechatpy converts or we read, checked so that reading it cannot fail or lie."""
     for name, value in fields.items():
@@ -146,8 +162,10 @@ def check_fields(fields: Mapping[str, Any], account: str | None) -> None:
             raise CallbackRefused(400, f"{name[:40]} given {len(value)} times")
         if name in TEXT_FIELDS and not (value is None or isinstance(value, str)):
             raise CallbackRefused(400, f"{name} is not text")
+        if _depth(value) > MAX_DEPTH:
+            raise CallbackRefused(400, f"{name[:40]} nested too deep")
     to, sender = fields.get("ToUserName"), fields.get("FromUserName")
-    if not to or (account is not None and to != account):
+    if not to or not _OPENID.fullmatch(to) or (account is not None and to != account):
         raise CallbackRefused(400, "ToUserName is not this account")
     if not sender or not _OPENID.fullmatch(sender):
         raise CallbackRefused(400, "FromUserName missing or malformed")

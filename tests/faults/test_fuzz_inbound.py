@@ -108,7 +108,7 @@ FIELD_VALUES = (
 def mutate_wechat(data: st.DataObject, fields: list[tuple[str, str]]) -> bytes:
     """A field-level or byte-level mutation of a valid message's XML."""
     fields = list(fields)
-    how = data.draw(st.sampled_from(["set", "drop", "double", "nest", "bytes", "dtd"]))
+    how = data.draw(st.sampled_from(["set", "drop", "double", "nest", "deep", "bytes", "dtd"]))
     if how == "set":
         name = data.draw(st.sampled_from(FIELD_NAMES))
         fields = [f for f in fields if f[0] != name] + [(name, data.draw(FIELD_VALUES))]
@@ -120,6 +120,10 @@ def mutate_wechat(data: st.DataObject, fields: list[tuple[str, str]]) -> bytes:
     if how == "nest":
         name = data.draw(st.sampled_from(FIELD_NAMES))
         body = body.replace(f"<{name}>", f"<{name}><n>1</n>", 1)
+    if how == "deep":  # an event (keyed by a hash of its fields) with elements nested n deep
+        depth = data.draw(st.integers(1, 5000))
+        body = body.replace("<MsgType>text</MsgType>", "<MsgType>event</MsgType><Event>subscribe</Event>")
+        body = body.replace("</xml>", "<Info>" + "<n>" * depth + "</n>" * depth + "</Info></xml>")
     if how == "dtd":
         body = '<!DOCTYPE x [<!ENTITY e "e">]>' + body
     raw = body.encode()

@@ -489,6 +489,12 @@ async def test_three_customers_without_msg_id_each_get_their_own_answer(
         ),
         (wx.text(USER, "a").replace("<MsgType><![CDATA[text]]></MsgType>", "").encode(), "MsgType"),
         (b"<other><Content>a</Content></other>", "no <xml>"),
+        (
+            wx.xml_message(USER, "event", Event="subscribe")
+            .replace("</xml>", "<Info>" + "<a>" * 5000 + "</a>" * 5000 + "</Info></xml>")
+            .encode(),
+            "too deep",
+        ),
     ],
 )
 async def test_a_malformed_field_is_a_400_with_one_log_line_and_never_stored(
@@ -534,3 +540,12 @@ async def test_a_failed_media_download_is_stored_with_the_failure(
     assert "没有收到" in wx.reply_content((await post(client, voice)).text)
     rows = await inbound_rows(app)
     assert [m.kind for m in rows[1:]] == ["download_failed", "download_failed"]
+
+
+def test_without_a_configured_account_the_addressee_must_still_look_like_an_id() -> None:
+    from bot.channels.wechat_xml import CallbackRefused, check_fields
+
+    fields = {"ToUserName": "gh_x", "FromUserName": USER, "MsgType": "text", "CreateTime": "1"}
+    check_fields(fields, None)
+    with pytest.raises(CallbackRefused, match="ToUserName"):
+        check_fields({**fields, "ToUserName": "gh_]]><x>"}, None)  # it becomes the reply's sender
