@@ -258,7 +258,7 @@ class TelegramChannel(Channel):
             # is logged and confirmed (200), never stored under a made-up identity.
             try:
                 data: Any = json.loads(await request.body())
-            except ValueError:  # not JSON, not UTF-8, numbers past Python's digit limit
+            except (ValueError, RecursionError):  # not JSON or UTF-8, too many digits, nested too deep
                 data = None
             update: Update | None = None
             if readable(data):
