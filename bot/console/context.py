@@ -71,7 +71,9 @@ class Console:
             return desk.recuse_named(Work(session, now), conv.customer_id, [text[:MAX_SCANNED]])
 
         try:
-            if await self.db.run(run):
+            # looked for on a read snapshot first (rolled back): most messages name nobody, and
+            # a write unit per message would sit in the turns' commit queue
+            if await self.db.read(run) and await self.db.run(run):
                 self.hub.publish("activity", id=conversation_id)
         except Exception:  # never lose the turn's other listeners over it; the next message rescans
             log.exception("recusal check of conversation %s failed", conversation_id)

@@ -311,7 +311,9 @@ def supervisor(session: Session, agent: Agent, *, now: datetime) -> SupervisorVi
 
 
 def alerts(session: Session, agent: Agent, *, limit: int = 50) -> list[StaffAlert]:
-    return list(
+    """The agent's alerts, less those about a customer whose complaint has named them since
+    (an alert quotes the ticket)."""
+    rows = list(
         session.exec(
             select(StaffAlert)
             .where(StaffAlert.username == agent.username)
@@ -319,6 +321,19 @@ def alerts(session: Session, agent: Agent, *, limit: int = 50) -> list[StaffAler
             .limit(limit)
         )
     )
+    ticket_ids = {a.ticket_id for a in rows if a.ticket_id is not None}
+    if not ticket_ids:
+        return rows
+    me = cases.viewer_for(session, agent)
+    owners = dict(
+        session.exec(select(Ticket.id, Ticket.customer_id).where(col(Ticket.id).in_(ticket_ids))).all()
+    )
+    hidden = {
+        tid
+        for tid, customer_id in owners.items()
+        if not me.names.isdisjoint({n.casefold() for n in cases.customer_recused(session, customer_id)})
+    }
+    return [a for a in rows if a.ticket_id not in hidden]
 
 
 def ticket_by_number(

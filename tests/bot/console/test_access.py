@@ -178,11 +178,13 @@ async def test_a_later_message_naming_staff_recuses_them(desk: Desk) -> None:
     name = {"lisi": "李四", "zhaoliu": "赵六"}.get(handler, handler)
     async with desk.client(handler) as client:
         assert (await client.get(f"/console/tickets/{ticket.number}")).status_code == 200
+        assert ticket.number in (await client.get("/console")).text.split("<aside")[1]  # her alert
         await say(desk, "c6", f"还有，{name}之前对我很不耐烦")
         await desk.web.state.console.settled()
         assert handler in (await reload(desk.app, ticket.number)).recused
         assert (await client.get(f"/console/tickets/{ticket.number}")).status_code == 404
         assert (await client.get(f"/console/conversations/{cid}")).status_code == 404
+        assert ticket.number not in (await client.get("/console")).text  # nor its alert any more
 
 
 async def test_an_appeal_reason_naming_staff_recuses_them(desk: Desk) -> None:
