@@ -5,6 +5,7 @@ routes and the NLU page, and is checked again on later messages and appeal reaso
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -249,3 +250,51 @@ async def test_the_live_stream_sends_only_visible_conversation_ids() -> None:
     assert await anext(stream) == 'data: {"type": "queue"}\n\n'
     hub.close()
     assert [chunk async for chunk in stream] == []
+
+
+async def test_the_events_route_tells_each_agent_only_of_conversations_they_may_see(desk: Desk) -> None:
+    await add_account(desk, "sunqi", "agent", "孙七", "finance")
+    cid, _ = await held_case(desk, "c10")
+    async with desk.client("sunqi") as client:
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    done = asyncio.Event()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/console/events",
+        "raw_path": b"/console/events",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"desk.local"), (b"cookie", cookie.encode())],
+        "client": ("10.0.0.9", 5000),
+        "server": ("desk.local", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        if not done.is_set() and chunks.empty() and not getattr(receive, "sent", False):
+            receive.sent = True  # type: ignore[attr-defined]
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+        elif message.get("body"):
+            await chunks.put(message["body"])
+
+    app = asyncio.create_task(desk.web(scope, receive, send))
+    try:
+        assert b"retry" in await asyncio.wait_for(chunks.get(), 5)
+        hub = desk.web.state.console.hub
+        hub.publish("activity", id=cid)  # wangfang's conversation of a quality complaint
+        hub.publish("queue")
+        assert await asyncio.wait_for(chunks.get(), 5) == b'data: {"type": "queue"}\n\n'
+    finally:
+        done.set()
+        desk.web.state.console.hub.close()
+        await asyncio.wait_for(app, 5)
