@@ -262,8 +262,11 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 
 def mutate_update(data: st.DataObject, update: dict[str, Any]) -> bytes:
     """A structural mutation (a value replaced or removed anywhere, the whole wrapped) or a byte one."""
-    how = data.draw(st.sampled_from(["set", "drop", "wrap", "bytes"]))
+    how = data.draw(st.sampled_from(["set", "drop", "wrap", "deep", "bytes"]))
     update = copy.deepcopy(update)
+    if how == "deep":  # deeper than the JSON parser recurses
+        depth = data.draw(st.integers(1, 50_000))
+        return b'{"update_id": %d, "message": ' % update["update_id"] + b"[" * depth + b"]" * depth + b"}"
     if how == "wrap":
         return json.dumps([update]).encode()
     if how == "bytes":
