@@ -139,7 +139,7 @@ class Callback:
     """One checked message: wechatpy's object and the raw fields it was read from."""
 
     message: Any
-    fields: Mapping[str, str | None]
+    fields: Mapping[str, Any]  # text, or nested elements in fields we do not read
 
 
 def _depth(value: Any) -> int:
