@@ -233,6 +233,16 @@ async def test_the_nlu_page_hides_raw_text_from_an_admin_it_names(desk: Desk) ->
         assert "我要投诉管理员" not in shown and "热水壶坏了两次" not in shown
         others = (await other.get("/console/nlu")).text
         assert "我要投诉管理员" in others and "热水壶坏了两次" in others
+        hidden = await desk.app.db.run(
+            lambda s: s.exec(select(NluSample.id).where(NluSample.text == "我要投诉管理员")).one()
+        )
+        decided = await named.post(
+            f"/console/nlu/samples/{hidden}",
+            data={"csrf_token": await page_csrf(named), "action": "dismiss"},
+        )
+        assert decided.status_code == 404
+    sample = await desk.app.db.run(lambda s: s.get(NluSample, hidden))
+    assert sample is not None and sample.status == "pending" and sample.reviewed_by is None
 
 
 async def test_the_live_stream_sends_only_visible_conversation_ids() -> None:
