@@ -9,6 +9,7 @@ import importlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -32,6 +33,9 @@ from nlu.types import NluClient
 from storage import migrate
 from storage.db import Database
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from nlu.supervisor import RasaSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,7 @@ class TousuApp:
         self.nlu: NluClient | None = nlu
         self.nlu_server: object | None = None
         self._nlu_task: asyncio.Task[None] | None = None
+        self.nlu_supervisor: RasaSupervisor | None = None
         self.desk = TicketDesk.from_settings(settings)
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
         self.scheduler: FollowUpScheduler | None = None
@@ -175,7 +180,7 @@ class TousuApp:
             self.nlu = self._build_nlu_client()
             self.manager.nlu = self.nlu
             if self._manage_nlu:
-                self._nlu_task = asyncio.create_task(self._start_managed_nlu(), name="nlu-server")
+                self._start_managed_nlu()
         await self.delivery.start()
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -190,17 +195,16 @@ class TousuApp:
 
         return RasaNluClient.from_settings(self.settings)
 
-    async def _start_managed_nlu(self) -> None:
-        """Start Rasa in the background; until it answers, the bot works with menus."""
+    def _start_managed_nlu(self) -> None:
+        """Start Rasa in the background under a supervisor that restarts it when it dies
+        (nlu/supervisor.py); while it is down, the bot works with menus."""
         from nlu.server import RasaServer
+        from nlu.supervisor import RasaSupervisor
 
         server = RasaServer(self.settings)
         self.nlu_server = server
-        try:
-            await server.start()
-            log.info("NLU server ready at %s", server.url)
-        except Exception:
-            log.exception("the NLU server did not start; the bot carries on with menus")
+        self.nlu_supervisor = RasaSupervisor(server)
+        self.nlu_supervisor.start()
 
     async def stop(self) -> None:
         for channel in reversed(list(self.channels.values())):
@@ -216,6 +220,8 @@ class TousuApp:
             self._nlu_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._nlu_task
+        if self.nlu_supervisor is not None:
+            await self.nlu_supervisor.stop()  # stops the server's whole process group
         server = self.nlu_server
         if server is not None:
             with contextlib.suppress(Exception):

@@ -139,6 +139,11 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         except Exception as exc:
             checks["database"] = f"error: {exc.__class__.__name__}"
         checks["nlu"] = await _nlu_health(tousu.nlu)
+        supervisor = tousu.nlu_supervisor
+        if supervisor is not None:  # the bot's own Rasa: where it stands, and how often it died
+            if supervisor.state != "ok":
+                checks["nlu"] = supervisor.state
+            checks["nlu_restarts"] = supervisor.restarts
         checks["channels"] = sorted(tousu.channels)
         checks["outbox_pending"] = tousu.delivery.pending_count()
         ok = checks["database"] == "ok" and tousu.started
