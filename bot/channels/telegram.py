@@ -166,6 +166,9 @@ class TelegramChannel(Channel):
         """Store one update (False: a duplicate or nothing for us). Raises when it could not be
         stored, so the caller does not acknowledge it."""
         assert self._sink is not None, "channel not started"
+        if not readable(update.to_dict()):  # polled: PTB does not check types either
+            log.warning("Telegram: unreadable update %d skipped", update.update_id)
+            return False
         message, _ = message_of(update)
         attachments, kind = await self.files.fetch(message) if message is not None else ((), None)
         inbound = to_inbound(

@@ -392,3 +392,14 @@ async def test_a_webhook_update_that_could_not_be_stored_is_a_503_so_telegram_re
         monkeypatch.undo()
         assert (await client.post("/telegram/webhook", json=update, headers=secret)).status_code == 200
     await until(lambda: any("您好" in t for t in fake.texts_to(CHAT)))
+
+
+async def test_a_polled_update_with_fields_of_the_wrong_type_is_skipped_not_retried_forever(
+    app: TousuApp, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="bot.channels.telegram")
+    fake.push("message", fake.message(CHAT, text=5))  # Telegram's own types, broken
+    await say(fake, "你好", "您好")  # the next update still gets through
+    assert any("unreadable update" in r.getMessage() for r in caplog.records)
+    rows = await app.db.run(lambda s: list(s.exec(select(Message).where(Message.direction == "in"))))
+    assert [m.text for m in rows] == ["你好"]
