@@ -687,7 +687,8 @@ class ConversationManager:
             and not any(o.message.attachments for o in result.outbox)
             and passive.claim([o.message for o in result.outbox])
         ):
-            transcript.mark_passive(conn, ids=[o.id for o in result.outbox], now=now)
+            ids = [o.id for o in result.outbox]
+            transcript.mark_passive(conn, ids=ids, answer_to=item.inbound.message_id, now=now)
             result.outbox = []  # answered in the callback's HTTP response, never by the outbox
         return result
 

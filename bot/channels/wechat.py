@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from wechatpy.exceptions import WeChatClientException
 
@@ -37,8 +38,9 @@ from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
 from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, parse
 from bot.inbound_spool import InboundSpool
-from dialogues.types import Attachment
+from dialogues.types import Attachment, Button
 from storage.models import Customer
+from storage.repositories import transcript
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -196,7 +198,7 @@ class WeChatChannel(Channel):
             log.warning("the database did not take a WeChat message in time; it waits in the spool")
             return "success"
         if finished and not turn.result():
-            return "success"  # a duplicate
+            return await self._answer_again(message, query, mid)  # a duplicate
         remaining = passive.deadline - time.monotonic()
         if not turn.done() and remaining > 0:
             await asyncio.wait({turn}, timeout=remaining)
@@ -208,6 +210,26 @@ class WeChatChannel(Channel):
             passive.close()
             return "success"
         return self.envelope.reply(message, "\n\n".join(render_plain(r) for r in passive.replies), query)
+
+    async def _answer_again(self, message: Any, query: dict[str, str], mid: str) -> str:
+        """A retry of a message stored before (by a process since restarted, or another worker):
+        the same passive answer if one was given (the first may have died with the process; WeChat
+        retries only what it did not receive), else ``success``."""
+        try:
+            rows = await self.db.run_core(
+                lambda conn: transcript.passive_answer(conn, channel=self.name, message_id=mid)
+            )
+        except OperationalError:
+            return "success"  # nothing to add: the first delivery's replies are its outbox's
+        if not rows:
+            return "success"
+        texts = [
+            render_plain(
+                OutboundMessage(text=text, buttons=tuple(Button(b["label"], b["payload"]) for b in buttons))
+            )
+            for text, buttons in rows
+        ]
+        return self.envelope.reply(message, "\n\n".join(texts), query)
 
     async def _download(self, message: Any) -> tuple[tuple[Attachment, ...], str | None]:
         """(attachments, kind override): ``download_failed`` when WeChat would not serve the media,

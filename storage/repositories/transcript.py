@@ -299,12 +299,39 @@ _MARK_PASSIVE = Prepared(
 )
 
 
-def mark_passive(conn: Connection, *, ids: list[int], now: datetime) -> None:
-    """These replies go out in the callback's HTTP answer: delivered, in the transaction that
-    decided it, so no restart sends them again."""
+def _passive_ref(answer_to: str) -> str:
+    return f"passive:{answer_to}"[:128]
+
+
+def mark_passive(conn: Connection, *, ids: list[int], answer_to: str, now: datetime) -> None:
+    """These replies go out in the HTTP answer to the message ``answer_to`` (its channel message
+    id): delivered, in the transaction that decided it, so no restart sends them again."""
+    ref = _passive_ref(answer_to)
     _MARK_PASSIVE.execute_many(
-        conn, [{"k_id": i, "k_at": now, "k_status": "sent", "k_external": "passive"} for i in ids]
+        conn, [{"k_id": i, "k_at": now, "k_status": "sent", "k_external": ref} for i in ids]
     )
+
+
+def passive_answer(
+    conn: Connection, *, channel: str, message_id: str
+) -> list[tuple[str, list[dict[str, str]]]]:
+    """The replies (text, buttons) given in the HTTP answer to this inbound message, in order:
+    what a platform's retry of it gets again, e.g. after a crash lost the first answer."""
+    inbound = conn.execute(
+        select(MESSAGES.c.conversation_id).where(
+            MESSAGES.c.channel == channel,
+            MESSAGES.c.direction == "in",
+            MESSAGES.c.channel_message_id == message_id,
+        )
+    ).first()
+    if inbound is None or inbound[0] is None:
+        return []
+    rows = conn.execute(
+        select(MESSAGES.c.text, MESSAGES.c.buttons)
+        .where(MESSAGES.c.conversation_id == inbound[0], MESSAGES.c.external_id == _passive_ref(message_id))
+        .order_by(MESSAGES.c.id)
+    ).all()
+    return [(str(text), list(buttons or [])) for text, buttons in rows]
 
 
 def mark_processed(conn: Connection, *, message_id: int, conversation_id: int | None, now: datetime) -> None:
