@@ -175,12 +175,6 @@ async def main(conversations: int, seconds: float, rate: float, aligned: bool) -
         )
         tickets = await app.db.run(lambda s: s.execute(text("SELECT count(*) FROM tickets")).scalar_one())
         print(f"tickets created: {tickets}")
-        gc = app.db.group_commit
-        assert gc is not None
-        print(
-            f"SQLite: {gc.units} units in {gc.commits} commits, "
-            f"{gc.lock_waits} waits for the write lock held elsewhere"
-        )
         await app.stop()
 
 

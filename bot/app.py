@@ -63,7 +63,6 @@ class TousuApp:
             echo=settings.database.echo,
             pool_size=settings.database.pool_size,
             busy_timeout_ms=settings.database.busy_timeout_ms,
-            commit_interval_ms=settings.database.commit_interval_ms,
         )
         self.catalog = FlowCatalog()
         self.webchat = WebChatChannel()

@@ -6,7 +6,7 @@ Both settings answer tail latency measured in bench/RESULTS.md:
   checkpoint thread, the channel SDKs' threads) hand the GIL back and forth with it at every
   driver call. While the loop is busy, CPython makes a waiting thread wait up to the switch
   interval (5 ms by default) per hand-over, so one transaction could wait several intervals.
-  0.5 ms caps that. (SQLite's writes no longer leave the loop's thread: storage/group_commit.py.)
+  0.5 ms caps that.
 - A full garbage collection walks every object the process holds, and after start-up that is
   hundreds of thousands of module, ORM and settings objects: 15-35 ms pauses were logged in a
   benchmark's client. Freezing what exists after start-up leaves the collector the objects made

@@ -35,7 +35,7 @@ from apscheduler.events import (
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from sqlalchemy import Connection, event, update
+from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 
 from bot.job_store import BatchingJobStore
@@ -123,12 +123,8 @@ class FollowUpScheduler:
         settings: SchedulerSettings,
         holder: str | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        settle: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
-        # APScheduler's store writes on the loop's thread and waits for SQLite's write lock
-        # there; a group of turns holding it on the same thread must commit first.
-        self.settle = settle or db.settle
         self.url = url
         self.service = service
         self.settings = settings
@@ -196,7 +192,6 @@ class FollowUpScheduler:
     def _lead(self) -> None:
         grace = int(self.settings.misfire_grace_hours * 3600)
         self.store = BatchingJobStore(url=self.url, tablename="apscheduler_jobs")
-        event.listen(self.store.engine, "begin", lambda _conn: self.settle())
         self.aps = AsyncIOScheduler(
             jobstores={"default": self.store},
             executors={"default": ServiceExecutor(self.service)},

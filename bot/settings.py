@@ -65,7 +65,6 @@ class DatabaseSettings(_Section):
     echo: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
     busy_timeout_ms: int = Field(default=5000, ge=0)
-    commit_interval_ms: float = Field(default=2.0, ge=0, le=100)
 
     @field_validator("url")
     @classmethod

@@ -1,15 +1,12 @@
 """Engine factory and the unit of work the async code uses to reach the database.
 
 The ORM is synchronous; async callers hand a whole unit of work (a function taking a Session) to
-``Database.run``, which executes it in a worker thread and commits. SQLite gets a single worker
-and ``BEGIN IMMEDIATE`` so writers queue instead of failing with "database is locked";
-PostgreSQL gets one worker per pooled connection. Each worker keeps its connection for its whole
-life (a pool checkout costs more than a small insert), and ``run_core`` hands hot paths that
-connection directly, skipping the ORM's unit-of-work overhead.
-
-On SQLite, ``run_core`` and ``run`` execute on the event loop's own thread instead, and units
-started together share one commit (storage/group_commit.py); ``read`` keeps long read-only work
-(reports) on the worker thread, where SQLite's WAL lets it read beside the writers.
+``Database.run``, which executes it in a worker thread and commits, so the event loop never waits
+for the database: not for a slow query, and not for SQLite's write lock while another process
+holds it (up to ``busy_timeout_ms``). SQLite gets a single worker and ``BEGIN IMMEDIATE`` so
+writers queue instead of failing with "database is locked"; PostgreSQL gets one worker per
+pooled connection. Each worker keeps its connection for its whole life, and ``run_core`` hands
+hot paths that connection directly, without the ORM's unit of work.
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
-
-from storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
@@ -80,38 +75,7 @@ def make_unpooled_engine(url: str) -> Engine:
     return engine
 
 
-_NULL_AS_NULL = dict[None, None]().get
-"""None's adapter for the sqlite3 module: a C call that returns None. The module adapts every
-parameter that is not exactly int, float or str, None included, and with no adapter registered it
-looks for ``__adapt__`` and ``__conform__``, raising and formatting an AttributeError on the way:
-15 NULLs cost 10.7 us to bind without it, 4.1 us with it (a timed loop); a turn binds about 30."""
-
-
-_SAVEPOINT_SQL = {
-    "do_savepoint": 'SAVEPOINT "{}"',
-    "do_release_savepoint": 'RELEASE SAVEPOINT "{}"',
-    "do_rollback_to_savepoint": 'ROLLBACK TO SAVEPOINT "{}"',
-}
-
-
-def _savepoint_on_driver(sql: str, connection: Connection, name: str) -> None:
-    connection.connection.dbapi_connection.execute(sql.format(name))  # type: ignore[union-attr]
-
-
-def _savepoints_on_the_driver(engine: Engine) -> None:
-    """Every ORM session inside a shared transaction (``session_on``) opens a savepoint and
-    releases it, and SQLAlchemy compiles and executes each of those through its whole statement
-    path (0.58 ms for the pair in a 7 ms ticket turn under cProfile). With the driver in
-    autocommit mode (the "connect" hook below) they go to it directly, as BEGIN does. Replaced
-    on this engine's dialect instance only; PostgreSQL's engines keep SQLAlchemy's."""
-    for method, sql in _SAVEPOINT_SQL.items():
-        setattr(engine.dialect, method, partial(_savepoint_on_driver, sql))
-
-
 def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
-    sqlite3.register_adapter(type(None), _NULL_AS_NULL)  # the module's registry; same for all
-    _savepoints_on_the_driver(engine)
-
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's deferred one.
@@ -125,9 +89,10 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Straight to the driver: exec_driver_sql's bookkeeping cost ~9% of a turn's DB time.
+        # A writer from the start, so writers queue on the busy timeout instead of failing
+        # halfway; Database.read has begun its own deferred (reader's) transaction already.
         dbapi_conn = conn.connection.dbapi_connection
-        if not dbapi_conn.in_transaction:  # begun already (group_commit, Database.read)
+        if not dbapi_conn.in_transaction:
             dbapi_conn.execute("BEGIN IMMEDIATE")
 
 
@@ -142,7 +107,7 @@ def session_on(conn: Connection) -> Session:
     """An ORM session inside ``conn``'s transaction, for the ORM's rarer work beside a hot path's
     statements. It works in a savepoint of its own: ``commit()`` keeps its changes for the
     connection's transaction to commit, ``rollback()`` or closing without a commit undoes only
-    them (never the transaction, which on SQLite other units share)."""
+    them, never the statements the unit ran beside it."""
     return Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
@@ -156,7 +121,6 @@ class Database:
         echo: bool = False,
         pool_size: int = 10,
         busy_timeout_ms: int = 5000,
-        commit_interval_ms: float = 0.0,
     ) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
@@ -165,13 +129,6 @@ class Database:
         self._local = threading.local()
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
-        self.group_commit = (
-            GroupCommitter(
-                self.engine, busy_timeout=busy_timeout_ms / 1000, commit_interval=commit_interval_ms / 1000
-            )
-            if self.is_sqlite
-            else None
-        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -183,7 +140,6 @@ class Database:
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run one unit of work in a transaction in the calling thread (CLI, channel SDK
         threads; on the loop's thread only in tests)."""
-        self.settle()  # on the loop's thread an open group holds the write lock
         with self.session() as session:
             try:
                 result = work(session)
@@ -239,27 +195,15 @@ class Database:
             if transaction.is_active:
                 transaction.rollback()
 
-    def settle(self) -> None:
-        """Commit the loop thread's open group now (see storage/group_commit.py); call before
-        anything on the loop's thread waits for SQLite's write lock on another connection."""
-        if self.group_commit is not None:
-            self.group_commit.settle()
-
     async def run_core(self, work: Callable[[Connection], T]) -> T:
-        """Run Core statements in one transaction (hot paths): on SQLite on the calling thread,
-        sharing a commit with the units started beside it; elsewhere on a worker's own
-        connection. ``work`` must not block on anything but the database."""
-        if self.group_commit is not None:
-            return await self.group_commit.run(work)
+        """Run Core statements in one transaction on a worker's own connection (hot paths).
+        ``work`` must not block on anything but the database."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._on_worker, work)
 
     async def start_core(self, work: Callable[[Connection], T]) -> tuple[T, Awaitable[None]]:
-        """Like ``run_core``, but on SQLite return once ``work`` has run, with an awaitable for
-        its commit, so that a turn's own units can share that commit (see the manager's
-        ``handle``). Elsewhere the unit is committed before this returns."""
-        if self.group_commit is not None:
-            return await self.group_commit.start(work)
+        """``run_core`` with an awaitable for the commit, already done when this returns (the
+        manager's callers wait on it for "stored")."""
         result = await self.run_core(work)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         committed.set_result(None)
@@ -267,8 +211,6 @@ class Database:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        if self.group_commit is not None:
-            self.group_commit.close()
         with self._held_lock:
             for conn in self._held:
                 conn.close()

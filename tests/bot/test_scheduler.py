@@ -104,20 +104,12 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
     desk = TicketDesk.from_settings(settings)
     dbs = [Database(db_url), Database(db_url)]
 
-    def settle_both() -> None:  # two "processes" on one event loop: both groups hold the lock here
-        for db in dbs:
-            db.settle()
-
     def settled(i: int) -> Database:
-        """dbs[i] for the helpers' blocking ``run_sync``: the other database's open group would
-        hold the write lock while this one waited on the loop's thread (a deadlock until the
-        busy timeout; it failed a run once)."""
-        settle_both()
         return dbs[i]
 
     services = [TicketService(db=db, desk=desk, delivery=None, clock=utcnow) for db in dbs]
     schedulers = [
-        FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}", settle=settle_both)
+        FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}")
         for i, (db, svc) in enumerate(zip(dbs, services, strict=True))
     ]
     try:
