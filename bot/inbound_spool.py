@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from dialogues.types import Attachment, ConversationKey, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -110,13 +112,25 @@ class InboundSpool:
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
 
+    @property
+    def dead_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".dead")
+
+    def _keep_dead(self, line: str) -> None:
+        with open(self.dead_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
     def pending(self) -> int:
         return len(self._lines())
 
     async def drain(self, store: Callable[[InboundMessage], Awaitable[bool]]) -> int:
         """Hand every spooled message to ``store`` (which returns once it is committed, False
-        for one stored already) and drop the ones it took; stops at the first failure, leaving
-        the rest for the next drain. Returns how many were handed over."""
+        for one stored already) and drop the ones it took; stops at the first database error,
+        leaving the rest for the next drain. A message refused for any other reason (a bug, not
+        an outage) would block every later one, so it moves to the ``.dead`` file beside the
+        spool, with an error in the log. Returns how many were handed over."""
         async with self._lock:
             lines = await asyncio.to_thread(self._lines)
         done = 0
@@ -132,7 +146,13 @@ class InboundSpool:
                     )
                     done += 1
                     continue
-                await store(inbound)
+                try:
+                    await store(inbound)
+                except DBAPIError:
+                    raise  # the database still refuses: retry from here later
+                except Exception:
+                    log.exception("a spooled message cannot be stored; kept in %s", self.dead_path)
+                    await asyncio.to_thread(self._keep_dead, line)
                 done += 1
         finally:
             if done:

@@ -105,8 +105,14 @@ async def test_a_locked_database_loses_nothing_and_answers_each_message_once(
                 response = await http.post("/wechat/callback", params=wx.signed_query(), content=body)
                 return response.status_code, time.monotonic() - started
 
+            async def unsubscribe(user: str) -> tuple[int, float]:
+                started = time.monotonic()
+                body = wx.xml_message(user, "event", Event="unsubscribe").encode()
+                response = await http.post("/wechat/callback", params=wx.signed_query(), content=body)
+                return response.status_code, time.monotonic() - started
+
             async with locked(url, seconds):
-                answers = await asyncio.gather(*(send(user) for user in users))
+                answers = await asyncio.gather(*(send(user) for user in users), unsubscribe("oLeaving"))
                 assert all(status == 200 for status, _ in answers), answers
                 slowest = max(took for _, took in answers)
                 assert slowest < WECHAT_DEADLINE, f"a callback took {slowest:.1f} s"
