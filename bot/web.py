@@ -13,10 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from bot.app import TousuApp
@@ -26,6 +28,7 @@ from bot.console.context import STATIC as CONSOLE_STATIC
 from bot.console.context import Console
 from bot.console.customers import install as install_customers
 from bot.console.flow_editor import install as install_flow_editor
+from bot.console.i18n import translator
 from bot.console.nlu_review import install as install_nlu_review
 from bot.console.reports import install as install_reports
 from bot.console.routes import install as install_console
@@ -123,6 +126,20 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
     install_reports(app, console)
     install_customers(app, console)
     install_nlu_review(app, console)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def console_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A person opening a console page they may not see gets a page in their language;
+        scripts and API clients keep the JSON answer."""
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if not (wants_page and request.url.path.startswith("/console")):
+            return await http_exception_handler(request, exc)
+        agent = await console.current_agent(request)
+        key = {404: "error_404", 403: "error_403"}.get(exc.status_code, "error_other")
+        language = agent.language if agent is not None else "zh"
+        return console.render(
+            "error.html", agent, status=exc.status_code, message=translator(language)(key), language=language
+        )
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:

@@ -6,6 +6,13 @@ from collections.abc import Callable
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("投诉服务台", "Complaint desk"),
+    "error_404": ("找不到这一页，或者您无权查看。", "This page does not exist, or it is not yours to see."),
+    "error_403": ("您无权进行这项操作。", "You may not do this."),
+    "error_other": ("操作没有完成，请返回重试。", "That did not work; please go back and try again."),
+    "back_to_queue": ("返回等待人工列表", "Back to the queue"),
+    "role_agent": ("客服", "agent"),
+    "role_supervisor": ("主管", "supervisor"),
+    "role_admin": ("管理员", "admin"),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
     "username": ("用户名", "Username"),

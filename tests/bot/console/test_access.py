@@ -308,3 +308,18 @@ async def test_the_events_route_tells_each_agent_only_of_conversations_they_may_
         done.set()
         desk.web.state.console.hub.close()
         await asyncio.wait_for(app, 5)
+
+
+async def test_a_person_opening_a_case_they_may_not_see_gets_a_page_in_their_language(desk: Desk) -> None:
+    """A browser gets the console's own page, never the raw JSON error; scripts keep the JSON."""
+    await add_account(desk, "sunqi", "agent", "孙七", "finance")
+    cid, ticket = await held_case(desk, "c9")
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    async with desk.client("sunqi") as foreign:
+        paths = (f"/console/conversations/{cid}", f"/console/tickets/{ticket.number}", "/console/nowhere")
+        for path in paths:
+            page = await foreign.get(path, headers=browser)
+            assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+            assert "您无权查看" in page.text and "detail" not in page.text and "孙七 · 客服" in page.text
+        script = await foreign.get(f"/console/conversations/{cid}/messages", headers=FETCH)
+        assert script.status_code == 404 and "detail" in script.json()
