@@ -10,6 +10,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "error_403": ("您无权进行这项操作。", "You may not do this."),
     "error_other": ("操作没有完成，请返回重试。", "That did not work; please go back and try again."),
     "back_to_queue": ("返回等待人工列表", "Back to the queue"),
+    "channel_webchat": ("网页", "web chat"),
+    "channel_wechat": ("微信", "WeChat"),
+    "channel_telegram": ("Telegram", "Telegram"),
+    "channel_console": ("终端", "terminal"),
+    "reason_customer_request": ("客户要求人工", "customer asked for a person"),
+    "reason_repeated_failure": ("多次答不上", "kept failing to answer"),
+    "reason_angry": ("情绪激动", "upset customer"),
+    "reason_major_ticket": ("重大投诉", "major complaint"),
+    "reason_stuck": ("填写中断", "intake stalled"),
+    "reason_turn_failed": ("系统处理失败", "the bot failed on a message"),
+    "reason_flow_error": ("流程出错", "error in the flow"),
     "role_agent": ("客服", "agent"),
     "role_supervisor": ("主管", "supervisor"),
     "role_admin": ("管理员", "admin"),
@@ -155,8 +166,12 @@ WORDS: dict[str, tuple[str, str]] = {
 def translator(language: str) -> Callable[[str], str]:
     index = 1 if language == "en" else 0
 
-    def t(key: str) -> str:
+    def t(key: str, default: str | None = None) -> str:
+        """The word for ``key``; a value the catalog does not name (a flow's own handoff
+        reason) is shown as ``default`` rather than as a key."""
         pair = WORDS.get(key)
-        return key if pair is None else pair[index]
+        if pair is None:
+            return key if default is None else default
+        return pair[index]
 
     return t

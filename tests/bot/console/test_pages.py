@@ -104,3 +104,16 @@ async def test_the_console_speaks_chinese_by_default_and_english_on_request(desk
     async with desk.client() as anonymous:
         assert "Log in" in (await anonymous.get("/console/login", params={"lang": "en"})).text
         assert "登录" in (await anonymous.get("/console/login")).text
+
+
+async def test_the_queue_names_channels_reasons_and_roles_in_words_not_codes(desk: Desk) -> None:
+    await say(desk, "q1", "你好")
+    await say(desk, "q1", "人工")
+    async with desk.client("wangfang") as agent:
+        page = (await agent.get("/console/lists")).text
+        assert "客户要求人工" in page and "终端" in page
+        assert "customer_request" not in page and ">console<" not in page
+        assert "王芳 · 客服" in (await agent.get("/console")).text
+        await agent.post("/console/language", data={"csrf_token": await page_csrf(agent)})
+        page = (await agent.get("/console/lists")).text
+        assert "customer asked for a person" in page and "terminal" in page
