@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,15 +26,6 @@ STEPS = (
 )
 KILL_AFTER = 120
 """Answers counted before the process is killed: mid-run, with about 40 customers in flight."""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    server = FakeWeChat().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _run(bot: BotProcess, fake: FakeWeChat) -> dict[str, object]:

@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -31,15 +31,6 @@ from tests.faults.wechat_app import database, wechat_settings
 pytestmark = pytest.mark.timeout(120)
 CUSTOMERS = 40
 WECHAT_DEADLINE = 5.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    server = FakeWeChat().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,15 +23,6 @@ from tests.faults.wechat_app import database, wechat_settings
 
 pytestmark = pytest.mark.timeout(60)
 USER = "oCrash001"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    server = FakeWeChat().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def pending_replies(url: str) -> int:

@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,15 +24,6 @@ STEPS = (
     ("1", "请描述"),
     ("我买的电热水壶用了两天就漏水了，客服电话一直打不通", "类型"),
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    server = FakeWeChat().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
