@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -29,18 +29,11 @@ from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
 from storage.models import UNDELIVERED, Customer, Message
-from storage.prepared import Prepared
+from storage.repositories import transcript
 
 log = logging.getLogger(__name__)
 
 MARK_SENT_DELAY_SECONDS = 0.05
-
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_MARK_SENT = Prepared(
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("k_id"))
-    .values(delivery=bindparam("k_status"), sent_at=bindparam("k_at"), external_id=bindparam("k_external"))
-)
 
 
 @dataclass(slots=True)
@@ -366,9 +359,7 @@ class Delivery:
 
     @staticmethod
     def _mark_sent(conn: Connection, batch: list[tuple[int, str | None]], now: datetime) -> None:
-        _MARK_SENT.execute_many(
-            conn, [{"k_id": i, "k_at": now, "k_external": ext, "k_status": "sent"} for i, ext in batch]
-        )
+        transcript.mark_sent(conn, sent=batch, now=now)
 
     def drop(self, channel: str, user_id: str) -> int:
         """Drop one customer's replies still queued in memory (an erasure deleted their rows);

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
@@ -34,7 +34,7 @@ from bot.lifecycle.work import Work
 from bot.lru import LruCache
 from bot.privacy import mask_phones
 from bot.queue_rules import PRIORITY_ANGRY, QueueRules
-from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity, write_changes
+from bot.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
 from dialogues import engine
 from dialogues.engine import EngineOptions
 from dialogues.state import (
@@ -48,8 +48,7 @@ from dialogues.state import (
 from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
 from nlu.types import NluClient, NluResult
 from storage.db import Database, session_on
-from storage.models import UNANSWERED, Conversation, Customer, Message, NluSample
-from storage.prepared import Prepared
+from storage.models import UNANSWERED, Conversation, Customer, Message
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
@@ -68,7 +67,6 @@ RELEASED: dict[str, Any] = {
     "taken_at": None,
 }
 """The conversation columns of a conversation no person holds or waits for."""
-_NLU_SAMPLE = Prepared(insert(NluSample.__table__))  # type: ignore[attr-defined]
 
 
 MAX_REPLAYS = 2
@@ -617,7 +615,6 @@ class ConversationManager:
                 if self.tickets is not None:
                     work = Work(session, now)
                     intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
-                    write_changes(session, created.ticket)
                     reply_by = intake.reply_by
                     suffix.extend(Reply(text) for text in intake.replies)
                     result.lifecycle.append(work)
@@ -666,9 +663,7 @@ class ConversationManager:
                 conn, conversation_id=conv.conversation_id, reason=flag[0], priority=flag[1], now=now
             )
         if conv.language != language:
-            conn.execute(
-                update(Customer).where(col(Customer.id) == conv.customer_id).values(language=language)
-            )
+            transcript.set_language(conn, customer_id=conv.customer_id, language=language)
             conv.language = language
         transcript.mark_processed(
             conn,
@@ -677,7 +672,7 @@ class ConversationManager:
             now=now,
         )
         if unsure is not None:  # for the admins' NLU review
-            _NLU_SAMPLE.execute(conn, {**unsure, "status": "pending", "created_at": now})
+            transcript.add_nlu_sample(conn, sample=unsure, now=now)
         self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
         # Last, after every statement that may wait for a lock: what remains is the commit.
         passive = item.passive

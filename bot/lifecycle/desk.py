@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert
-from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from bot.lifecycle import states
@@ -36,32 +34,8 @@ from bot.texts import status_name
 from bot.ticket_intake import format_local
 from dialogues.types import Button, Language
 from storage.models import NluSample, Staff, Ticket, TicketDeadline
-from storage.prepared import Prepared
 from storage.repositories import tickets as ticket_repo
-from storage.types import UTCDateTime
 
-_DEADLINE_INSERT = Prepared(insert(TicketDeadline.__table__))  # type: ignore[attr-defined]
-# Other customers with a live complaint on the same category and target, counted only up to
-# ``enough``: the rule needs to know whether the threshold is reached, not the total, and a
-# count of every match grew with the table (780 us at 1 200 tickets on one target, bench/RESULTS.md).
-# The new ticket's own target is not written yet, so it never counts itself here.
-_OTHER_CUSTOMERS = (
-    select(Ticket.customer_id)
-    .distinct()
-    .where(
-        col(Ticket.target) == bindparam("target"),
-        col(Ticket.category) == bindparam("category"),
-        col(Ticket.kind) == bindparam("kind"),
-        col(Ticket.created_at) >= bindparam("since", type_=UTCDateTime),
-        col(Ticket.status) != bindparam("cancelled"),
-        col(Ticket.customer_id) != bindparam("me"),
-        col(Ticket.channel) != bindparam("unverified"),
-    )
-    .limit(bindparam("enough"))
-    .offset(bindparam("skip"))  # SQLite's compiler adds an OFFSET to a bound LIMIT anyway
-    .subquery()
-)
-_REPEAT_CUSTOMERS = Prepared(sa_select(func.count()).select_from(_OTHER_CUSTOMERS))
 UNVERIFIED_CHANNEL = "webchat"
 """Anyone can be a new web-chat customer by clearing a cookie, and nothing verifies the contact
 they type, so the repeat rule counts only customers the platform vouches for (Telegram, WeChat,
@@ -206,21 +180,19 @@ class TicketDesk:
             return
         needed = self.settings.repeat_customers
         me = 0 if ticket.channel == UNVERIFIED_CHANNEL else 1  # see UNVERIFIED_CHANNEL
-        [others] = _REPEAT_CUSTOMERS.execute(
-            work.session.connection(),
-            {
-                "target": ticket.target,
-                "category": ticket.category,
-                "kind": "complaint",
-                "since": work.now - timedelta(days=self.settings.repeat_days),
-                "cancelled": "cancelled",
-                "me": ticket.customer_id,
-                "unverified": UNVERIFIED_CHANNEL,
-                "enough": needed - me,
-                "skip": 0,
-            },
-        ).fetchone()
-        customers = int(others) + me  # this ticket's customer, if counted
+        # The new ticket's own target is not written yet, so it never counts itself here.
+        others = ticket_repo.count_other_customers(
+            work.session,
+            target=ticket.target,
+            category=ticket.category,
+            kind="complaint",
+            since=work.now - timedelta(days=self.settings.repeat_days),
+            not_status="cancelled",
+            not_customer=ticket.customer_id,
+            not_channel=UNVERIFIED_CHANNEL,
+            enough=needed - me,
+        )
+        customers = others + me  # this ticket's customer, if counted
         if customers >= needed:
             reason = (
                 f"at least {customers} customers complained about {ticket.target} ({ticket.category}) "
@@ -709,21 +681,11 @@ class TicketDesk:
         transaction: most clocks are met before their warning, and a major complaint's intake
         wrote twelve follow-ups where six now do (bench/RESULTS.md)."""
         assert ticket.id is not None
-        _DEADLINE_INSERT.execute_many(
-            work.session.connection(),
-            [
-                {
-                    "ticket_id": ticket.id,
-                    "name": deadline.name,
-                    "started_at": work.now,
-                    "due_at": deadline.due,
-                    "warn_at": deadline.warn_at,
-                    "met_at": None,
-                    "warned_at": None,
-                    "breached_at": None,
-                }
-                for deadline in deadlines
-            ],
+        ticket_repo.add_deadlines(
+            work.session,
+            ticket_id=ticket.id,
+            started_at=work.now,
+            deadlines=[(d.name, d.due, d.warn_at) for d in deadlines],
         )
         work.follow_ups_at(ticket, [("sla_warn", d.warn_at, {"deadline": d.name}) for d in deadlines])
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.channels.base import OutboundMessage
@@ -22,29 +20,10 @@ from bot.delivery import OutboxItem
 from bot.lifecycle.routing import StaffMember, named_staff
 from bot.lifecycle.states import OPEN
 from dialogues.types import Button
-from storage.models import ConsoleUser, Conversation, Customer, FollowUp, Staff, StaffAlert, Ticket
-from storage.prepared import Prepared
+from storage.models import ConsoleUser, Conversation, Customer, FollowUp, Ticket
+from storage.repositories import staff as staff_repo
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
-
-# Rows a unit of work only ever inserts go straight to its connection: a new ticket writes a
-# dozen follow-ups and several alerts and events, and ORM objects cost more than the inserts.
-_FOLLOW_UP_INSERT = Prepared(insert(FollowUp.__table__))  # type: ignore[attr-defined]
-_ALERT_INSERT = Prepared(insert(StaffAlert.__table__))  # type: ignore[attr-defined]
-# Routing reads these for every new ticket; as prepared selects they skip the ORM's compile.
-_STAFF = Staff.__table__  # type: ignore[attr-defined]
-_ACTIVE_STAFF = Prepared(
-    sa_select(_STAFF.c.username, _STAFF.c.name, _STAFF.c.department, _STAFF.c.role, _STAFF.c.employee_no)
-    .where(_STAFF.c.active == bindparam("active"))
-    .order_by(_STAFF.c.username)
-)
-_OPEN_STATUSES = {f"open_{i}": status for i, status in enumerate(sorted(OPEN))}
-_OPEN_LOAD = Prepared(
-    select(Ticket.assignee, func.count())
-    .where(col(Ticket.status).in_([bindparam(key) for key in _OPEN_STATUSES]))
-    .where(col(Ticket.assignee).is_not(None))
-    .group_by(col(Ticket.assignee))
-)
 
 
 @dataclass
@@ -82,16 +61,8 @@ class Work:
     def alert(self, username: str | None, ticket: Ticket, kind: str, text: str) -> None:
         if not username:
             return
-        _ALERT_INSERT.execute(
-            self.session.connection(),
-            {
-                "username": username,
-                "ticket_id": ticket.id,
-                "kind": kind,
-                "text": text,
-                "created_at": self.now,
-                "read_at": None,
-            },
+        ticket_repo.add_alert(
+            self.session, username=username, ticket_id=ticket.id, kind=kind, text=text, now=self.now
         )
 
     def follow_up(self, ticket: Ticket, kind: str, due: datetime, **data: Any) -> None:
@@ -102,23 +73,7 @@ class Work:
         assert ticket.id is not None
         if not rows:
             return
-        _FOLLOW_UP_INSERT.execute_many(
-            self.session.connection(),
-            [
-                {
-                    "ticket_id": ticket.id,
-                    "kind": kind,
-                    "due_at": due,
-                    "data": data,
-                    "status": "pending",
-                    "scheduled": False,
-                    "created_at": self.now,
-                    "fired_at": None,
-                    "outcome": None,
-                }
-                for kind, due, data in rows
-            ],
-        )
+        ticket_repo.add_follow_ups(self.session, ticket_id=ticket.id, rows=rows, now=self.now)
         self.count_follow_ups(min(due for _, due, _ in rows), count=len(rows))
 
     def count_follow_ups(self, due: datetime, *, count: int = 1) -> None:
@@ -188,8 +143,7 @@ class Work:
 
 
 def staff_directory(session: Session) -> list[StaffMember]:
-    rows = _ACTIVE_STAFF.execute(session.connection(), {"active": True}).fetchall()
-    return [StaffMember(*row) for row in rows]
+    return [StaffMember(*row) for row in staff_repo.active(session.connection())]
 
 
 def named_people(
@@ -216,5 +170,4 @@ def open_load(session: Session, *, flush: bool = True) -> dict[str, int]:
     when nothing in this unit of work assigned a ticket yet (a flush costs as much as the query)."""
     if flush:
         session.flush()  # an assignment made earlier in this unit of work counts
-    rows = _OPEN_LOAD.execute(session.connection(), _OPEN_STATUSES).fetchall()
-    return {str(name): int(count) for name, count in rows}
+    return ticket_repo.open_load(session, statuses=OPEN)

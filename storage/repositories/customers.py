@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from storage.models import Customer
 
@@ -35,3 +36,8 @@ def touch_inbound(session: Session, *, customer_id: int, at: datetime) -> None:
         customer.last_inbound_at = at
         customer.unreachable = False
         session.add(customer)
+
+
+def set_phone(session: Session, *, customer_id: int, phone: str) -> None:
+    """The number on file, straight on the session's connection (no customer object to load)."""
+    session.connection().execute(update(Customer).where(col(Customer.id) == customer_id).values(phone=phone))

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import Connection, bindparam, func
+from sqlalchemy import Connection, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import FlowVersion
-from storage.prepared import Prepared
 
 _FLOWS = FlowVersion.__table__  # type: ignore[attr-defined]
-_LIVE_VERSION = Prepared(
-    select(_FLOWS.c.version)
-    .where(_FLOWS.c.name == bindparam("k_name"), _FLOWS.c.live == bindparam("k_live"))
-    .order_by(_FLOWS.c.version.desc())
-)
 
 
 def sha256(text: str) -> str:
@@ -32,8 +27,13 @@ def live(session: Session, *, name: str) -> FlowVersion | None:
 
 def live_version(conn: Connection, *, name: str) -> int | None:
     """The live version's number only: every new conversation asks, and the content is cached."""
-    found = _LIVE_VERSION.execute(conn, {"k_name": name, "k_live": True}).fetchone()
-    return None if found is None else int(found[0])
+    found = conn.execute(
+        sa_select(_FLOWS.c.version)
+        .where(_FLOWS.c.name == name, _FLOWS.c.live.is_(True))
+        .order_by(_FLOWS.c.version.desc())
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
 
 
 def get(session: Session, *, name: str, version: int) -> FlowVersion | None:

@@ -1,27 +1,26 @@
-"""Tickets, their numbers and their audit trail."""
+"""Tickets, their numbers and their audit trail, and the rows a ticket's lifecycle only ever
+inserts (SLA clocks, follow-ups, staff alerts): those go straight to the session's connection,
+as a new ticket writes a dozen of them and ORM objects cost more than the inserts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.models import Ticket, TicketEvent, TicketSequence
-from storage.prepared import Prepared, insert_ignoring_conflicts
+from storage.models import FollowUp, StaffAlert, Ticket, TicketDeadline, TicketEvent, TicketSequence
+from storage.sql import insert_ignoring_conflicts
 from storage.types import utcnow
 
-_EVENT_INSERT = Prepared(insert(TicketEvent.__table__))  # type: ignore[attr-defined]
+_EVENTS = TicketEvent.__table__  # type: ignore[attr-defined]
 _SEQUENCES = TicketSequence.__table__  # type: ignore[attr-defined]
-_SEQUENCE_START = insert_ignoring_conflicts(_SEQUENCES)
-_SEQUENCE_NEXT = Prepared(
-    update(_SEQUENCES)
-    .where(_SEQUENCES.c.day == bindparam("k_day"))
-    .values(last=_SEQUENCES.c.last + bindparam("k_step"))
-    .returning(_SEQUENCES.c.last)
-)
+_DEADLINES = TicketDeadline.__table__  # type: ignore[attr-defined]
+_FOLLOW_UPS = FollowUp.__table__  # type: ignore[attr-defined]
+_ALERTS = StaffAlert.__table__  # type: ignore[attr-defined]
 
 
 def next_number(session: Session, *, local_day: date) -> str:
@@ -32,8 +31,13 @@ def next_number(session: Session, *, local_day: date) -> str:
     """
     day = local_day.strftime("%y%m%d")
     conn = session.connection()
-    _SEQUENCE_START[conn.dialect.name].execute(conn, {"day": day, "last": 0})
-    [last] = _SEQUENCE_NEXT.execute(conn, {"k_day": day, "k_step": 1}).fetchone()
+    conn.execute(insert_ignoring_conflicts(conn, _SEQUENCES), {"day": day, "last": 0})
+    last = conn.execute(
+        update(_SEQUENCES)
+        .where(_SEQUENCES.c.day == day)
+        .values(last=_SEQUENCES.c.last + 1)
+        .returning(_SEQUENCES.c.last)
+    ).scalar_one()
     return f"{day}{int(last):04d}"
 
 
@@ -50,8 +54,8 @@ def add_event(
 ) -> None:
     """Append to the audit trail, written at once on the session's connection: events are never
     changed, so building an ORM object for each (a new ticket writes several) was pure cost."""
-    _EVENT_INSERT.execute(
-        session.connection(),
+    session.connection().execute(
+        insert(_EVENTS),
         {
             "ticket_id": ticket_id,
             "at": at or utcnow(),
@@ -62,6 +66,123 @@ def add_event(
             "note": note,
         },
     )
+
+
+def add_deadlines(
+    session: Session,
+    *,
+    ticket_id: int,
+    started_at: datetime,
+    deadlines: Sequence[tuple[str, datetime, datetime]],
+) -> None:
+    """A new ticket's SLA clocks (name, due, warn at), in one statement: nothing is there to
+    look up or replace yet."""
+    if not deadlines:
+        return
+    session.connection().execute(
+        insert(_DEADLINES),
+        [
+            {
+                "ticket_id": ticket_id,
+                "name": name,
+                "started_at": started_at,
+                "due_at": due,
+                "warn_at": warn_at,
+                "met_at": None,
+                "warned_at": None,
+                "breached_at": None,
+            }
+            for name, due, warn_at in deadlines
+        ],
+    )
+
+
+def add_follow_ups(
+    session: Session, *, ticket_id: int, rows: Sequence[tuple[str, datetime, dict[str, Any]]], now: datetime
+) -> None:
+    """Pending follow-ups (kind, due, data) for the scheduler, in one statement."""
+    if not rows:
+        return
+    session.connection().execute(
+        insert(_FOLLOW_UPS),
+        [
+            {
+                "ticket_id": ticket_id,
+                "kind": kind,
+                "due_at": due,
+                "data": data,
+                "status": "pending",
+                "scheduled": False,
+                "created_at": now,
+                "fired_at": None,
+                "outcome": None,
+            }
+            for kind, due, data in rows
+        ],
+    )
+
+
+def add_alert(
+    session: Session, *, username: str, ticket_id: int | None, kind: str, text: str, now: datetime
+) -> None:
+    """An unread alert in a staff member's console."""
+    session.connection().execute(
+        insert(_ALERTS),
+        {
+            "username": username,
+            "ticket_id": ticket_id,
+            "kind": kind,
+            "text": text,
+            "created_at": now,
+            "read_at": None,
+        },
+    )
+
+
+def count_other_customers(
+    session: Session,
+    *,
+    target: str,
+    category: str,
+    kind: str,
+    since: datetime,
+    not_status: str,
+    not_customer: int,
+    not_channel: str,
+    enough: int,
+) -> int:
+    """How many other customers have a ticket of ``kind`` on this category and target since
+    ``since`` (not in ``not_status``, not from ``not_channel``), counted only up to ``enough``:
+    the repeat rule needs to know whether its threshold is reached, not the total, and a count
+    of every match grew with the table (780 us at 1 200 tickets on one target, bench/RESULTS.md).
+    Served by ``ix_tickets_repeat``."""
+    others = (
+        sa_select(col(Ticket.customer_id))
+        .distinct()
+        .where(
+            col(Ticket.target) == target,
+            col(Ticket.category) == category,
+            col(Ticket.kind) == kind,
+            col(Ticket.created_at) >= since,
+            col(Ticket.status) != not_status,
+            col(Ticket.customer_id) != not_customer,
+            col(Ticket.channel) != not_channel,
+        )
+        .limit(enough)
+        .subquery()
+    )
+    return int(session.connection().execute(sa_select(func.count()).select_from(others)).scalar_one())
+
+
+def open_load(session: Session, *, statuses: Collection[str]) -> dict[str, int]:
+    """Tickets in ``statuses`` per assignee, read from ``ix_tickets_open_load`` alone (what the
+    session flushed so far counts)."""
+    rows = session.connection().execute(
+        sa_select(col(Ticket.assignee), func.count())
+        .where(col(Ticket.status).in_(sorted(statuses)), col(Ticket.assignee).is_not(None))
+        .group_by(col(Ticket.assignee))
+    )
+    return {str(name): int(count) for name, count in rows}
 
 
 def by_number(session: Session, *, number: str) -> Ticket | None:

@@ -1,6 +1,6 @@
 """A finished intake becomes a stored ticket on both backends: every collected field reads back
-from a fresh session, and changes made to the returned ticket in the same transaction are saved
-as an update of that row, by the ORM or, for the desk's routing, by ``write_changes``."""
+from a fresh session, and changes made to the returned ticket in the same transaction (the
+desk's routing) are saved by the ORM's flush as an update of that row."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
-from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, col, select
 
-from bot.ticket_intake import CreatedTicket, create_ticket, write_changes
+from bot.ticket_intake import CreatedTicket, create_ticket
 from dialogues.state import CreateTicket
 from storage.db import make_unpooled_engine
 from storage.models import Customer, Ticket, TicketEvent
@@ -52,6 +51,7 @@ def _create(session: Session) -> CreatedTicket:
 
 def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: str) -> None:
     engine = make_unpooled_engine(db_url)
+    statements: list[str] = []
     try:
         with Session(engine) as session:
             ticket = _create(session).ticket
@@ -59,7 +59,10 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
             made = ticket.model_dump()  # every column set, as on a row read back
             ticket.assignee = "lisi"  # as the desk does in the same transaction
             ticket.status = "acknowledged"
+            ticket.severity_reasons = [{"rule": "repeat_complaint", "reason": "3 位顾客"}]
+            ticket.recused = ["zhangsan"]
             session.add(ticket)
+            event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
             session.commit()
         with Session(engine) as session:
             [stored] = session.exec(select(Ticket)).all()
@@ -80,39 +83,19 @@ def test_a_new_ticket_reads_back_and_takes_later_changes_as_an_update(db_url: st
         )
         assert stored.attachments == FIELDS["evidence"] and stored.details == {"where": "北京朝阳门店"}
         assert (stored.customer_id, stored.channel, stored.language) == (customer_id, "console", "zh")
-        assert stored.created_at == NOW and stored.severity_reasons == [] and stored.recused == []
-        assert [(e.ticket_id, e.action) for e in events] == [(stored.id, "created")]
-        assert customer is not None and customer.phone == "13800138000"
-        assert made == {**stored.model_dump(), "assignee": None, "status": "new"}
-    finally:
-        engine.dispose()
-
-
-def test_write_changes_saves_the_changed_columns_and_leaves_the_orm_nothing_to_flush(db_url: str) -> None:
-    engine = make_unpooled_engine(db_url)
-    orm_statements: list[str] = []
-    try:
-        with Session(engine) as session:
-            ticket = _create(session).ticket
-            ticket.assignee, ticket.status, ticket.department = "lisi", "escalated", "quality"
-            ticket.severity = "major"
-            ticket.severity_reasons = [{"rule": "repeat_complaint", "reason": "3 位顾客"}]
-            ticket.recused = ["zhangsan"]
-            write_changes(session, ticket)
-            assert instance_state(ticket).committed_state == {} and not session.dirty
-            write_changes(session, ticket)  # nothing changed since: no statement
-            event.listen(engine, "before_cursor_execute", lambda *args: orm_statements.append(args[2]))
-            session.commit()
-        with Session(engine) as session:
-            [stored] = session.exec(select(Ticket)).all()
-        assert not [sql for sql in orm_statements if sql.lstrip().upper().startswith("UPDATE")]
-        assert (stored.assignee, stored.status, stored.department, stored.severity) == (
-            "lisi",
-            "escalated",
-            "quality",
-            "major",
-        )
+        assert stored.created_at == NOW and stored.updated_at == NOW
         assert stored.severity_reasons == [{"rule": "repeat_complaint", "reason": "3 位顾客"}]
-        assert stored.recused == ["zhangsan"] and stored.description == FIELDS["description"]
+        assert stored.recused == ["zhangsan"]
+        assert [(e.ticket_id, e.action) for e in events] == [(stored.id, "created")]
+        changes = [sql for sql in statements if sql.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+        assert len(changes) == 1 and changes[0].lstrip().upper().startswith("UPDATE TICKETS")
+        assert customer is not None and customer.phone == "13800138000"
+        assert made == {
+            **stored.model_dump(),
+            "assignee": None,
+            "status": "new",
+            "severity_reasons": [],
+            "recused": [],
+        }
     finally:
         engine.dispose()

@@ -4,19 +4,19 @@ slower with every ticket stored)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import event
 from sqlmodel import Session
 
-from bot.lifecycle.desk import _REPEAT_CUSTOMERS
-from bot.lifecycle.work import _OPEN_LOAD, _OPEN_STATUSES, open_load
+from bot.lifecycle.work import open_load
 from storage import migrate
 from storage.db import Database
 from storage.models import Customer, Ticket
-from storage.prepared import Prepared
+from storage.repositories import tickets as ticket_repo
 from tests.databases import sqlite_url
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -48,21 +48,21 @@ def _store(db: Database, tickets: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _others(db: Database, me: int, enough: int) -> int:
-    def count(session: Session) -> int:
-        params = {
-            "target": "电热水壶",
-            "category": "product_quality",
-            "kind": "complaint",
-            "since": NOW - timedelta(days=30),
-            "cancelled": "cancelled",
-            "me": me,
-            "unverified": "webchat",
-            "enough": enough,
-            "skip": 0,
-        }
-        return int(_REPEAT_CUSTOMERS.execute(session.connection(), params).fetchone()[0])
+    return db.run_sync(lambda session: _count_others(session, me, enough))
 
-    return db.run_sync(count)
+
+def _count_others(session: Session, me: int, enough: int) -> int:
+    return ticket_repo.count_other_customers(
+        session,
+        target="电热水壶",
+        category="product_quality",
+        kind="complaint",
+        since=NOW - timedelta(days=30),
+        not_status="cancelled",
+        not_customer=me,
+        not_channel="webchat",
+        enough=enough,
+    )
 
 
 def test_the_repeat_count_skips_what_does_not_count_and_stops_at_enough(db_url: str) -> None:
@@ -108,11 +108,20 @@ def test_open_load_counts_open_tickets_per_assignee(db_url: str) -> None:
         db.close()
 
 
-def _plan(conn: Connection, prepared: Prepared, params: dict[str, Any]) -> str:
-    sql = prepared._plan(conn.dialect, tuple(params)).sql
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    rows = raw.execute(f"EXPLAIN QUERY PLAN {sql}", [0] * sql.count("?")).fetchall()
+def _plan(db: Database, query: Callable[[Session], object]) -> str:
+    """SQLite's plan for the one statement ``query`` runs, as the driver received it."""
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        db.run_sync(query)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    [(sql, params)] = [(sql, params) for sql, params in seen if sql.lstrip().upper().startswith("SELECT")]
+    rows = db.run_sync(lambda s: s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all())
     return " / ".join(str(row[-1]) for row in rows)
 
 
@@ -121,10 +130,9 @@ def test_sqlite_answers_both_from_their_composite_indexes(tmp_path: Path) -> Non
     migrate.upgrade(url)
     db = Database(url)
     try:
-        keys = ["target", "category", "kind", "since", "cancelled", "me", "unverified", "enough", "skip"]
-        repeat = db.run_sync(lambda s: _plan(s.connection(), _REPEAT_CUSTOMERS, dict.fromkeys(keys)))
+        repeat = _plan(db, lambda s: _count_others(s, me=0, enough=3))
         assert "USING INDEX ix_tickets_repeat (target=? AND category=? AND kind=? AND created_at>?)" in repeat
-        load = db.run_sync(lambda s: _plan(s.connection(), _OPEN_LOAD, dict(_OPEN_STATUSES)))
+        load = _plan(db, lambda s: open_load(s, flush=False))
         assert "USING COVERING INDEX ix_tickets_open_load" in load
     finally:
         db.close()
