@@ -83,9 +83,7 @@ class TousuApp:
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
         self.scheduler: FollowUpScheduler | None = None
         if settings.scheduler.enabled:
-            self.scheduler = FollowUpScheduler(
-                db=self.db, url=settings.database_url, service=self.tickets, settings=settings.scheduler
-            )
+            self.scheduler = FollowUpScheduler(db=self.db, service=self.tickets, settings=settings.scheduler)
         self.manager = ConversationManager(
             db=self.db,
             catalog=self.catalog,

@@ -1,4 +1,4 @@
-"""The follow-up scheduler for real: APScheduler with its job store in the bot's database, two
+"""The follow-up scheduler for real: APScheduler's jobs rebuilt from the follow_ups rows, two
 schedulers on one database (only one runs jobs), and kill -9 with follow-ups pending."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.lifecycle.desk import TicketDesk
@@ -91,6 +91,11 @@ def alert_count(db: Database) -> int:
     return len(db.run_sync(lambda s: s.exec(select(StaffAlert).where(StaffAlert.kind == "warning")).all()))
 
 
+def lease_holder(db: Database) -> str | None:
+    lease = db.run_sync(lambda s: s.get(Lease, "scheduler"))
+    return None if lease is None else lease.holder
+
+
 async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -109,7 +114,7 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
 
     services = [TicketService(db=db, desk=desk, delivery=None, clock=utcnow) for db in dbs]
     schedulers = [
-        FollowUpScheduler(db=db, url=db_url, service=svc, settings=FAST, holder=f"p{i}")
+        FollowUpScheduler(db=db, service=svc, settings=FAST, holder=f"p{i}")
         for i, (db, svc) in enumerate(zip(dbs, services, strict=True))
     ]
     try:
@@ -123,7 +128,8 @@ async def test_two_schedulers_on_one_database_only_one_runs_jobs(tmp_path: Path,
         assert alert_count(settled(0)) == len(ids)
         assert schedulers[0].fired == len(ids) and schedulers[1].fired == 0
 
-        await schedulers[0].stop()  # the leader goes away; the other takes over
+        await schedulers[0].stop()  # the leader goes away, handing the lease back; the other takes over
+        assert lease_holder(settled(0)) in (None, "p1")
         later = add_follow_ups(settled(0), ticket_id, [0.5])
         await until(lambda: schedulers[1].leading, timeout=10)
         await until(lambda: all(fired(settled(1), later).values()) and schedulers[1].fired == 1)
@@ -141,13 +147,12 @@ async def test_follow_ups_get_jobs_only_once_inside_the_horizon(tmp_path: Path) 
     db = Database(settings.database_url)
     service = TicketService(db=db, desk=TicketDesk.from_settings(settings), delivery=None, clock=utcnow)
     near_settings = FAST.model_copy(update={"horizon_minutes": 0.05})  # three seconds
-    scheduler = FollowUpScheduler(db=db, url=settings.database_url, service=service, settings=near_settings)
+    scheduler = FollowUpScheduler(db=db, service=service, settings=near_settings)
 
     def jobs_and_flags(ids: list[int]) -> tuple[set[str], list[bool]]:
         def read(session: Session) -> tuple[set[str], list[bool]]:
             rows = session.exec(select(FollowUp).where(col(FollowUp.id).in_(ids)).order_by(col(FollowUp.id)))
-            jobs = {str(r[0]) for r in session.execute(text("SELECT id FROM apscheduler_jobs"))}
-            return jobs, [r.scheduled for r in rows]
+            return scheduler.job_ids(), [r.scheduled for r in rows]
 
         return db.run_sync(read)
 
@@ -162,6 +167,61 @@ async def test_follow_ups_get_jobs_only_once_inside_the_horizon(tmp_path: Path) 
         # the row is claimed inside the job; the scheduler counts the job once it has returned
         await until(lambda: scheduler.fired == 2, timeout=5)
         assert alert_count(db) == 2
+    finally:
+        await scheduler.stop()
+        db.close()
+
+
+async def test_a_new_leader_rebuilds_jobs_its_predecessor_held(tmp_path: Path, db_url: str) -> None:
+    """Rows a dead leader had marked scheduled fire on time under the next one: its jobs lived in
+    its memory, so the next leader makes them again from the rows."""
+    settings = make_settings(tmp_path, db_url=db_url)
+    db = Database(db_url)
+    service = TicketService(db=db, desk=TicketDesk.from_settings(settings), delivery=None, clock=utcnow)
+    scheduler = FollowUpScheduler(db=db, service=service, settings=FAST, holder="next")
+    try:
+        ticket_id = seed_ticket(db)
+        ids = add_follow_ups(db, ticket_id, [-2.0, 1.0])  # one overdue while no scheduler ran
+        db.run_sync(lambda s: s.execute(update(FollowUp).values(scheduled=True)))  # by the dead leader
+        await scheduler.start()
+        assert scheduler.leading
+        await until(lambda: all(fired(db, ids).values()), timeout=10)  # well before the 60 s sweep
+        await until(lambda: scheduler.fired == 2, timeout=5)
+        assert alert_count(db) == 2
+    finally:
+        await scheduler.stop()
+        db.close()
+
+
+async def test_a_moved_follow_up_has_one_job_at_its_new_time(tmp_path: Path, db_url: str) -> None:
+    """A follow-up moved later (as quiet hours do: new due_at, unscheduled) has its job replaced,
+    not doubled, and fires once, at the new time."""
+    settings = make_settings(tmp_path, db_url=db_url)
+    db = Database(db_url)
+    service = TicketService(db=db, desk=TicketDesk.from_settings(settings), delivery=None, clock=utcnow)
+    scheduler = FollowUpScheduler(db=db, service=service, settings=FAST)
+    try:
+        ticket_id = seed_ticket(db)
+        (moved,) = add_follow_ups(db, ticket_id, [3.0])
+        await scheduler.start()
+        assert scheduler.job_ids() == {f"fu:{moved}"}
+        later = utcnow() + timedelta(seconds=5)
+        db.run_sync(
+            lambda s: s.execute(
+                update(FollowUp).where(col(FollowUp.id) == moved).values(due_at=later, scheduled=False)
+            )
+        )
+
+        def jobs() -> list[tuple[str, datetime]]:
+            aps = scheduler.aps
+            return [] if aps is None else [(j.id, j.next_run_time) for j in aps.get_jobs()]
+
+        await until(lambda: jobs() == [(f"fu:{moved}", later)], timeout=5)  # the next sweep
+        await until(lambda: fired(db, [moved])[moved] is not None, timeout=15)
+        fired_at = fired(db, [moved])[moved]
+        assert fired_at is not None and fired_at >= later
+        await until(lambda: scheduler.fired == 1, timeout=5)
+        assert alert_count(db) == 1
     finally:
         await scheduler.stop()
         db.close()
@@ -189,8 +249,7 @@ async def test_kill_9_with_follow_ups_pending_fires_each_exactly_once(tmp_path: 
     ticket_id = seed_ticket(db)
 
     def holder() -> str | None:
-        lease = db.run_sync(lambda s: s.get(Lease, "scheduler"))
-        return None if lease is None else lease.holder
+        return lease_holder(db)
 
     first = _start_bot(tmp_path, url, log)
     try:
