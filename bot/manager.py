@@ -145,8 +145,8 @@ class ConversationManager:
         clock: Callable[[], datetime],
         tickets: TicketService | None = None,
         queue_rules: QueueRules | None = None,
-        turn_budget_s: float = 5.0,
         cache_size: int = 10_000,
+        turn_budget_s: float = 5.0,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -213,7 +213,6 @@ class ConversationManager:
         Each replay is counted on the row before it starts. A message whose turn stopped the
         process ``MAX_REPLAYS`` times (a hang, a crash in the turn itself) is recorded as failed
         instead of replayed again, so one poisonous message cannot stop the bot at every start."""
-
 
         def load(session: Session) -> list[Message]:
             return list(
@@ -399,7 +398,6 @@ class ConversationManager:
                 handoff=FAILED_TURN,
             )
         )
-
 
     @contextlib.asynccontextmanager
     async def _locked(self, key: ConversationKey) -> AsyncIterator[None]:

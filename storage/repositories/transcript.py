@@ -302,20 +302,6 @@ def mark_processed(conn: Connection, *, message_id: int, conversation_id: int | 
     conn.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(values))
 
 
-def flag_for_agents(
-    conn: Connection, *, conversation_id: int, reason: str, priority: int, now: datetime
-) -> None:
-    """Put a conversation in the agents' queue while the bot carries on: the first reason and
-    waiting time stay, the priority only rises, and a conversation a person holds is left alone."""
-    conn.execute(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.assigned_agent.is_(None))
-        .values(
-            waiting_since=func.coalesce(CONVERSATIONS.c.waiting_since, literal(now, UTCDateTime)),
-            handoff_reason=func.coalesce(CONVERSATIONS.c.handoff_reason, reason),
-            priority=case((CONVERSATIONS.c.priority < priority, priority), else_=CONVERSATIONS.c.priority),
-        )
-    )
 def mark_failed(
     conn: Connection, *, message_id: int, conversation_id: int, reason: str, now: datetime
 ) -> None:
@@ -333,6 +319,20 @@ def count_replays(conn: Connection, *, ids: list[int]) -> None:
     conn.execute(update(MESSAGES).where(MESSAGES.c.id.in_(ids)).values(attempts=MESSAGES.c.attempts + 1))
 
 
+def flag_for_agents(
+    conn: Connection, *, conversation_id: int, reason: str, priority: int, now: datetime
+) -> None:
+    """Put a conversation in the agents' queue while the bot carries on: the first reason and
+    waiting time stay, the priority only rises, and a conversation a person holds is left alone."""
+    conn.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.assigned_agent.is_(None))
+        .values(
+            waiting_since=func.coalesce(CONVERSATIONS.c.waiting_since, literal(now, UTCDateTime)),
+            handoff_reason=func.coalesce(CONVERSATIONS.c.handoff_reason, reason),
+            priority=case((CONVERSATIONS.c.priority < priority, priority), else_=CONVERSATIONS.c.priority),
+        )
+    )
 
 
 def set_language(conn: Connection, *, customer_id: int, language: str) -> None:
