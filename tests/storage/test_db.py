@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
@@ -39,7 +39,7 @@ async def test_a_locked_sqlite_database_never_stops_the_event_loop(tmp_path: Pat
     ticker = asyncio.create_task(tick())
     try:
         other.execute("BEGIN EXCLUSIVE")
-        unit = asyncio.create_task(db.run_core(lambda c: c.exec_driver_sql("SELECT 1").scalar()))
+        unit = asyncio.create_task(db.run_core(lambda c: c.execute(text("SELECT 1")).scalar()))
         await asyncio.sleep(0.6)
         assert not unit.done() and ticks >= 30  # waiting, and the loop ran all along
         other.execute("ROLLBACK")
