@@ -23,9 +23,9 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from bot.lifecycle.desk import TicketDesk
-from bot.lifecycle.service import TicketService
-from bot.scheduler import FollowUpScheduler
+from bot.services.scheduler import FollowUpScheduler
+from bot.services.ticket_desk import TicketDesk
+from bot.services.tickets import TicketService
 from bot.settings import SchedulerSettings
 from storage import migrate
 from storage.db import Database

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.process_tuning import tune_for_serving
 from bot.settings import load_settings
+from bot.web.process_tuning import tune_for_serving
 from nlu import server as rasa
 from nlu.client import CircuitBreaker, RasaNluClient
 from nlu.examples import read_examples

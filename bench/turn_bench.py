@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from bot.app import TousuApp  # noqa: E402
-from bot.process_tuning import tune_for_serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
+from bot.web.process_tuning import tune_for_serving  # noqa: E402
 from nlu.types import IntentScore, NluResult  # noqa: E402
 
 SCRIPT = [

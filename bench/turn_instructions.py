@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import SCRIPT, start_app, turn, walk_to_phases  # noqa: E402
 from bot.app import TousuApp  # noqa: E402
-from bot.delivery import MARK_SENT_DELAY_SECONDS  # noqa: E402
+from bot.services.delivery import MARK_SENT_DELAY_SECONDS  # noqa: E402
 
 CONVERSATIONS = 200
 PAUSE_SECONDS = MARK_SENT_DELAY_SECONDS + 0.01

@@ -21,7 +21,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from bot.app import TousuApp
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from tests.conftest import make_settings
 from tests.fakes import wechat_api as wx
 

@@ -16,18 +16,18 @@ from sqlmodel import Session
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
-from bot.delivery import Delivery
-from bot.flow_catalog import FlowCatalog
-from bot.handoff import Handoff
-from bot.lifecycle.desk import TicketDesk
-from bot.lifecycle.service import TicketService
-from bot.manager import ConversationManager
-from bot.nlu_review import NluReview
-from bot.queue_rules import QueueRules
-from bot.queue_watch import StuckWatcher
-from bot.scheduler import FollowUpScheduler
+from bot.domain.queue_rules import QueueRules
+from bot.services.delivery import Delivery
+from bot.services.flow_catalog import FlowCatalog
+from bot.services.inbox import ConversationManager
+from bot.services.nlu_review import NluReview
+from bot.services.queue_watch import StuckWatcher
+from bot.services.scheduler import FollowUpScheduler
+from bot.services.takeover import Handoff
+from bot.services.ticket_desk import TicketDesk
+from bot.services.ticket_intake import SeverityFn, no_severity
+from bot.services.tickets import TicketService
 from bot.settings import ConfigError, Settings
-from bot.ticket_intake import SeverityFn, no_severity
 from dialogues.engine import EngineOptions
 from nlu.types import NluClient
 from storage import migrate

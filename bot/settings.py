@@ -172,7 +172,7 @@ class SlaRuleSettings(_Section):
 class LifecycleSettings(_Section):
     """The complaint procedure's numbers (DOMAIN.md defaults)."""
 
-    calendar: Path = Path("bot/lifecycle/data/calendar_cn.yaml")
+    calendar: Path = Path("bot/domain/data/calendar_cn.yaml")
     sla: dict[str, SlaRuleSettings] = Field(default_factory=dict)
     warn_share: float = Field(default=0.8, gt=0, lt=1)
     departments: dict[str, str] = Field(default_factory=dict)
@@ -189,7 +189,7 @@ class LifecycleSettings(_Section):
     @field_validator("sla")
     @classmethod
     def _known_rules(cls, value: dict[str, SlaRuleSettings]) -> dict[str, SlaRuleSettings]:
-        from bot.lifecycle.sla import DEFAULT_RULES
+        from bot.domain.sla import DEFAULT_RULES
 
         unknown = sorted(set(value) - set(DEFAULT_RULES))
         if unknown:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    from bot.services.ticket_intake import SeverityFn
     from bot.settings import Settings
-    from bot.ticket_intake import SeverityFn
 
 MAJOR = "major"
 NORMAL = "normal"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle.answers import looks_like_answer
-from bot.lifecycle.desk import TicketDesk
-from bot.lifecycle.routing import StaffMember, named_staff
-from bot.privacy import mask_phones
-from bot.queue_rules import QueueRules
-from bot.ticket_intake import extract_references
+from bot.domain.privacy import mask_phones
+from bot.domain.queue_rules import QueueRules
+from bot.domain.routing import StaffMember, named_staff
+from bot.services.answers import looks_like_answer
+from bot.services.ticket_desk import TicketDesk
+from bot.services.ticket_intake import extract_references
 from dialogues import engine, inputs
 from dialogues.types import ConversationKey, InboundMessage
 from dialogues.validators import VALIDATORS, AnswerContext, parse_date

@@ -82,7 +82,7 @@ class Channel(ABC):
 
     def webhooks(self) -> dict[tuple[str, str], Webhook]:
         """Hot endpoints by (method, path), answered before FastAPI's middleware, routing and
-        dependency machinery; each handles its own errors (bot/web.py, ``TousuWeb``)."""
+        dependency machinery; each handles its own errors (bot/web/server.py, ``TousuWeb``)."""
         return {}
 
     @abstractmethod

@@ -12,7 +12,7 @@ from bot.channels.base import Channel, DeliveryLimits, OutboundMessage
 from dialogues.types import Attachment, ConversationKey, InboundMessage
 
 if TYPE_CHECKING:
-    from bot.manager import ConversationManager, TurnRecord
+    from bot.services.inbox import ConversationManager, TurnRecord
 
 
 class ConsoleChannel(Channel):

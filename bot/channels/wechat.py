@@ -9,7 +9,7 @@ message id is the last word.
 
 Stored before acknowledged: ``success`` is only answered for a message that is committed or,
 when the database did not take it within the budget, written to the durable inbound spool
-(bot/inbound_spool.py), since WeChat's three retries span ~15 s and a longer outage would lose it.
+(bot/services/inbound_spool.py), since WeChat's three retries span ~15 s and a longer outage would lose it.
 A passive answer carries only replies its turn's transaction marked delivered
 (bot/channels/passive.py), so a restart never sends them again.
 """
@@ -37,7 +37,7 @@ from bot.channels.passive import PassiveSlot
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
 from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, parse
-from bot.inbound_spool import InboundSpool
+from bot.services.inbound_spool import InboundSpool
 from dialogues.types import Attachment, Button
 from storage.models import Customer
 from storage.repositories import transcript

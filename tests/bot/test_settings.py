@@ -92,7 +92,7 @@ def test_bad_settings_fail_with_one_line_naming_the_key(
 def test_cli_reports_a_bad_setting_in_one_line_and_exit_2(tmp_path: Path) -> None:
     path = _write(tmp_path, "web:\n  port: nope\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(path), "tickets", "list"],
+        [sys.executable, "-m", "bot.cli.main", "--config", str(path), "tickets", "list"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,4 +1,4 @@
-"""``tousu flows check`` (bot/commands/flows.py), run through its own argparse registration."""
+"""``tousu flows check`` (bot/cli/flows.py), run through its own argparse registration."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import flows
+from bot.cli import flows
 from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.dialogues.test_spec import BASE, line_of

@@ -29,7 +29,7 @@ from sqlmodel import select
 from wechatpy.crypto import WeChatCrypto
 
 from bot.app import TousuApp
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from storage.models import Message
 from tests.conftest import make_settings
 from tests.fakes import wechat_api as wx

@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.app import TousuApp
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from storage.models import Message
 from tests.fakes import wechat_api as wx
 from tests.fakes.wechat_api import FakeWeChat

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import TousuApp
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from storage.db import make_unpooled_engine
 from tests.fakes import wechat_api as wx
 from tests.fakes.wechat_api import FakeWeChat

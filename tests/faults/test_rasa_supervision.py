@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import TousuApp
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from nlu.server import free_port
 from tests.conftest import make_settings
 

@@ -125,7 +125,7 @@ def test_eval_reports_the_heldout_scores_in_json(rasa_server: RasaServer, tmp_pa
         TOUSU_GENERAL__DATA_DIR=str(tmp_path),
     )
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "nlu", "eval", str(ROOT / "tests/nlu/heldout.yml"), "--json"],
+        [sys.executable, "-m", "bot.cli.main", "nlu", "eval", str(ROOT / "tests/nlu/heldout.yml"), "--json"],
         cwd=ROOT,
         env=env,
         capture_output=True,

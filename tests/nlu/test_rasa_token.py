@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.privacy import redact_handlers
+from bot.domain.privacy import redact_handlers
 from nlu import rasa_launch
 from nlu.server import RasaServer, rasa_env
 from tests.conftest import make_settings
@@ -58,7 +58,7 @@ async def test_a_started_server_shows_no_token_in_ps_or_logs_and_still_wants_it(
     started = [r.getMessage() for r in caplog.get_records("setup")]
     assert not any(server.token in message for message in started)
     # httpx logs each request's URL, query string included, at INFO: the CLI's redacting
-    # handlers (bot.privacy) hide the token even at that level
+    # handlers (bot.domain.privacy) hide the token even at that level
     redact_handlers(logging.getLogger())
     caplog.set_level(logging.INFO, logger="httpx")
     async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as http:

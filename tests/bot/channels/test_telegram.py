@@ -19,10 +19,10 @@ from bot.channels.base import DeliveryError, OutboundMessage
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import CallbackPayloads
 from bot.settings import Settings
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from dialogues.types import Button
 from storage.models import Customer, Message, Ticket
-from tests.bot.test_manager import COMPLAINT
+from tests.bot.services.test_inbox import COMPLAINT
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 

@@ -13,8 +13,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.app import TousuApp
 from bot.channels.webchat import ChatIdentity
-from bot.token_buckets import TokenBuckets
-from bot.web import CHAT_COOKIE, create_web_app
+from bot.web.server import CHAT_COOKIE, create_web_app
+from bot.web.token_buckets import TokenBuckets
 from tests.conftest import make_settings
 
 

@@ -18,11 +18,11 @@ from sqlmodel import select
 
 from bot.app import TousuApp
 from bot.channels.wechat_xml import signature
-from bot.web import create_web_app
+from bot.web.server import create_web_app
 from dialogues.types import ConversationKey, Reply
 from storage.models import Customer, Message, Ticket
 from storage.types import utcnow
-from tests.bot.test_manager import COMPLAINT
+from tests.bot.services.test_inbox import COMPLAINT
 from tests.conftest import make_settings
 from tests.fakes import wechat_api as wx
 from tests.fakes.wechat_api import FakeWeChat
@@ -308,7 +308,7 @@ async def test_voice_recognition_is_read_as_text_and_unknown_kinds_are_explained
 
 
 def test_menu_push_sends_the_configured_menu(tmp_path: Path, fake: FakeWeChat) -> None:
-    from bot.commands.wechat import push_menu
+    from bot.cli.wechat import push_menu
 
     menu = [
         {"type": "click", "name": "查询进度", "key": "progress"},
@@ -355,9 +355,9 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
 ) -> None:
     from sqlmodel import Session
 
-    from bot.console import accounts
+    from bot.web.console import accounts
     from storage.models import Conversation
-    from tests.bot.console.helpers import PASSWORD, login, page_csrf, take_and_send_file
+    from tests.bot.web.console.helpers import PASSWORD, login, page_csrf, take_and_send_file
 
     def seed(session: Session) -> None:
         accounts.add_user(session, username="wangfang", password=PASSWORD, role="agent", display_name="王芳")

@@ -1,1 +1,0 @@
-"""Ticket lifecycle: working calendar, deadlines (more to come: state machine, follow-ups)."""

@@ -1,0 +1,170 @@
+"""Firing one follow-up: claim it, reload the ticket, do what its kind says.
+
+The claim (pending -> done) and the work share one transaction, so a follow-up fires once even
+if two schedulers, a sweep and a retried job all reach it: the loser's UPDATE matches no row.
+Work that would message a customer during quiet hours is moved to the morning instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.domain import lifecycle_texts as lt
+from bot.domain.routing import supervisor_for
+from bot.domain.states import OPEN, TRANSITIONS
+from bot.services.ticket_desk import CUSTOMER_FACING, TicketDesk, language_of, survey_buttons
+from bot.services.ticket_intake import format_local
+from bot.services.work import Work, open_load, staff_directory
+from storage.models import FollowUp, Ticket, TicketDeadline
+
+
+def fire(desk: TicketDesk, work: Work, follow_up_id: int) -> str:
+    """Run follow-up ``follow_up_id`` if still pending; returns what happened (for the log)."""
+    row = work.session.get(FollowUp, follow_up_id)
+    if row is None or row.status != "pending":
+        return "already handled"
+    if row.kind in CUSTOMER_FACING and desk.quiet.contains(work.now):
+        later = desk.quiet.shift(work.now)
+        moved = work.session.execute(
+            update(FollowUp)
+            .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == "pending")
+            .values(due_at=later, scheduled=False)
+        )
+        if moved.rowcount:  # type: ignore[attr-defined]
+            work.count_follow_ups(later)  # the scheduler gives it a new job
+        return "moved out of quiet hours"
+    claimed = work.session.execute(
+        update(FollowUp)
+        .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == "pending")
+        .values(status="done", fired_at=work.now)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return "already handled"
+    ticket = work.session.get(Ticket, row.ticket_id)
+    if ticket is None:
+        return "ticket gone"
+    outcome = _KINDS[row.kind](desk, work, ticket, row)
+    work.session.execute(update(FollowUp).where(col(FollowUp.id) == follow_up_id).values(outcome=outcome))
+    return outcome
+
+
+def _running_clock(work: Work, ticket: Ticket, row: FollowUp) -> TicketDeadline | None:
+    """The follow-up's SLA clock if it is still running on a live ticket."""
+    query = select(TicketDeadline).where(
+        TicketDeadline.ticket_id == ticket.id, TicketDeadline.name == str(row.data.get("deadline"))
+    )
+    clock = work.session.exec(query).first()
+    if clock is None or clock.met_at is not None or ticket.status not in OPEN | {"resolved"}:
+        return None
+    return clock
+
+
+def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    """Near the deadline: warn the handler, and only now write the breach follow-up (a met clock
+    never needs one). It shares the warning's transaction, so a restart loses neither."""
+    clock = _running_clock(work, ticket, row)
+    if clock is None:
+        return "deadline met"
+    clock.warned_at = work.now
+    work.session.add(clock)
+    work.follow_up(ticket, "sla_breach", clock.due_at, deadline=clock.name)
+    work.event(ticket, "sla_warning", actor="system", after={"deadline": clock.name})
+    who = ticket.assignee or _supervisor(work, ticket)
+    work.alert(
+        who,
+        ticket,
+        "warning",
+        lt.staff_text(
+            "warning",
+            number=ticket.number,
+            deadline=lt.DEADLINE_NAMES.get(clock.name, clock.name),
+            due=format_local(clock.due_at, desk.tz, "zh"),
+        ),
+    )
+    return "handler warned"
+
+
+def _breach(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    """Past the deadline: urge the handler and escalate to the supervisor."""
+    clock = _running_clock(work, ticket, row)
+    if clock is None:
+        return "deadline met"
+    if clock.breached_at is not None:  # a breach follow-up written before warnings wrote them
+        return "already breached"
+    clock.breached_at = work.now
+    work.session.add(clock)
+    name = lt.DEADLINE_NAMES.get(clock.name, clock.name)
+    work.event(ticket, "sla_breached", actor="system", after={"deadline": clock.name})
+    work.event(ticket, "urged", actor="system", after={"to": ticket.assignee}, note=clock.name)
+    work.alert(ticket.assignee, ticket, "urge", lt.staff_text("urge", number=ticket.number, deadline=name))
+    sup = _supervisor(work, ticket)
+    if sup is not None:
+        ticket.escalated_to = sup
+        work.alert(sup, ticket, "breach", lt.staff_text("breach", number=ticket.number, deadline=name))
+        work.event(ticket, "escalated_to_supervisor", actor="system", after={"to": sup}, note=clock.name)
+    if ticket.status != "escalated" and "escalated" in TRANSITIONS[ticket.status]:
+        desk.move(work, ticket, "escalated", actor="system", note=f"deadline {clock.name} missed")
+    work.session.add(ticket)
+    return "urged and escalated"
+
+
+def _callback(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    """回访: ask how it went, with the 1-5 survey, and one reminder later."""
+    return "survey sent" if desk.ask_survey(work, ticket, actor="system") else "nothing to ask"
+
+
+def _remind(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    if ticket.awaiting != "survey":
+        return "already answered"
+    language = language_of(ticket)
+    work.tell(
+        ticket,
+        lt.customer_text("survey_reminder", language, number=ticket.number),
+        buttons=survey_buttons(ticket),
+    )
+    return "reminded"
+
+
+def _auto_close(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
+    if ticket.status != "resolved":
+        return "not resolved"
+    language = language_of(ticket)
+    desk.move(work, ticket, "closed", actor="system", note="no answer from the customer", tell=False)
+    work.tell(
+        ticket,
+        lt.customer_text(
+            "auto_closed", language, number=ticket.number, appeal_until=desk.appeal_until(ticket, language)
+        ),
+    )
+    return "closed"
+
+
+def _supervisor(work: Work, ticket: Ticket) -> str | None:
+    staff = staff_directory(work.session)
+    sup = supervisor_for(
+        staff, department=ticket.department or "", recused=ticket.recused, load=open_load(work.session)
+    )
+    return None if sup is None else sup.username
+
+
+def due_ids(work: Work, now: datetime, *, limit: int = 500) -> list[int]:
+    """Pending follow-ups already due, oldest first (the sweep's and the tests' view)."""
+    query = (
+        select(FollowUp.id)
+        .where(FollowUp.status == "pending", col(FollowUp.due_at) <= now)
+        .order_by(col(FollowUp.due_at), col(FollowUp.id))
+        .limit(limit)
+    )
+    return [int(i) for i in work.session.exec(query).all() if i is not None]
+
+
+_KINDS = {
+    "sla_warn": _warn,
+    "sla_breach": _breach,
+    "callback": _callback,
+    "survey_reminder": _remind,
+    "auto_close": _auto_close,
+}

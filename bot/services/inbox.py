@@ -1,0 +1,987 @@
+"""The conversation manager: the only place where a message meets storage, NLU and the engine.
+
+For each inbound message: store it (a duplicate delivery stops here), then under the
+conversation's lock load the state, ask the NLU if the step wants it, run the pure engine, and
+save state, transcript, outbox rows and the effects' database work in one transaction. Only
+after the commit do the replies go to the delivery queues. A message stored but never answered
+(a crash, a locked database) is found again by ``recover`` on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, update
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from bot.channels.base import OutboundMessage
+from bot.channels.passive import PassiveSlot
+from bot.domain import texts
+from bot.domain.privacy import mask_phones
+from bot.domain.queue_rules import PRIORITY_ANGRY, QueueRules
+from bot.services import answers, turn_budget
+from bot.services.delivery import Delivery, OutboxItem
+from bot.services.flow_catalog import FlowCatalog
+from bot.services.lru import LruCache
+from bot.services.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
+from bot.services.tickets import TicketService
+from bot.services.work import Work
+from dialogues import engine
+from dialogues.engine import EngineOptions
+from dialogues.state import (
+    ConversationState,
+    CreateTicket,
+    EndConversation,
+    RequestHandoff,
+    ShowProgress,
+    Turn,
+)
+from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
+from nlu.types import NluClient, NluResult
+from storage.db import Database, session_on
+from storage.models import UNANSWERED, Conversation, Customer, Message
+from storage.repositories import tickets as ticket_repo
+from storage.repositories import transcript
+
+log = logging.getLogger(__name__)
+
+TOUCH_EVERY = timedelta(seconds=60)
+T = TypeVar("T")
+HandBack = Literal["resume", "menu", "idle"]
+RELEASED: dict[str, Any] = {
+    "status": "bot",
+    "assigned_agent": None,
+    "handoff_reason": None,
+    "waiting_since": None,
+    "priority": 0,
+    "queue_department": None,
+    "taken_at": None,
+}
+"""The conversation columns of a conversation no person holds or waits for."""
+
+
+MAX_REPLAYS = 2
+"""How often ``recover()`` replays one message whose turn never finished before giving up on it:
+once for an ordinary crash, once more in case the crash was elsewhere."""
+
+FAILED_TURN = "turn_failed"
+"""The queue reason of a conversation whose turn failed and was recorded."""
+
+
+class DatabaseBusy(Exception):
+    """The database refused the turn on every retry; the message stays for recovery."""
+
+
+class StaleConversation(Exception):
+    """Another writer saved the conversation first; the turn is recomputed."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    row_id: int
+    inbound: InboundMessage
+    conversation_id: int | None = None  # the row's, when stored
+    passive: PassiveSlot | None = None  # the callback's open answer, if it may carry the replies
+
+
+@dataclass(slots=True)
+class _Cached:
+    conversation_id: int
+    customer_id: int
+    version: int
+    state: ConversationState | None
+    status: str
+    assigned_agent: str | None
+    phone: str | None
+    language: str
+    touched: datetime | None = None  # when we last wrote Customer.last_inbound_at
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """What one processed message produced; handed to listeners (console, tests, metrics)."""
+
+    key: ConversationKey
+    conversation_id: int
+    inbound: InboundMessage
+    replies: tuple[OutboundMessage, ...]
+    state: ConversationState | None
+    handoff: str | None = None
+    tickets: tuple[str, ...] = ()
+    to_agent: bool = False
+
+
+@dataclass(slots=True)
+class _SaveResult:
+    outbox: list[OutboxItem] = field(default_factory=list)
+    replies: list[OutboundMessage] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
+    version: int = 0
+    lifecycle: list[Work] = field(default_factory=list)
+
+
+class ConversationManager:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: FlowCatalog,
+        delivery: Delivery,
+        nlu: NluClient | None,
+        default_flow: str,
+        tz: ZoneInfo,
+        default_language: Language = "zh",
+        options: EngineOptions | None = None,
+        severity: SeverityFn = no_severity,
+        clock: Callable[[], datetime],
+        tickets: TicketService | None = None,
+        queue_rules: QueueRules | None = None,
+        cache_size: int = 10_000,
+        turn_budget_s: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.delivery = delivery
+        self.nlu = nlu
+        self.default_flow = default_flow
+        self.tz = tz
+        self.default_language: Language = default_language
+        self.options = options or EngineOptions()
+        self.severity = severity
+        self.clock = clock
+        self.tickets = tickets
+        self.queue_rules = queue_rules or QueueRules()
+        self.turn_budget_s = turn_budget_s
+        self.listeners: list[Callable[[TurnRecord], None]] = []
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._lock_users: dict[ConversationKey, int] = {}
+        self._pending: dict[ConversationKey, list[_Pending]] = {}
+        # states of recent conversations, bounded: a new chat identity costs one entry at most
+        self._cache: LruCache[ConversationKey, _Cached] = LruCache(cache_size)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ----------------------------------------------------------------- intake of messages
+    async def accept(self, inbound: InboundMessage) -> bool:
+        """Store the message and process it in the background; False for a duplicate. Returns
+        once the message is committed (channels acknowledge deliveries on that)."""
+        stored = await self._store(inbound)
+        if stored is None:
+            return False
+        await stored
+        task = asyncio.create_task(self._process_logged(inbound.key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> bool:
+        """Store and process the message before returning; False for a duplicate.
+
+        The message's row is written first, but its commit may be the turn's own: the caller
+        hears nothing before the turn's commit, which is the same as the message's or a later
+        one (groups commit in order), and a failed turn leaves the message committed for
+        recovery. One commit per turn instead of two (bench/RESULTS.md). ``passive``: the
+        caller's open HTTP answer; its ``stored`` is set at the message's commit, and the turn
+        may claim it for its replies (bot/channels/passive.py)."""
+        stored = await self._store(inbound, passive)
+        if stored is None:
+            return False
+        if passive is not None:
+            asyncio.ensure_future(stored).add_done_callback(partial(_on_stored, passive))
+        try:
+            await self.process(inbound.key)
+        finally:
+            await stored
+        return True
+
+    async def drain(self) -> None:
+        """Wait for background processing started by ``accept``."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def recover(self) -> int:
+        """Process messages stored before a crash but never answered; returns how many.
+
+        Each replay is counted on the row before it starts. A message whose turn stopped the
+        process ``MAX_REPLAYS`` times (a hang, a crash in the turn itself) is recorded as failed
+        instead of replayed again, so one poisonous message cannot stop the bot at every start."""
+
+        def load(session: Session) -> list[Message]:
+            return list(
+                session.exec(
+                    select(Message)
+                    .where(UNANSWERED)  # as the partial index spells it, so SQLite uses it
+                    .order_by(col(Message.id))
+                ).all()
+            )
+
+        rows = await self.db.run(load)
+        if rows:
+            ids = [row.id for row in rows if row.id is not None]
+            await self.db.run_core(lambda c: transcript.count_replays(c, ids=ids))
+        keys: list[ConversationKey] = []
+        failed: list[tuple[ConversationKey, _Pending, str]] = []
+        for row in rows:
+            assert row.id is not None
+            key = ConversationKey(row.channel, row.user_id)
+            inbound = InboundMessage(
+                key=key,
+                text=row.text,
+                message_id=row.channel_message_id or f"row-{row.id}",
+                received_at=row.created_at,
+                payload=row.payload,
+                attachments=tuple(Attachment(**a) for a in row.attachments),
+                kind=row.kind,
+            )
+            if row.attempts >= MAX_REPLAYS:
+                reason = f"the process stopped during this turn {row.attempts + 1} times"
+                failed.append((key, _Pending(row.id, inbound), reason))
+                continue
+            queue = self._pending.setdefault(key, [])
+            if all(p.row_id != row.id for p in queue):
+                queue.append(_Pending(row.id, inbound))
+            if key not in keys:
+                keys.append(key)
+        for key, item, reason in failed:
+            await self._record_failure(key, item, reason)
+        for key in keys:
+            await self._process_logged(key)
+        if rows:
+            log.info("recovered %d unanswered message(s) in %d conversation(s)", len(rows), len(keys))
+        return len(rows)
+
+    def forget(self, key: ConversationKey) -> None:
+        """Drop the cached state, e.g. after the console changed the conversation row."""
+        self._cache.pop(key, None)
+
+    def forget_customer(self, key: ConversationKey) -> int:
+        """After an erasure: drop the cached state and the replies still queued in memory for
+        this chat (their rows are gone); returns how many replies will not be sent."""
+        self._cache.pop(key, None)
+        return self.delivery.drop(key.channel, key.user_id)
+
+    # ----------------------------------------------------------------- storing
+    async def _store(
+        self, inbound: InboundMessage, passive: PassiveSlot | None = None
+    ) -> Awaitable[None] | None:
+        """Write the message (None for a duplicate); the awaitable is its commit."""
+        try:
+            return await self._store_as(inbound, self._cache.get(inbound.key), passive)
+        except transcript.StaleReference:
+            self._cache.pop(inbound.key, None)
+            return await self._store_as(inbound, None, passive)
+
+    async def _store_as(
+        self, inbound: InboundMessage, cached: _Cached | None, passive: PassiveSlot | None = None
+    ) -> Awaitable[None] | None:
+        language = _language_from_hint(inbound.language_hint, self.default_language)
+        key = inbound.key
+        # last_inbound_at feeds WeChat's 48-hour window; minute precision is plenty.
+        touch = cached is None or cached.touched is None or inbound.received_at - cached.touched > TOUCH_EVERY
+        conversation = None if cached is None else cached.conversation_id
+
+        def store(conn: Connection) -> int:
+            customer = (
+                cached.customer_id
+                if cached is not None
+                else transcript.customer_id(
+                    conn,
+                    channel=key.channel,
+                    external_id=key.user_id,
+                    language=language,
+                    name=inbound.display_name,
+                    now=inbound.received_at,
+                )
+            )
+            return transcript.insert_inbound(
+                conn,
+                customer=customer,
+                channel=key.channel,
+                user_id=key.user_id,
+                channel_message_id=inbound.message_id,
+                kind=inbound.kind,
+                text=_storable(inbound.text),
+                payload=inbound.payload,
+                attachments=[_attachment_dict(a) for a in inbound.attachments],
+                received_at=inbound.received_at,
+                touch_customer=touch,
+                conversation_id=conversation,
+            )
+
+        try:
+            row_id, committed = await self.db.start_core(store)
+        except transcript.DuplicateMessage:
+            log.info("duplicate delivery %s from %s ignored", inbound.message_id, key.channel)
+            return None
+        if touch and cached is not None:
+            cached.touched = inbound.received_at
+        self._pending.setdefault(key, []).append(_Pending(row_id, inbound, conversation, passive))
+        return committed
+
+    # ----------------------------------------------------------------- processing
+    async def _process_logged(self, key: ConversationKey) -> None:
+        try:
+            await self.process(key)
+        except Exception:
+            log.exception("processing %s failed; the message stays stored for recovery", key.channel)
+
+    async def process(self, key: ConversationKey) -> None:
+        """Work through this conversation's stored, unanswered messages in arrival order."""
+        async with self._locked(key):
+            queue = self._pending.get(key)
+            while queue:
+                queue.sort(key=lambda p: p.row_id)
+                item = queue[0]
+                try:
+                    await self._run_turn(key, item)
+                except (DatabaseBusy, asyncio.CancelledError):
+                    raise  # not the message's fault: it stays stored for recovery
+                except Exception as exc:
+                    await self._record_failure(key, item, _reason(exc))
+                queue.pop(0)
+            self._pending.pop(key, None)
+
+    async def _record_failure(self, key: ConversationKey, item: _Pending, reason: str) -> None:
+        """A turn that raised or ran over its budget: the message is marked processed with the
+        reason (``last_error``), the customer hears that it is kept and a person will answer,
+        and the conversation joins the agents' queue. Never retried, so it cannot block the
+        conversation or ``recover()``. If even this cannot be written, the message stays
+        unanswered and the next start counts it as a replay."""
+        log.error("turn for a %s conversation failed and was recorded: %s", key.channel, reason)
+        self._cache.pop(key, None)
+        try:
+            conv = await self._load(key)
+            now = self.clock()
+            result = _SaveResult()
+            language = _as_language(conv.language, self.default_language)
+
+            def record(conn: Connection) -> None:
+                transcript.mark_failed(
+                    conn,
+                    message_id=item.row_id,
+                    conversation_id=conv.conversation_id,
+                    reason=reason,
+                    now=now,
+                )
+                reply = Reply(texts.text("internal_error", language))
+                self._queue_replies(conn, key, conv, [reply], {}, result, now)
+                transcript.flag_for_agents(
+                    conn,
+                    conversation_id=conv.conversation_id,
+                    reason=FAILED_TURN,
+                    priority=PRIORITY_ANGRY,
+                    now=now,
+                )
+
+            await self.db.run_core(record)
+        except Exception:
+            log.exception("recording the failed turn failed; the message stays for recovery")
+            return
+        finally:
+            self._cache.pop(key, None)
+        self.delivery.enqueue(result.outbox)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=item.inbound,
+                replies=tuple(result.replies),
+                state=conv.state,
+                handoff=FAILED_TURN,
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, key: ConversationKey) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[key] -= 1
+            if self._lock_users[key] == 0:
+                del self._lock_users[key]
+                del self._locks[key]
+
+    async def _run_turn(self, key: ConversationKey, item: _Pending) -> None:
+        for attempt in range(5):
+            try:
+                await self._turn_once(key, item)
+                return
+            except StaleConversation:
+                self._cache.pop(key, None)
+            except OperationalError as exc:  # e.g. database locked beyond busy_timeout
+                log.warning(
+                    "database busy during a turn (attempt %d): %s",
+                    attempt + 1,
+                    exc.__class__.__name__,
+                )
+                self._cache.pop(key, None)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise DatabaseBusy(f"turn for a {key.channel} conversation failed after retries")
+
+    async def _load(self, key: ConversationKey) -> _Cached:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+
+        def load(conn: Connection) -> _Cached:
+            conv = transcript.conversation_by_key(conn, channel=key.channel, user_id=key.user_id)
+            customer = transcript.customer_profile(conn, channel=key.channel, external_id=key.user_id)
+            if customer is None:  # erased by another process since: the ORM, same transaction
+                with session_on(conn) as s:
+                    row = self._customer_again(s, key)
+                    s.commit()
+                    assert row.id is not None
+                    customer = transcript.CustomerProfile(row.id, row.phone, row.language)
+            if conv is None:
+                version, _flow = self.catalog.live_on(conn, name=self.default_flow)
+                conversation_id = transcript.new_conversation(
+                    conn,
+                    channel=key.channel,
+                    user_id=key.user_id,
+                    customer=customer.id,
+                    flow=self.default_flow,
+                    flow_version=version,
+                    now=self.clock(),
+                )
+                conv = transcript.ConversationRow(conversation_id, 0, "", "bot", None)
+            state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
+            return _Cached(
+                conversation_id=conv.id,
+                customer_id=customer.id,
+                version=conv.version,
+                state=state,
+                status=conv.status,
+                assigned_agent=conv.assigned_agent,
+                phone=customer.phone,
+                language=customer.language,
+            )
+
+        cached = await self.db.run_core(load)
+        self._cache[key] = cached
+        return cached
+
+    def _customer_again(self, session: Session, key: ConversationKey) -> Customer:
+        """The customer row went away since this process cached it (erased by another process):
+        the person writing now is a new customer, and their waiting messages move to that row."""
+        new_id = transcript.customer_id(
+            session.connection(),
+            channel=key.channel,
+            external_id=key.user_id,
+            language=self.default_language,
+            name=None,
+            now=self.clock(),
+        )
+        session.execute(
+            update(Message)
+            .where(col(Message.channel) == key.channel, col(Message.user_id) == key.user_id)
+            .where(col(Message.processed_at).is_(None))
+            .values(customer_id=new_id)
+        )
+        customer = session.get(Customer, new_id)
+        assert customer is not None
+        return customer
+
+    async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
+        conv = await self._load(key)
+        inbound = item.inbound
+        if conv.status == "agent" and conv.assigned_agent:
+            await self._to_agent(key, conv, item)
+            return
+        state = conv.state
+        fresh = state is None or state.status == "closed"
+        desk_answer = self.tickets is not None and answers.wants(inbound.payload, inbound.text, idle=fresh)
+        if (
+            desk_answer
+            and self.tickets is not None
+            and await self._answer_desk(key, conv, item, self.tickets)
+        ):
+            return
+
+        def resolve(conn: Connection) -> tuple[Any, ConversationState]:
+            if fresh:
+                version, flow = self.catalog.live_on(conn, name=self.default_flow)
+                language: Language = (
+                    state.language
+                    if state is not None
+                    else _as_language(conv.language, self.default_language)
+                )
+                new = engine.new_state(flow, version=version, language=language)
+                return flow, new
+            assert state is not None
+            return self.catalog.get_on(conn, name=state.flow, version=state.flow_version), state
+
+        cached_flow = None if fresh or state is None else self.catalog.cached(state.flow, state.flow_version)
+        if cached_flow is not None and state is not None:
+            flow, current = cached_flow, state
+        else:
+            flow, current = await self.db.run_core(resolve)
+        profile = {"phone_on_file": conv.phone} if conv.phone else {}
+        if current.profile != profile:
+            current = current.evolve(profile=profile)
+
+        nlu_result: NluResult | None = None
+        nlu_text = engine.wants_nlu(flow, current, inbound, options=self.options)
+        if nlu_text and self.nlu is not None:
+            nlu_result = await self.nlu.parse(nlu_text)
+        unsure = _unsure(nlu_text, nlu_result, self.options.confidence_threshold)
+        now = self.clock()
+        turn = await turn_budget.within(
+            self.turn_budget_s,
+            lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
+        )
+        try:
+            saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
+        except Exception:
+            if item.passive is not None:
+                item.passive.release()  # rolled back: the claimed rows were never written
+            raise
+        conv.version = saved.version
+        conv.state = turn.state
+        conv.status = "agent" if turn.state.status == "agent" else "bot"
+        self.delivery.enqueue(saved.outbox)
+        if self.tickets is not None:
+            for work in saved.lifecycle:
+                self.tickets.after_commit(work)
+        handoff = next((e.reason for e in turn.effects if isinstance(e, RequestHandoff)), None)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=inbound,
+                replies=tuple(saved.replies),
+                state=turn.state,
+                handoff=handoff,
+                tickets=tuple(saved.tickets),
+            )
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
+
+    def _save(
+        self,
+        conn: Connection,
+        key: ConversationKey,
+        conv: _Cached,
+        item: _Pending,
+        turn: Turn,
+        unsure: dict[str, Any] | None = None,
+    ) -> _SaveResult:
+        now = self.clock()
+        result = _SaveResult()
+        state = turn.state
+        language = state.language
+        values: dict[str, Any] = {}
+        prefix: list[Reply] = []
+        suffix: list[Reply] = []
+        placeholders: dict[str, str] = {}
+        session: Session | None = None
+        majors = 0
+        for effect in turn.effects:
+            if isinstance(effect, CreateTicket | ShowProgress) and session is None:
+                # Rare, richer work gets the ORM, in the same transaction as the turn.
+                session = session_on(conn)
+            if isinstance(effect, CreateTicket):
+                assert session is not None
+                customer = transcript.customer_by_id(session.connection(), conv.customer_id)
+                assert customer is not None
+                created = create_ticket(
+                    session,
+                    effect=effect,
+                    customer=customer,
+                    conversation_id=conv.conversation_id,
+                    channel=key.channel,
+                    now=now,
+                    tz=self.tz,
+                    severity=self.severity,
+                )
+                result.tickets.append(created.ticket.number)
+                placeholders["{ticket_number}"] = created.ticket.number
+                reply_by = created.reply_by
+                if self.tickets is not None:
+                    work = Work(session, now)
+                    intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
+                    reply_by = intake.reply_by
+                    suffix.extend(Reply(text) for text in intake.replies)
+                    result.lifecycle.append(work)
+                placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
+                majors += created.ticket.severity == "major"
+                if created.phone_on_file:
+                    conv.phone = created.phone_on_file
+            elif isinstance(effect, ShowProgress):
+                assert session is not None
+                prefix.extend(self._progress(session, conv.customer_id, effect.number, language))
+            elif isinstance(effect, RequestHandoff):
+                values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
+                back = self.queue_rules.agents_back(now)
+                if back is not None:
+                    suffix.append(
+                        Reply(texts.text("agents_away", language, back=format_local(back, self.tz, language)))
+                    )
+            elif isinstance(effect, EndConversation) and conv.status == "agent":
+                # the customer gave up waiting for a person (cancel): out of the queue
+                values.update(RELEASED)
+        if session is not None:
+            session.commit()  # into the turn's transaction (the session works in a savepoint)
+            session.close()
+        if state.status == "bot" and "status" not in values and conv.status == "agent":
+            values.update(RELEASED)
+        flag = self.queue_rules.flag(item.inbound.text, turn, major=majors > 0)
+        saved = transcript.save_state(
+            conn,
+            conversation_id=conv.conversation_id,
+            expected_version=conv.version,
+            values={
+                "state": state.to_json(),
+                "step": state.step,
+                "slots": _json_safe(state.slots),
+                "flow": state.flow,
+                "flow_version": state.flow_version,
+                "updated_at": now,
+                **values,
+            },
+        )
+        if not saved:
+            raise StaleConversation()
+        result.version = conv.version + 1
+        if flag is not None:
+            transcript.flag_for_agents(
+                conn, conversation_id=conv.conversation_id, reason=flag[0], priority=flag[1], now=now
+            )
+        if conv.language != language:
+            transcript.set_language(conn, customer_id=conv.customer_id, language=language)
+            conv.language = language
+        transcript.mark_processed(
+            conn,
+            message_id=item.row_id,
+            conversation_id=None if item.conversation_id == conv.conversation_id else conv.conversation_id,
+            now=now,
+        )
+        if unsure is not None:  # for the admins' NLU review
+            transcript.add_nlu_sample(conn, sample=unsure, now=now)
+        self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
+        # Last, after every statement that may wait for a lock: what remains is the commit.
+        passive = item.passive
+        if (
+            passive is not None
+            and result.outbox
+            and not any(o.message.attachments for o in result.outbox)
+            and passive.claim([o.message for o in result.outbox])
+        ):
+            ids = [o.id for o in result.outbox]
+            transcript.mark_passive(conn, ids=ids, answer_to=item.inbound.message_id, now=now)
+            result.outbox = []  # answered in the callback's HTTP response, never by the outbox
+        return result
+
+    def _queue_replies(
+        self,
+        conn: Connection,
+        key: ConversationKey,
+        conv: _Cached,
+        replies: list[Reply],
+        placeholders: dict[str, str],
+        result: _SaveResult,
+        now: datetime,
+        *,
+        author: str = "bot",
+    ) -> None:
+        rows: list[transcript.OutgoingRow] = []
+        for reply in replies:
+            text = reply.text
+            for marker, value in placeholders.items():
+                text = text.replace(marker, value)
+            rows.append(
+                transcript.OutgoingRow(
+                    text=text,
+                    buttons=[{"label": b.label, "payload": b.payload} for b in reply.buttons],
+                    attachments=[_attachment_dict(a) for a in reply.attachments],
+                    author=author,
+                )
+            )
+            result.replies.append(
+                OutboundMessage(text=text, buttons=reply.buttons, attachments=reply.attachments)
+            )
+        ids = transcript.insert_outgoing(
+            conn,
+            conversation_id=conv.conversation_id,
+            customer=conv.customer_id,
+            channel=key.channel,
+            user_id=key.user_id,
+            rows=rows,
+            now=now,
+        )
+        for row_id, message in zip(ids, result.replies, strict=True):
+            result.outbox.append(
+                OutboxItem(id=row_id, channel=key.channel, user_id=key.user_id, message=message)
+            )
+
+    def _progress(
+        self, session: Session, customer_id: int, number: str | None, language: Language
+    ) -> list[Reply]:
+        """Only the customer's own tickets; someone else's number reads as not found."""
+        if number:
+            ticket = ticket_repo.by_number(session, number=number)
+            found = [ticket] if ticket is not None and ticket.customer_id == customer_id else []
+            if not found:
+                return [Reply(texts.text("progress_not_found", language, number=number))]
+        else:
+            found = list(ticket_repo.for_customer(session, customer_id=customer_id))
+            if not found:
+                return [Reply(texts.text("progress_none", language))]
+        lines = [texts.text("progress_header", language)]
+        for ticket in found:
+            lines.append(
+                texts.text(
+                    "progress_line",
+                    language,
+                    number=ticket.number,
+                    kind=texts.kind_name(ticket.kind, language),
+                    status=texts.status_name(ticket.status, language),
+                    created=format_local(ticket.created_at, self.tz, language),
+                )
+            )
+        return [Reply("\n".join(lines))]
+
+    async def _answer_desk(
+        self, key: ConversationKey, conv: _Cached, item: _Pending, tickets: TicketService
+    ) -> bool:
+        """A reply to the desk (a proposal, a survey, an appeal): handled outside the flow."""
+        inbound = item.inbound
+
+        def run(session: Session) -> Work | None:
+            work = Work(session, self.clock())
+            handled = answers.answer(
+                tickets.desk, work, customer_id=conv.customer_id, text=inbound.text, payload=inbound.payload
+            )
+            if not handled:
+                session.rollback()
+                return None
+            session.flush()
+            transcript.mark_processed(
+                session.connection(),
+                message_id=item.row_id,
+                conversation_id=conv.conversation_id,
+                now=work.now,
+            )
+            return work
+
+        work = await self.db.run(run)
+        if work is None:
+            return False
+        tickets.after_commit(work)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=inbound,
+                replies=tuple(item.message for item in work.outbox),
+                state=conv.state,
+            )
+        )
+        return True
+
+    async def _to_agent(self, key: ConversationKey, conv: _Cached, item: _Pending) -> None:
+        """An agent holds the conversation: store it as processed and let the console show it."""
+        now = self.clock()
+
+        def mark(session: Session) -> None:
+            session.execute(
+                update(Message)
+                .where(col(Message.id) == item.row_id)
+                .values(processed_at=now, conversation_id=conv.conversation_id)
+            )
+            session.execute(
+                update(Conversation)
+                .where(col(Conversation.id) == conv.conversation_id)
+                .values(updated_at=now)
+            )
+
+        await self.db.run(mark)
+        self._notify(
+            TurnRecord(
+                key=key,
+                conversation_id=conv.conversation_id,
+                inbound=item.inbound,
+                replies=(),
+                state=conv.state,
+                to_agent=True,
+            )
+        )
+
+    async def send_as(
+        self, key: ConversationKey, replies: list[Reply], *, author: str
+    ) -> list[OutboundMessage]:
+        """Queue messages written by someone other than the engine (an agent, a follow-up job)."""
+        conv = await self._load(key)
+        now = self.clock()
+        result = _SaveResult()
+        await self.db.run_core(
+            lambda c: self._queue_replies(c, key, conv, replies, {}, result, now, author=author)
+        )
+        self.delivery.enqueue(result.outbox)
+        return result.replies
+
+    # ----------------------------------------------------------------- people taking over
+    async def change_conversation(
+        self, conversation_id: int, change: Callable[[Session, Conversation], T]
+    ) -> T:
+        """Change a conversation row for the console under the conversation's lock. The version
+        is bumped, so a turn computed meanwhile in another process is recomputed."""
+        key = await self._key_of(conversation_id)
+        async with self._locked(key):
+
+            def run(session: Session) -> T:
+                conv = session.get(Conversation, conversation_id)
+                assert conv is not None
+                result = change(session, conv)
+                conv.version += 1
+                session.add(conv)
+                return result
+
+            try:
+                return await self.db.run(run)
+            finally:
+                self._cache.pop(key, None)
+
+    async def hand_back(
+        self, conversation_id: int, *, point: HandBack, lead: list[Reply], author: str
+    ) -> list[OutboundMessage]:
+        """Give the conversation back to the bot: ``lead`` (the farewell) goes first, then the
+        question the customer was at (``resume``), the greeting (``menu``), or nothing
+        (``idle``: the next message starts afresh, e.g. after a survey went out)."""
+        key = await self._key_of(conversation_id)
+        async with self._locked(key):
+            self._cache.pop(key, None)
+            conv = await self._load(key)
+            state = conv.state
+
+            def resolve(conn: Connection) -> tuple[Any, ConversationState]:
+                if state is not None:
+                    return self.catalog.get_on(conn, name=state.flow, version=state.flow_version), state
+                version, flow = self.catalog.live_on(conn, name=self.default_flow)
+                return flow, engine.new_state(
+                    flow, version=version, language=_as_language(conv.language, self.default_language)
+                )
+
+            flow, current = await self.db.run_core(resolve)
+            now = self.clock()
+            if point == "idle":
+                turn = Turn(current.evolve(status="closed"), (), ())
+            else:
+                turn = engine.resume(flow, current, now, restart=point == "menu", options=self.options)
+            result = _SaveResult()
+
+            def save(conn: Connection) -> None:
+                ok = transcript.save_state(
+                    conn,
+                    conversation_id=conv.conversation_id,
+                    expected_version=conv.version,
+                    values={
+                        "state": turn.state.to_json(),
+                        "step": turn.state.step,
+                        "slots": _json_safe(turn.state.slots),
+                        "flow": turn.state.flow,
+                        "flow_version": turn.state.flow_version,
+                        "updated_at": now,
+                        **RELEASED,
+                    },
+                )
+                if not ok:
+                    raise StaleConversation()
+                self._queue_replies(conn, key, conv, [*lead, *turn.replies], {}, result, now, author=author)
+
+            try:
+                await self.db.run_core(save)
+            finally:
+                self._cache.pop(key, None)
+            self.delivery.enqueue(result.outbox)
+            return result.replies
+
+    async def _key_of(self, conversation_id: int) -> ConversationKey:
+        def load(session: Session) -> ConversationKey:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                raise LookupError(f"no conversation {conversation_id}")
+            return ConversationKey(conv.channel, conv.user_id)
+
+        return await self.db.run(load)
+
+    def _notify(self, record: TurnRecord) -> None:
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("turn listener failed")
+
+
+def _reason(exc: Exception) -> str:
+    """What the failed turn's row keeps: the kind of fault and its message, never the text."""
+    message = str(exc)[:300]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _on_stored(passive: PassiveSlot, committed: asyncio.Future[None]) -> None:
+    if not committed.cancelled() and committed.exception() is None:
+        passive.stored.set()
+
+
+def _unsure(text: str | None, result: NluResult | None, threshold: float) -> dict[str, Any] | None:
+    """A sample for the NLU review when the NLU answered but was not sure enough."""
+    if text is None or result is None:
+        return None
+    top = result.intent
+    if top is not None and top.confidence >= threshold:
+        return None
+    return {
+        "text": text[:2000],
+        "predicted": top.name if top else None,
+        "confidence": top.confidence if top else None,
+        "source": "low_confidence",
+    }
+
+
+def _language_from_hint(hint: str | None, default: Language) -> Language:
+    if hint:
+        low = hint.lower()
+        if low.startswith("zh"):
+            return "zh"
+        if low.startswith("en"):
+            return "en"
+    return default
+
+
+def _as_language(value: str, default: Language) -> Language:
+    return "en" if value == "en" else "zh" if value == "zh" else default
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; everything else is stored exactly as received."""
+    return text.replace("\x00", "\u2400")
+
+
+def _attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "kind": attachment.kind,
+        "ref": attachment.ref,
+        "name": attachment.name,
+        "mime": attachment.mime,
+        "size": attachment.size,
+    }
+
+
+def _json_safe(slots: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in slots.items() if isinstance(v, str | int | float | bool | list | dict) or v is None
+    }

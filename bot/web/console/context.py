@@ -1,0 +1,123 @@
+"""Everything the console's routes share: the bot, the live hub, the templates, the session
+lookup. One per web app (kept on ``app.state.console``), never module-level."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+
+from bot.services.ticket_intake import format_local
+from bot.services.work import Work
+from bot.web.console import accounts
+from bot.web.console.accounts import Agent
+from bot.web.console.i18n import translator
+from bot.web.console.live import LiveHub
+from bot.web.console.security import SESSION_COOKIE
+from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from bot.app import TousuApp
+    from bot.services.inbox import TurnRecord
+
+log = logging.getLogger(__name__)
+MAX_SCANNED = 4096
+"""The longest message text scanned for staff names (a platform's own limit)."""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class Console:
+    def __init__(self, tousu: TousuApp) -> None:
+        self.tousu = tousu
+        self.db = tousu.db
+        self.settings = tousu.settings.console
+        self.tz: ZoneInfo = tousu.settings.general.tz
+        self.hub = LiveHub()
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"], default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        tousu.manager.listeners.append(self.on_turn)
+        tousu.handoff.listeners.append(self.on_move)
+
+    def on_turn(self, record: TurnRecord) -> None:
+        self.hub.publish("activity", id=record.conversation_id)
+        text = record.inbound.text.strip()
+        if len(text) >= 2:  # a later message may name staff: recusal is checked again on it
+            task = asyncio.get_running_loop().create_task(self._recuse(record.conversation_id, text))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _recuse(self, conversation_id: int, text: str) -> None:
+        now = self.tousu.clock()
+        desk = self.tousu.desk
+
+        def run(session: Session) -> list[str]:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                return []
+            return desk.recuse_named(Work(session, now), conv.customer_id, [text[:MAX_SCANNED]])
+
+        try:
+            # looked for on a read snapshot first (rolled back): most messages name nobody, and
+            # a write unit per message would sit in the turns' commit queue
+            if await self.db.read(run) and await self.db.run(run):
+                self.hub.publish("activity", id=conversation_id)
+        except Exception:  # never lose the turn's other listeners over it; the next message rescans
+            log.exception("recusal check of conversation %s failed", conversation_id)
+
+    async def settled(self) -> None:
+        """Wait for the recusal checks started so far (tests; shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def on_move(self, conversation_id: int) -> None:
+        self.hub.publish("activity", id=conversation_id)
+
+    async def current_agent(self, request: Request) -> Agent | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        now = self.tousu.clock()
+        idle = timedelta(hours=self.settings.idle_hours)
+        lifetime = timedelta(hours=self.settings.session_hours)
+        return await self.db.run(
+            lambda s: accounts.agent_for(s, token, now=now, idle=idle, lifetime=lifetime)
+        )
+
+    def render(self, name: str, agent: Agent | None, *, status: int = 200, **values: Any) -> HTMLResponse:
+        language = agent.language if agent is not None else values.pop("language", "zh")
+        template = self.env.get_template(name)
+        html = template.render(
+            t=translator(language),
+            lang=language,
+            agent=agent,
+            csrf=agent.csrf if agent else values.pop("login_csrf", ""),
+            when=lambda moment: (
+                format_local(moment, self.tz, "en" if language == "en" else "zh") if moment else ""
+            ),
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    # everything is served from here; inline scripts and foreign origins are refused
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,391 @@
+"""The HTTP side of the app: health, the customer chat page, and the mount point for the
+channel webhooks and the console. The TousuApp lifecycle runs inside the ASGI lifespan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
+
+from bot.app import TousuApp
+from bot.channels.base import Webhook
+from bot.channels.webchat import ChatIdentity, message_json
+from bot.domain.texts import text as catalog_text
+from bot.settings import Settings, WebSettings
+from bot.web.console.context import STATIC as CONSOLE_STATIC
+from bot.web.console.context import Console
+from bot.web.console.customers import install as install_customers
+from bot.web.console.flow_editor import install as install_flow_editor
+from bot.web.console.i18n import translator
+from bot.web.console.nlu_review import install as install_nlu_review
+from bot.web.console.reports import install as install_reports
+from bot.web.console.routes import install as install_console
+from bot.web.console.security import NotLoggedIn, secure_cookie
+from bot.web.limits import BodyTooLarge, LimitFor, limited
+from bot.web.process_tuning import tune_for_serving
+from bot.web.token_buckets import TokenBuckets
+from dialogues.types import ConversationKey, InboundMessage
+from storage.models import Message
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "chat_static"
+CHAT_COOKIE = "tousu_chat"
+HISTORY_LIMIT = 50
+MAX_WS_MESSAGE = 64_000
+CHAT_HEADERS = {
+    # the page and its script come from here; only this site may frame it
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class TousuWeb(FastAPI):
+    """The app's FastAPI, answering the channels' hot webhooks (``Channel.webhooks``) before
+    FastAPI's middleware stack, routing and dependency solving: py-spy put that machinery at
+    a fifth of the server's time in the WeChat benchmark, more than the callback's own work."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channel_webhooks: dict[tuple[str, str], Webhook] = {}
+        self.body_limit: LimitFor = lambda _scope: WebSettings().max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":  # every HTTP route, webhooks too, under the body cap
+            await limited(self._route_http, self.body_limit, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _route_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.channel_webhooks.get((scope["method"], scope["path"]))
+        if endpoint is not None:
+            await _answer_webhook(endpoint, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _answer_webhook(endpoint: Webhook, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        response = await endpoint(Request(scope, receive))
+    except BodyTooLarge:
+        raise  # answered 413 by the body cap
+    except Exception:
+        log.exception("webhook %s failed", scope["path"])
+        response = Response(status_code=500)
+    await response(scope, receive, send)
+
+
+def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: bool = False) -> FastAPI:
+    """Build the FastAPI app; with ``manage_lifecycle`` the bot starts and stops with it, and
+    ``serving`` (the process is the bot's: ``tousu run``) tunes the interpreter once started."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await tousu.start()
+        if serving:
+            tune_for_serving()
+        try:
+            yield
+        finally:
+            app.state.console.hub.close()
+            if manage_lifecycle:
+                await tousu.stop()
+
+    app = TousuWeb(title="Tousu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.tousu = tousu
+    for channel in tousu.channels.values():
+        app.channel_webhooks.update(channel.webhooks())
+        channel_router = channel.router()
+        if channel_router is not None:
+            app.include_router(channel_router)
+    app.body_limit = body_limits(tousu.settings, app.channel_webhooks)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    console = Console(tousu)
+    app.state.console = console
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    install_console(app, console)
+    install_flow_editor(app, console)
+    install_reports(app, console)
+    install_customers(app, console)
+    install_nlu_review(app, console)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def console_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A person opening a console page they may not see gets a page in their language;
+        scripts and API clients keep the JSON answer."""
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if not (wants_page and request.url.path.startswith("/console")):
+            return await http_exception_handler(request, exc)
+        agent = await console.current_agent(request)
+        key = {404: "error_404", 403: "error_403"}.get(exc.status_code, "error_other")
+        language = agent.language if agent is not None else "zh"
+        return console.render(
+            "error.html", agent, status=exc.status_code, message=translator(language)(key), language=language
+        )
+
+    @app.exception_handler(NotLoggedIn)
+    async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/console/login", status_code=303)
+        return JSONResponse({"detail": "log in first"}, status_code=401)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            await tousu.db.run(lambda s: s.execute(text("SELECT 1")).scalar_one())
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        checks["nlu"] = await _nlu_health(tousu.nlu)
+        supervisor = tousu.nlu_supervisor
+        if supervisor is not None:  # the bot's own Rasa: where it stands, and how often it died
+            if supervisor.state != "ok":
+                checks["nlu"] = supervisor.state
+            checks["nlu_restarts"] = supervisor.restarts
+        checks["channels"] = sorted(tousu.channels)
+        checks["outbox_pending"] = tousu.delivery.pending_count()
+        ok = checks["database"] == "ok" and tousu.started
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    settings = tousu.settings
+    identity = ChatIdentity.load(
+        settings.web.session_secret.get_secret_value() if settings.web.session_secret else None,
+        settings.path(settings.general.data_dir),
+    )
+    app.state.chat_identity = identity
+    chat = settings.webchat
+    new_chats = TokenBuckets(
+        rate=chat.new_chats_per_hour / 3600, burst=chat.new_chats_burst, max_keys=chat.tracked
+    )
+    per_chat = TokenBuckets(rate=chat.messages_per_minute / 60, burst=chat.burst, max_keys=chat.tracked)
+    per_address = TokenBuckets(
+        rate=chat.address_messages_per_minute / 60, burst=chat.address_burst, max_keys=chat.tracked
+    )
+
+    @app.get("/chat", response_class=HTMLResponse)
+    async def chat_page(request: Request) -> Response:
+        """The page; a browser without a cookie this server issued gets a new identity, at
+        most ``webchat.new_chats_per_hour`` per address."""
+        page = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
+        if identity.public_id(request.cookies.get(CHAT_COOKIE)) is not None:
+            return HTMLResponse(page, headers=CHAT_HEADERS)
+        if not new_chats.allow(_address(request.client)):
+            return Response(_too_fast(), status_code=429, media_type="text/plain; charset=utf-8")
+        response = HTMLResponse(page, headers=CHAT_HEADERS)
+        cookie, _public = identity.issue()
+        response.set_cookie(
+            CHAT_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request, settings.console.secure_cookies),
+            max_age=90 * 86400,
+        )
+        return response
+
+    @app.get("/chat/history")
+    async def chat_history(request: Request) -> JSONResponse:
+        user_id = identity.public_id(request.cookies.get(CHAT_COOKIE))
+        if user_id is None:
+            return JSONResponse({"messages": []})
+
+        def load(session: Session) -> list[dict[str, Any]]:
+            rows = session.exec(
+                select(Message)
+                .where(Message.channel == tousu.webchat.name, Message.user_id == user_id)
+                .where(col(Message.direction).in_(("in", "out")))
+                .order_by(col(Message.id).desc())
+                .limit(HISTORY_LIMIT)
+            ).all()
+            return [_history_item(row) for row in reversed(rows)]
+
+        return JSONResponse({"messages": await tousu.db.run(load)})
+
+    @app.get("/chat/files/{name}")
+    async def chat_file(name: str, request: Request) -> Response:
+        """A file an agent sent to this browser's chat; anyone else gets 404."""
+        user_id = identity.public_id(request.cookies.get(CHAT_COOKIE))
+        if user_id is None or not name or "/" in name or name.startswith("."):
+            return Response(status_code=404)
+
+        def find(session: Session) -> dict[str, Any] | None:
+            rows = session.exec(
+                select(Message)
+                .where(Message.channel == tousu.webchat.name, Message.user_id == user_id)
+                .where(Message.direction == "out", col(Message.author).startswith("agent:"))
+                .order_by(col(Message.id).desc())
+                .limit(500)
+            ).all()
+            for row in rows:
+                for item in row.attachments:
+                    if Path(str(item.get("ref", ""))).name == name:
+                        return item
+            return None
+
+        found = await tousu.db.run(find)
+        if found is None:
+            return Response(status_code=404)
+        return FileResponse(
+            str(found["ref"]),
+            filename=str(found.get("name") or name),
+            media_type=str(found.get("mime") or "application/octet-stream"),
+            headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        )
+
+    @app.websocket("/chat/ws")
+    async def chat_socket(socket: WebSocket) -> None:
+        """One browser's live chat: only from a page of this site (Origin), only with a cookie
+        this server issued, text frames only (a binary one closes with 1003), and at most
+        ``webchat.messages_per_minute`` per browser and ``address_messages_per_minute`` per address."""
+        if not _same_origin(socket, settings.web.public_url):
+            await socket.close(code=4403)
+            return
+        user_id = identity.public_id(socket.cookies.get(CHAT_COOKIE))
+        if user_id is None:
+            await socket.close(code=4401)
+            return
+        address = _address(socket.client)
+        await socket.accept()
+        tousu.webchat.connect(user_id, socket)
+        try:
+            while True:
+                frame = await socket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                raw = frame.get("text")
+                if raw is None:
+                    await socket.close(code=1003)  # unsupported data: this chat speaks JSON text
+                    break
+                if len(raw) > MAX_WS_MESSAGE:
+                    await socket.send_json({"from": "system", "error": "too_long"})
+                    continue
+                if not (per_chat.allow(user_id) and per_address.allow(address)):
+                    await socket.send_json({"from": "system", "error": "rate_limited", "text": _too_fast()})
+                    continue
+                try:
+                    data = json.loads(raw)
+                    text_in = str(data.get("text", ""))
+                    payload = data.get("payload")
+                    client_id = str(data.get("id") or secrets.token_hex(8))[:64]
+                except (ValueError, AttributeError):
+                    await socket.send_json({"from": "system", "error": "bad_message"})
+                    continue
+                inbound = InboundMessage(
+                    key=ConversationKey(tousu.webchat.name, user_id),
+                    text=text_in,
+                    message_id=f"{user_id}:{client_id}",
+                    received_at=utcnow(),
+                    payload=str(payload)[:256] if payload else None,
+                    language_hint=str(data.get("lang") or "") or None,
+                )
+                await tousu.manager.accept(inbound)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            tousu.webchat.disconnect(user_id, socket)
+
+    return app
+
+
+LOGIN_BODY_BYTES = 16 * 1024
+"""The login form is three short fields; anyone may post it, so its cap is small."""
+
+
+def body_limits(settings: Settings, webhooks: dict[tuple[str, str], Webhook]) -> LimitFor:
+    """Each route's body cap: ``web.max_body_bytes``, except the login form (small), the
+    WeChat callback (``wechat.max_body_bytes``) and an agent's reply, which carries files of up
+    to ``console.max_upload_bytes``."""
+    general = settings.web.max_body_bytes
+    upload = settings.console.max_upload_bytes + general
+    wechat = {path for (_method, path) in webhooks if path.startswith("/wechat/")}
+
+    def limit_for(scope: Scope) -> int:
+        path: str = scope["path"]
+        if path == "/console/login":
+            return min(general, LOGIN_BODY_BYTES)
+        if path in wechat:
+            return settings.wechat.max_body_bytes
+        if path.startswith("/console/conversations/") and path.endswith("/reply"):
+            return upload
+        return general
+
+    return limit_for
+
+
+def _address(client: Any) -> str:
+    """The peer's address (behind a proxy, as the ASGI server's forwarded-header handling gives it)."""
+    return str(client.host) if client is not None else "?"
+
+
+def _same_origin(socket: WebSocket, public_url: str | None) -> bool:
+    """A browser always sends Origin on a WebSocket; a page of another site must not open one
+    with this site's cookie. A client that sends none is no browser, and holds its own cookie.
+    The site is the Host, a proxy's X-Forwarded-Host (no page can set it) or ``web.public_url``."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {socket.headers.get("host", "").lower()}
+    allowed.update(h.strip().lower() for h in socket.headers.get("x-forwarded-host", "").split(","))
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc.lower())
+    return bool(netloc) and netloc in allowed
+
+
+def _too_fast() -> str:
+    return f"{catalog_text('chat_too_fast', 'zh')} / {catalog_text('chat_too_fast', 'en')}"
+
+
+def _history_item(row: Message) -> dict[str, Any]:
+    if row.direction == "in":
+        return {"from": "customer", "text": row.text, "buttons": []}
+    item: dict[str, Any] = message_json_from_row(row)
+    if row.author.startswith("agent:"):
+        item["from"] = "agent"
+    return item
+
+
+def message_json_from_row(row: Message) -> dict[str, Any]:
+    from bot.channels.base import OutboundMessage
+    from dialogues.types import Attachment, Button
+
+    return message_json(
+        OutboundMessage(
+            text=row.text,
+            buttons=tuple(Button(b["label"], b["payload"]) for b in row.buttons),
+            attachments=tuple(Attachment(**a) for a in row.attachments),
+        )
+    )
+
+
+async def _nlu_health(nlu: object) -> str:
+    """What /health says about the NLU: a down Rasa is reported, not fatal (the bot uses menus)."""
+    if nlu is None:
+        return "disabled"
+    probe = getattr(nlu, "health", None)
+    if probe is None:
+        return "configured"
+    status = await probe()
+    if status is None:
+        return "unreachable (menus instead)"
+    model = str(status.get("model_file") or "")
+    return f"ok ({model.rsplit('/', 1)[-1]})" if model else "ok"

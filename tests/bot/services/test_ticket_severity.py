@@ -1,0 +1,36 @@
+"""Severity rules applied at intake: a complaint that threatens the media or reports an injury is
+stored as major with its reasons; an ordinary one stays normal. No NLU server is involved."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.app import TousuApp
+from storage.models import Ticket, TicketEvent
+from tests.bot.services.test_inbox import COMPLAINT, joined
+
+
+async def _file(app: TousuApp, user: str, description: str) -> Ticket:
+    for text, expected in [COMPLAINT[0], (description, COMPLAINT[1][1]), *COMPLAINT[2:]]:
+        assert expected in joined(await app.console.say(app.manager, user, text))
+    await app.console.say(app.manager, user, "1")
+    ticket = await app.db.run(lambda s: s.exec(select(Ticket).order_by(col(Ticket.id).desc())).first())
+    assert ticket is not None
+    return ticket
+
+
+async def test_a_complaint_with_severity_cues_is_major_with_reasons(app: TousuApp) -> None:
+    ticket = await _file(app, "a", "孩子喝了你们的水上吐下泻住院了，再不处理我就找记者曝光")
+    assert ticket.severity == "major"
+    assert {r["rule"] for r in ticket.severity_reasons} == {"injury", "media"}
+    events = await app.db.run(
+        lambda s: s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
+    )
+    [created] = [e for e in events if e.action == "created"]
+    assert created.note and "媒体" in created.note
+    assert ticket.status == "escalated"  # a major complaint goes up at once
+
+
+async def test_an_ordinary_complaint_stays_normal(app: TousuApp) -> None:
+    ticket = await _file(app, "b", "我买的电热水壶用了两天就漏水了")
+    assert ticket.severity == "normal" and ticket.severity_reasons == []
