@@ -161,6 +161,7 @@ class ConversationManager:
         self.tickets = tickets
         self.queue_rules = queue_rules or QueueRules()
         self.turn_budget_s = turn_budget_s
+        self._steps = turn_budget.StepRunner(turn_budget_s)
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
@@ -538,8 +539,7 @@ class ConversationManager:
             nlu_result = await self.nlu.parse(nlu_text)
         unsure = _unsure(nlu_text, nlu_result, self.options.confidence_threshold)
         now = self.clock()
-        turn = await turn_budget.within(
-            self.turn_budget_s,
+        turn = await self._steps.run(
             lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
         )
         try:
