@@ -25,7 +25,7 @@ from bot.services.queue_watch import StuckWatcher
 from bot.services.scheduler import FollowUpScheduler
 from bot.services.takeover import Handoff
 from bot.services.ticket_desk import TicketDesk
-from bot.services.ticket_intake import SeverityFn, no_severity
+from bot.services.ticket_intake import load_severity
 from bot.services.tickets import TicketService
 from bot.settings import ConfigError, Settings
 from dialogues.engine import EngineOptions
@@ -98,7 +98,7 @@ class TousuApp:
                 confidence_threshold=settings.nlu.confidence_threshold,
                 timezone=settings.general.timezone,
             ),
-            severity=self._severity_rules(),
+            severity=load_severity(settings.path(settings.nlu.severity_rules)),
             clock=clock,
             tickets=self.tickets,
             cache_size=settings.dialogue.cached_conversations,
@@ -154,13 +154,6 @@ class TousuApp:
             build: Callable[[Settings, Database], Channel] = getattr(module, f"build_{name}_channel")
             channels.append(build(self.settings, self.db))
         return channels
-
-    def _severity_rules(self) -> SeverityFn:
-        try:
-            from nlu.severity import severity_fn
-        except ImportError:
-            return no_severity
-        return severity_fn(self.settings)
 
     async def start(self) -> None:
         """Migrate, publish the flow files, start NLU, delivery and channels, answer leftovers."""

@@ -110,7 +110,7 @@ class NluSettings(_Section):
     rasa_version: str = "3.6.21"
     models_dir: Path = Path("var/models")
     startup_timeout_seconds: float = Field(default=180.0, gt=0)
-    severity_rules: Path = Path("nlu/severity.yaml")
+    severity_rules: Path = Path("bot/domain/data/severity.yaml")
     reviewed_data: Path = Path("var/nlu/reviewed.yml")
     eval_file: Path = Path("tests/nlu/heldout.yml")
 

@@ -17,13 +17,13 @@ import pytest
 from bot.domain.privacy import mask_phones
 from bot.domain.queue_rules import QueueRules
 from bot.domain.routing import StaffMember, named_staff
+from bot.domain.severity import largest_amount, largest_group
 from bot.services.answers import looks_like_answer
 from bot.services.ticket_desk import TicketDesk
-from bot.services.ticket_intake import extract_references
+from bot.services.ticket_intake import extract_references, load_severity
 from dialogues import engine, inputs
 from dialogues.types import ConversationKey, InboundMessage
 from dialogues.validators import VALIDATORS, AnswerContext, parse_date
-from nlu.severity import largest_amount, largest_group, load_rules
 from tests.dialogues.helpers import NOW, intake
 
 LENGTH = 5_000
@@ -47,7 +47,7 @@ def adversarial() -> Iterator[str]:
 
 def _checks() -> dict[str, Callable[[str], object]]:
     ctx = AnswerContext(today=date(2024, 11, 22), choices=(("a", ("选项一", "first")),))
-    severity = load_rules(ROOT / "nlu" / "severity.yaml")
+    severity = load_severity(ROOT / "bot" / "domain" / "data" / "severity.yaml")
     rules = QueueRules(angry_words=("投诉你们", "垃圾", "scam"))
     staff = [StaffMember(username="li.ming", name="李明", department="ops", employee_no="A1001")]
     flow = intake()
@@ -60,7 +60,7 @@ def _checks() -> dict[str, Callable[[str], object]]:
         "ticket_number_in": inputs.ticket_number_in,
         "matches_label": lambda t: inputs.matches_label(t, ("投诉", "Complaint")),
         "parse_date": lambda t: parse_date(t, ctx.today),
-        "severity": severity.assess,
+        "severity": lambda t: severity(t, {}),
         "largest_amount": largest_amount,
         "largest_group": largest_group,
         "queue_rules": rules.angry,

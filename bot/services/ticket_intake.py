@@ -6,11 +6,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from sqlmodel import Session
 
+from bot.domain.severity import parse_rules
+from bot.settings import ConfigError
 from dialogues.state import CreateTicket
 from dialogues.types import Language
 from storage.models import Ticket
@@ -43,11 +47,20 @@ _REFERENCE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d[\dA-Za-z-]{7,31}(?![A-
 quadratic."""
 
 SeverityFn = Callable[[str, dict[str, Any]], tuple[str, list[dict[str, str]]]]
-"""(description, fields) -> (severity, reasons); the rules live with the NLU package."""
+"""(description, fields) -> (severity, reasons); the rules are bot/domain/severity.py's."""
 
 
 def no_severity(_text: str, _fields: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
     return "normal", []
+
+
+def load_severity(path: Path) -> SeverityFn:
+    """The severity rules file (setting ``nlu.severity_rules``) as the intake hook; a missing or
+    malformed file is a configuration error naming the setting and the path."""
+    try:
+        return parse_rules(yaml.safe_load(path.read_text(encoding="utf-8"))).assess
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"config error: nlu.severity_rules: {path}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,14 @@ stored as major with its reasons; an ordinary one stays normal. No NLU server is
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlmodel import col, select
 
 from bot.app import TousuApp
+from bot.services.ticket_intake import load_severity
+from bot.settings import ConfigError
 from storage.models import Ticket, TicketEvent
 from tests.bot.services.test_inbox import COMPLAINT, joined
 
@@ -34,3 +39,21 @@ async def test_a_complaint_with_severity_cues_is_major_with_reasons(app: TousuAp
 async def test_an_ordinary_complaint_stays_normal(app: TousuApp) -> None:
     ticket = await _file(app, "b", "我买的电热水壶用了两天就漏水了")
     assert ticket.severity == "normal" and ticket.severity_reasons == []
+
+
+def test_the_configured_rules_file_is_the_intake_hook() -> None:
+    root = Path(__file__).resolve().parents[3]
+    assess = load_severity(root / "bot" / "domain" / "data" / "severity.yaml")
+    assert assess("I will call a lawyer", {})[0] == "major"
+    assert assess("the tea was cold", {}) == ("normal", [])
+
+
+@pytest.mark.parametrize("content", ["cues:\n  media:\n    keywords: [x]\n", "cues: [\n", None])
+def test_a_broken_or_missing_rules_file_is_a_config_error_naming_the_setting(
+    tmp_path: Path, content: str | None
+) -> None:
+    path = tmp_path / "rules.yaml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"nlu\.severity_rules: .*rules\.yaml"):
+        load_severity(path)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from bot.settings import ConfigError
-from nlu.severity import largest_amount, largest_group, load_rules
+from bot.domain.severity import largest_amount, largest_group, parse_rules
 
-ROOT = Path(__file__).resolve().parents[2]
-RULES = load_rules(ROOT / "nlu" / "severity.yaml")
+ROOT = Path(__file__).resolve().parents[3]
+RULES = parse_rules(yaml.safe_load((ROOT / "bot" / "domain" / "data" / "severity.yaml").read_text("utf-8")))
 
 
 @pytest.mark.parametrize(
@@ -72,8 +72,16 @@ def test_amounts_and_groups_are_read_in_both_languages() -> None:
     assert largest_group("30 customers and 2 people") == 30
 
 
-def test_a_broken_rules_file_is_a_config_error_naming_the_setting(tmp_path: Path) -> None:
-    bad = tmp_path / "rules.yaml"
-    bad.write_text("cues:\n  media:\n    keywords: [x]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"nlu\.severity_rules"):
-        load_rules(bad)
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ({"cues": {"media": {"keywords": ["x"]}}}, "'reason'"),  # no reason, no thresholds
+        ({"cues": {}, "money": {"threshold": "lots"}, "group": {"threshold": 10}}, "'lots'"),
+        ({"cues": {"x": {"reason": {"zh": "x", "en": "x"}, "patterns": ["("]}}}, "missing \\)"),
+        (None, "NoneType"),
+        (["not", "a", "mapping"], "'list'"),
+    ],
+)
+def test_malformed_rules_are_a_value_error_saying_what_is_wrong(raw: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_rules(raw)

@@ -1,8 +1,9 @@
 """Severity rules: decide whether a complaint is major (重大) and record why.
 
-They run inside the bot on plain text, not in Rasa, so a dead NLU server never hides a complaint
-that management must hear about within 12 hours. The rules are data (``nlu/severity.yaml``) so an
-admin can add a keyword without a release.
+They are ticket rules: they run inside the bot on plain text, not in Rasa, so a dead NLU server
+never hides a complaint that management must hear about within 12 hours. The rules are data
+(``bot/domain/data/severity.yaml``, setting ``nlu.severity_rules``) so an admin can add a keyword
+without a release; the caller reads the file and hands its contents to ``parse_rules``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
-
-if TYPE_CHECKING:
-    from bot.services.ticket_intake import SeverityFn
-    from bot.settings import Settings
+from typing import Any
 
 MAJOR = "major"
 NORMAL = "normal"
@@ -159,12 +153,9 @@ def largest_group(text: str) -> int | None:
     return max(found) if found else None
 
 
-def load_rules(path: Path) -> SeverityRules:
-    """Read the rules file; a malformed file is a configuration error, reported with its path."""
-    from bot.settings import ConfigError
-
+def parse_rules(raw: Any) -> SeverityRules:
+    """The rules from the file's parsed contents; ``ValueError`` says what is wrong with them."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         cues = tuple(
             Cue(
                 name=str(name),
@@ -173,7 +164,7 @@ def load_rules(path: Path) -> SeverityRules:
                 keywords=tuple(str(k).casefold() for k in spec.get("keywords") or ()),
                 patterns=tuple(re.compile(str(p), re.IGNORECASE) for p in spec.get("patterns") or ()),
             )
-            for name, spec in (raw.get("cues") or {}).items()
+            for name, spec in ((raw or {}).get("cues") or {}).items()
         )
         money, group = raw["money"], raw["group"]
         return SeverityRules(
@@ -181,10 +172,5 @@ def load_rules(path: Path) -> SeverityRules:
             money=Threshold(float(money["threshold"]), money["reason"]["zh"], money["reason"]["en"]),
             group=Threshold(float(group["threshold"]), group["reason"]["zh"], group["reason"]["en"]),
         )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, re.error) as exc:
-        raise ConfigError(f"config error: nlu.severity_rules: {path}: {exc}") from exc
-
-
-def severity_fn(settings: Settings) -> SeverityFn:
-    """The ticket-intake hook: ``(description, fields) -> (severity, reasons)``."""
-    return load_rules(settings.path(settings.nlu.severity_rules)).assess
+    except (AttributeError, KeyError, TypeError, ValueError, re.error) as exc:
+        raise ValueError(f"{exc.__class__.__name__}: {exc}") from exc
