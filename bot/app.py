@@ -107,7 +107,6 @@ class TousuApp:
             ),
             turn_budget_s=settings.dialogue.turn_budget_seconds,
         )
-        self.manager.listeners.append(self.console.on_turn)
         self.handoff = Handoff(
             db=self.db,
             manager=self.manager,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from bot.channels.passive import PassiveSlot
+    from bot.services.inbox import Handled
 
 from dialogues.types import Attachment, Button, InboundMessage
 
@@ -53,9 +54,9 @@ class InboundSink(Protocol):
         """Store the message (returns False for a duplicate) and schedule its processing."""
         ...
 
-    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> bool:
-        """Store and process the message before returning (False for a duplicate); the turn
-        may answer in ``passive`` (bot/channels/passive.py)."""
+    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> Handled:
+        """Store and process the message before returning: whether it was a duplicate and
+        which replies it produced; the turn may answer in ``passive`` (bot/channels/passive.py)."""
         ...
 
 

@@ -12,7 +12,7 @@ from bot.channels.base import Channel, DeliveryLimits, OutboundMessage
 from dialogues.types import Attachment, ConversationKey, InboundMessage
 
 if TYPE_CHECKING:
-    from bot.services.inbox import ConversationManager, TurnRecord
+    from bot.services.inbox import ConversationManager
 
 
 class ConsoleChannel(Channel):
@@ -24,14 +24,6 @@ class ConsoleChannel(Channel):
         self._queues: dict[str, asyncio.Queue[OutboundMessage]] = {}
         self._ids = itertools.count(1)
         self._session = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-        self._reply_counts: dict[str, int] = {}
-        self.records: dict[str, TurnRecord] = {}
-
-    def on_turn(self, record: TurnRecord) -> None:
-        """Manager listener: remember how many replies each of our messages produced."""
-        if record.key.channel == self.name:
-            self._reply_counts[record.inbound.message_id] = len(record.replies)
-            self.records[record.inbound.message_id] = record
 
     async def say(
         self, manager: ConversationManager, user_id: str, text: str = "", **kwargs: object
@@ -39,9 +31,8 @@ class ConsoleChannel(Channel):
         """Send one message as the customer and return the replies it produced (none for a
         duplicate or while an agent holds the conversation)."""
         inbound = self.inbound(user_id, text, **kwargs)  # type: ignore[arg-type]
-        await manager.handle(inbound)
-        count = self._reply_counts.pop(inbound.message_id, 0)
-        self.records.pop(inbound.message_id, None)
+        handled = await manager.handle(inbound)
+        count = len(handled.replies)
         return await self.pop(user_id, count) if count else []
 
     def _queue(self, user_id: str) -> asyncio.Queue[OutboundMessage]:

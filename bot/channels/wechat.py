@@ -44,6 +44,7 @@ from storage.repositories import transcript
 from storage.types import utcnow
 
 if TYPE_CHECKING:
+    from bot.services.inbox import Handled
     from bot.settings import Settings
     from storage.db import Database
 
@@ -77,7 +78,7 @@ class WeChatChannel(Channel):
         self.max_file = settings.attachments.max_bytes
         self._sink: InboundSink | None = None
         self.spool = InboundSpool(settings.path(settings.general.data_dir) / "spool" / "wechat-inbound.jsonl")
-        self._turns: set[asyncio.Task[bool]] = set()
+        self._turns: set[asyncio.Task[Handled]] = set()
         self._inflight: dict[str, asyncio.Future[str]] = {}
         self._answered: OrderedDict[str, str] = OrderedDict()
 
@@ -90,7 +91,7 @@ class WeChatChannel(Channel):
         if self._turns:  # each ends by itself: stored and answered, or refused by the database
             await asyncio.wait(set(self._turns))
 
-    def _turn_done(self, turn: asyncio.Task[bool]) -> None:
+    def _turn_done(self, turn: asyncio.Task[Handled]) -> None:
         """No turn's failure goes unseen: a message it could not store is in the spool."""
         self._turns.discard(turn)
         if not turn.cancelled() and turn.exception() is not None:
@@ -200,7 +201,7 @@ class WeChatChannel(Channel):
             await self.spool.put(inbound)  # on disk before WeChat hears ``success``
             log.warning("the database did not take a WeChat message in time; it waits in the spool")
             return "success"
-        if finished and not turn.result():
+        if finished and turn.result().duplicate:
             return await self._answer_again(message, query, mid)  # a duplicate
         remaining = passive.deadline - time.monotonic()
         if not turn.done() and remaining > 0:

@@ -42,9 +42,8 @@ async def _chat(settings: Settings, *, user: str, as_json: bool, use_nlu: bool) 
             if not line:
                 break
             inbound = app.console.inbound(user, line.rstrip("\r\n"))
-            await app.manager.handle(inbound)
-            record = app.console.records.pop(inbound.message_id, None)
-            count = len(record.replies) if record is not None else 0
+            handled = await app.manager.handle(inbound)
+            count = len(handled.replies)
             replies = await app.console.pop(user, count, timeout=30) if count else []
             for reply in replies:
                 if as_json:
@@ -59,7 +58,7 @@ async def _chat(settings: Settings, *, user: str, as_json: bool, use_nlu: bool) 
                     print("bot> " + render_plain(reply).replace("\n", "\n     "), flush=True)
             if as_json:
                 print(json.dumps({"turn_end": True}), flush=True)
-            elif record is not None and record.to_agent:
+            elif handled.to_agent:
                 print("     (已转交人工 / passed to an agent)", flush=True)
     finally:
         await app.stop()

@@ -91,6 +91,7 @@ class _Pending:
     inbound: InboundMessage
     conversation_id: int | None = None  # the row's, when stored
     passive: PassiveSlot | None = None  # the callback's open answer, if it may carry the replies
+    record: TurnRecord | None = None  # what its turn produced, once processed
 
 
 @dataclass(slots=True)
@@ -118,6 +119,28 @@ class TurnRecord:
     handoff: str | None = None
     tickets: tuple[str, ...] = ()
     to_agent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What handing in one message produced, for the channel that delivered it."""
+
+    duplicate: bool
+    record: TurnRecord | None = None
+    """None for a duplicate, or when the turn could not even be recorded (the message stays
+    stored and ``recover()`` answers it)."""
+
+    @property
+    def replies(self) -> tuple[OutboundMessage, ...]:
+        return () if self.record is None else self.record.replies
+
+    @property
+    def to_agent(self) -> bool:
+        """An agent holds the conversation: the message went to them, not to the bot."""
+        return self.record is not None and self.record.to_agent
+
+
+DUPLICATE = Handled(duplicate=True)
 
 
 @dataclass(slots=True)
@@ -177,14 +200,14 @@ class ConversationManager:
         stored = await self._store(inbound)
         if stored is None:
             return False
-        await stored
+        await stored[1]
         task = asyncio.create_task(self._process_logged(inbound.key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> bool:
-        """Store and process the message before returning; False for a duplicate.
+    async def handle(self, inbound: InboundMessage, *, passive: PassiveSlot | None = None) -> Handled:
+        """Store and process the message before returning: which replies it produced.
 
         The message's row is written first, but its commit may be the turn's own: the caller
         hears nothing before the turn's commit, which is the same as the message's or a later
@@ -194,14 +217,15 @@ class ConversationManager:
         may claim it for its replies (bot/channels/passive.py)."""
         stored = await self._store(inbound, passive)
         if stored is None:
-            return False
+            return DUPLICATE
+        item, committed = stored
         if passive is not None:
-            asyncio.ensure_future(stored).add_done_callback(partial(_on_stored, passive))
+            asyncio.ensure_future(committed).add_done_callback(partial(_on_stored, passive))
         try:
             await self.process(inbound.key)
         finally:
-            await stored
-        return True
+            await committed
+        return Handled(duplicate=False, record=item.record)
 
     async def drain(self) -> None:
         """Wait for background processing started by ``accept``."""
@@ -272,7 +296,7 @@ class ConversationManager:
     # ----------------------------------------------------------------- storing
     async def _store(
         self, inbound: InboundMessage, passive: PassiveSlot | None = None
-    ) -> Awaitable[None] | None:
+    ) -> tuple[_Pending, Awaitable[None]] | None:
         """Write the message (None for a duplicate); the awaitable is its commit."""
         try:
             return await self._store_as(inbound, self._cache.get(inbound.key), passive)
@@ -282,7 +306,7 @@ class ConversationManager:
 
     async def _store_as(
         self, inbound: InboundMessage, cached: _Cached | None, passive: PassiveSlot | None = None
-    ) -> Awaitable[None] | None:
+    ) -> tuple[_Pending, Awaitable[None]] | None:
         language = _language_from_hint(inbound.language_hint, self.default_language)
         key = inbound.key
         # last_inbound_at feeds WeChat's 48-hour window; minute precision is plenty.
@@ -324,8 +348,9 @@ class ConversationManager:
             return None
         if touch and cached is not None:
             cached.touched = inbound.received_at
-        self._pending.setdefault(key, []).append(_Pending(row_id, inbound, conversation, passive))
-        return committed
+        item = _Pending(row_id, inbound, conversation, passive)
+        self._pending.setdefault(key, []).append(item)
+        return item, committed
 
     # ----------------------------------------------------------------- processing
     async def _process_logged(self, key: ConversationKey) -> None:
@@ -389,7 +414,8 @@ class ConversationManager:
         finally:
             self._cache.pop(key, None)
         self.delivery.enqueue(result.outbox)
-        self._notify(
+        self._finish(
+            item,
             TurnRecord(
                 key=key,
                 conversation_id=conv.conversation_id,
@@ -397,7 +423,7 @@ class ConversationManager:
                 replies=tuple(result.replies),
                 state=conv.state,
                 handoff=FAILED_TURN,
-            )
+            ),
         )
 
     @contextlib.asynccontextmanager
@@ -556,7 +582,8 @@ class ConversationManager:
             for work in saved.lifecycle:
                 self.tickets.after_commit(work)
         handoff = next((e.reason for e in turn.effects if isinstance(e, RequestHandoff)), None)
-        self._notify(
+        self._finish(
+            item,
             TurnRecord(
                 key=key,
                 conversation_id=conv.conversation_id,
@@ -565,7 +592,7 @@ class ConversationManager:
                 state=turn.state,
                 handoff=handoff,
                 tickets=tuple(saved.tickets),
-            )
+            ),
         )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("turn %s step=%s text=%s", key.channel, turn.state.step, mask_phones(inbound.text[:80]))
@@ -781,14 +808,15 @@ class ConversationManager:
         if work is None:
             return False
         tickets.after_commit(work)
-        self._notify(
+        self._finish(
+            item,
             TurnRecord(
                 key=key,
                 conversation_id=conv.conversation_id,
                 inbound=inbound,
-                replies=tuple(item.message for item in work.outbox),
+                replies=tuple(queued.message for queued in work.outbox),
                 state=conv.state,
-            )
+            ),
         )
         return True
 
@@ -809,7 +837,8 @@ class ConversationManager:
             )
 
         await self.db.run(mark)
-        self._notify(
+        self._finish(
+            item,
             TurnRecord(
                 key=key,
                 conversation_id=conv.conversation_id,
@@ -817,7 +846,7 @@ class ConversationManager:
                 replies=(),
                 state=conv.state,
                 to_agent=True,
-            )
+            ),
         )
 
     async def send_as(
@@ -918,7 +947,9 @@ class ConversationManager:
 
         return await self.db.run(load)
 
-    def _notify(self, record: TurnRecord) -> None:
+    def _finish(self, item: _Pending, record: TurnRecord) -> None:
+        """The message's outcome: kept for its ``handle()`` caller and told to the listeners."""
+        item.record = record
         for listener in self.listeners:
             try:
                 listener(record)
