@@ -25,31 +25,29 @@ from sqlmodel import Session, col, select
 
 from bot.channels.base import OutboundMessage
 from bot.channels.passive import PassiveSlot
-from bot.domain import texts
+from bot.domain.catalog import Catalog
 from bot.domain.privacy import mask_phones
 from bot.domain.queue_rules import PRIORITY_ANGRY, QueueRules
 from bot.services import answers, turn_budget
 from bot.services.delivery import Delivery, OutboxItem
+from bot.services.effects import RELEASED, Effects
 from bot.services.flow_catalog import FlowCatalog
 from bot.services.lru import LruCache
-from bot.services.ticket_intake import SeverityFn, create_ticket, format_local, no_severity
+from bot.services.outgoing import attachment_dict, queue_replies
+from bot.services.ticket_intake import SeverityFn, no_severity
 from bot.services.tickets import TicketService
 from bot.services.work import Work
 from dialogues import engine
 from dialogues.engine import EngineOptions
 from dialogues.state import (
     ConversationState,
-    CreateTicket,
-    EndConversation,
     RequestHandoff,
-    ShowProgress,
     Turn,
 )
 from dialogues.types import Attachment, ConversationKey, InboundMessage, Language, Reply
 from nlu.types import NluClient, NluResult
 from storage.db import Database, session_on
 from storage.models import UNANSWERED, Conversation, Customer, Message
-from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
 log = logging.getLogger(__name__)
@@ -57,16 +55,6 @@ log = logging.getLogger(__name__)
 TOUCH_EVERY = timedelta(seconds=60)
 T = TypeVar("T")
 HandBack = Literal["resume", "menu", "idle"]
-RELEASED: dict[str, Any] = {
-    "status": "bot",
-    "assigned_agent": None,
-    "handoff_reason": None,
-    "waiting_since": None,
-    "priority": 0,
-    "queue_department": None,
-    "taken_at": None,
-}
-"""The conversation columns of a conversation no person holds or waits for."""
 
 
 MAX_REPLAYS = 2
@@ -170,6 +158,7 @@ class ConversationManager:
         queue_rules: QueueRules | None = None,
         cache_size: int = 10_000,
         turn_budget_s: float = 5.0,
+        texts: Catalog,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -183,7 +172,11 @@ class ConversationManager:
         self.clock = clock
         self.tickets = tickets
         self.queue_rules = queue_rules or QueueRules()
+        self.effects = Effects(
+            tz=tz, severity=severity, tickets=tickets, queue_rules=self.queue_rules, texts=texts
+        )
         self.turn_budget_s = turn_budget_s
+        self.texts = texts
         self._steps = turn_budget.StepRunner(turn_budget_s)
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
@@ -335,7 +328,7 @@ class ConversationManager:
                 kind=inbound.kind,
                 text=_storable(inbound.text),
                 payload=inbound.payload,
-                attachments=[_attachment_dict(a) for a in inbound.attachments],
+                attachments=[attachment_dict(a) for a in inbound.attachments],
                 received_at=inbound.received_at,
                 touch_customer=touch,
                 conversation_id=conversation,
@@ -397,7 +390,7 @@ class ConversationManager:
                     reason=reason,
                     now=now,
                 )
-                reply = Reply(texts.text("internal_error", language))
+                reply = Reply(self.texts.text("bot.internal_error", language))
                 self._queue_replies(conn, key, conv, [reply], {}, result, now)
                 transcript.flag_for_agents(
                     conn,
@@ -610,62 +603,23 @@ class ConversationManager:
         result = _SaveResult()
         state = turn.state
         language = state.language
-        values: dict[str, Any] = {}
-        prefix: list[Reply] = []
-        suffix: list[Reply] = []
-        placeholders: dict[str, str] = {}
-        session: Session | None = None
-        majors = 0
-        for effect in turn.effects:
-            if isinstance(effect, CreateTicket | ShowProgress) and session is None:
-                # Rare, richer work gets the ORM, in the same transaction as the turn.
-                session = session_on(conn)
-            if isinstance(effect, CreateTicket):
-                assert session is not None
-                customer = transcript.customer_by_id(session.connection(), conv.customer_id)
-                assert customer is not None
-                created = create_ticket(
-                    session,
-                    effect=effect,
-                    customer=customer,
-                    conversation_id=conv.conversation_id,
-                    channel=key.channel,
-                    now=now,
-                    tz=self.tz,
-                    severity=self.severity,
-                )
-                result.tickets.append(created.ticket.number)
-                placeholders["{ticket_number}"] = created.ticket.number
-                reply_by = created.reply_by
-                if self.tickets is not None:
-                    work = Work(session, now)
-                    intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
-                    reply_by = intake.reply_by
-                    suffix.extend(Reply(text) for text in intake.replies)
-                    result.lifecycle.append(work)
-                placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
-                majors += created.ticket.severity == "major"
-                if created.phone_on_file:
-                    conv.phone = created.phone_on_file
-            elif isinstance(effect, ShowProgress):
-                assert session is not None
-                prefix.extend(self._progress(session, conv.customer_id, effect.number, language))
-            elif isinstance(effect, RequestHandoff):
-                values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
-                back = self.queue_rules.agents_back(now)
-                if back is not None:
-                    suffix.append(
-                        Reply(texts.text("agents_away", language, back=format_local(back, self.tz, language)))
-                    )
-            elif isinstance(effect, EndConversation) and conv.status == "agent":
-                # the customer gave up waiting for a person (cancel): out of the queue
-                values.update(RELEASED)
-        if session is not None:
-            session.commit()  # into the turn's transaction (the session works in a savepoint)
-            session.close()
+        done = self.effects.apply(
+            conn,
+            effects=turn.effects,
+            channel=key.channel,
+            conversation_id=conv.conversation_id,
+            customer_id=conv.customer_id,
+            held_by_agent=conv.status == "agent",
+            language=language,
+            now=now,
+        )
+        result.tickets, result.lifecycle = done.tickets, done.lifecycle
+        if done.phone_on_file:
+            conv.phone = done.phone_on_file
+        values = done.values
         if state.status == "bot" and "status" not in values and conv.status == "agent":
             values.update(RELEASED)
-        flag = self.queue_rules.flag(item.inbound.text, turn, major=majors > 0)
+        flag = self.queue_rules.flag(item.inbound.text, turn, major=done.major)
         saved = transcript.save_state(
             conn,
             conversation_id=conv.conversation_id,
@@ -698,7 +652,8 @@ class ConversationManager:
         )
         if unsure is not None:  # for the admins' NLU review
             transcript.add_nlu_sample(conn, sample=unsure, now=now)
-        self._queue_replies(conn, key, conv, [*prefix, *turn.replies, *suffix], placeholders, result, now)
+        replies = [*done.before, *turn.replies, *done.after]
+        self._queue_replies(conn, key, conv, replies, done.placeholders, result, now)
         # Last, after every statement that may wait for a lock: what remains is the commit.
         passive = item.passive
         if (
@@ -724,62 +679,18 @@ class ConversationManager:
         *,
         author: str = "bot",
     ) -> None:
-        rows: list[transcript.OutgoingRow] = []
-        for reply in replies:
-            text = reply.text
-            for marker, value in placeholders.items():
-                text = text.replace(marker, value)
-            rows.append(
-                transcript.OutgoingRow(
-                    text=text,
-                    buttons=[{"label": b.label, "payload": b.payload} for b in reply.buttons],
-                    attachments=[_attachment_dict(a) for a in reply.attachments],
-                    author=author,
-                )
-            )
-            result.replies.append(
-                OutboundMessage(text=text, buttons=reply.buttons, attachments=reply.attachments)
-            )
-        ids = transcript.insert_outgoing(
+        messages, outbox = queue_replies(
             conn,
+            key=key,
             conversation_id=conv.conversation_id,
-            customer=conv.customer_id,
-            channel=key.channel,
-            user_id=key.user_id,
-            rows=rows,
+            customer_id=conv.customer_id,
+            replies=replies,
+            placeholders=placeholders,
             now=now,
+            author=author,
         )
-        for row_id, message in zip(ids, result.replies, strict=True):
-            result.outbox.append(
-                OutboxItem(id=row_id, channel=key.channel, user_id=key.user_id, message=message)
-            )
-
-    def _progress(
-        self, session: Session, customer_id: int, number: str | None, language: Language
-    ) -> list[Reply]:
-        """Only the customer's own tickets; someone else's number reads as not found."""
-        if number:
-            ticket = ticket_repo.by_number(session, number=number)
-            found = [ticket] if ticket is not None and ticket.customer_id == customer_id else []
-            if not found:
-                return [Reply(texts.text("progress_not_found", language, number=number))]
-        else:
-            found = list(ticket_repo.for_customer(session, customer_id=customer_id))
-            if not found:
-                return [Reply(texts.text("progress_none", language))]
-        lines = [texts.text("progress_header", language)]
-        for ticket in found:
-            lines.append(
-                texts.text(
-                    "progress_line",
-                    language,
-                    number=ticket.number,
-                    kind=texts.kind_name(ticket.kind, language),
-                    status=texts.status_name(ticket.status, language),
-                    created=format_local(ticket.created_at, self.tz, language),
-                )
-            )
-        return [Reply("\n".join(lines))]
+        result.replies.extend(messages)
+        result.outbox.extend(outbox)
 
     async def _answer_desk(
         self, key: ConversationKey, conv: _Cached, item: _Pending, tickets: TicketService
@@ -1000,16 +911,6 @@ def _as_language(value: str, default: Language) -> Language:
 def _storable(text: str) -> str:
     """PostgreSQL text cannot hold NUL; everything else is stored exactly as received."""
     return text.replace("\x00", "\u2400")
-
-
-def _attachment_dict(attachment: Attachment) -> dict[str, Any]:
-    return {
-        "kind": attachment.kind,
-        "ref": attachment.ref,
-        "name": attachment.name,
-        "mime": attachment.mime,
-        "size": attachment.size,
-    }
 
 
 def _json_safe(slots: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""The database side of a turn's effects: a ticket filed, a progress question answered, a request
+for a person, a wait given up.
+
+Runs inside the turn's transaction (the inbox owns it), so an effect and the conversation state
+that produced it commit together or not at all. What it returns tells the inbox what to add to
+the replies and to the conversation row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+from bot.domain.catalog import Catalog
+from bot.domain.queue_rules import QueueRules
+from bot.services.ticket_intake import SeverityFn, create_ticket, format_local
+from bot.services.tickets import TicketService
+from bot.services.work import Work
+from dialogues.state import CreateTicket, Effect, EndConversation, RequestHandoff, ShowProgress
+from dialogues.types import Language, Reply
+from storage.db import session_on
+from storage.repositories import tickets as ticket_repo
+from storage.repositories import transcript
+
+RELEASED: dict[str, Any] = {
+    "status": "bot",
+    "assigned_agent": None,
+    "handoff_reason": None,
+    "waiting_since": None,
+    "priority": 0,
+    "queue_department": None,
+    "taken_at": None,
+}
+"""The conversation columns of a conversation no person holds or waits for."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the effects add to the turn."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # conversation columns to set
+    before: list[Reply] = field(default_factory=list)  # replies ahead of the flow's own
+    after: list[Reply] = field(default_factory=list)  # replies after them
+    placeholders: dict[str, str] = field(default_factory=dict)  # {ticket_number}, {reply_by}
+    tickets: list[str] = field(default_factory=list)  # numbers filed
+    lifecycle: list[Work] = field(default_factory=list)  # desk work to finish after the commit
+    major: bool = False
+    phone_on_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    tz: ZoneInfo
+    severity: SeverityFn
+    tickets: TicketService | None
+    queue_rules: QueueRules
+    texts: Catalog
+
+    def apply(
+        self,
+        conn: Connection,
+        *,
+        effects: tuple[Effect, ...],
+        channel: str,
+        conversation_id: int,
+        customer_id: int,
+        held_by_agent: bool,
+        language: Language,
+        now: datetime,
+    ) -> Outcome:
+        out = Outcome()
+        session: Session | None = None
+        for effect in effects:
+            if isinstance(effect, CreateTicket | ShowProgress) and session is None:
+                # Rare, richer work gets the ORM, in the same transaction as the turn.
+                session = session_on(conn)
+            if isinstance(effect, CreateTicket):
+                assert session is not None
+                self._file(session, out, effect, channel, conversation_id, customer_id, language, now)
+            elif isinstance(effect, ShowProgress):
+                assert session is not None
+                out.before.extend(self.progress(session, customer_id, effect.number, language))
+            elif isinstance(effect, RequestHandoff):
+                out.values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
+                back = self.queue_rules.agents_back(now)
+                if back is not None:
+                    back_at = format_local(back, self.tz, language)
+                    out.after.append(Reply(self.texts.text("bot.agents_away", language, back=back_at)))
+            elif isinstance(effect, EndConversation) and held_by_agent:
+                # the customer gave up waiting for a person (cancel): out of the queue
+                out.values.update(RELEASED)
+        if session is not None:
+            session.commit()  # into the turn's transaction (the session works in a savepoint)
+            session.close()
+        return out
+
+    def _file(
+        self,
+        session: Session,
+        out: Outcome,
+        effect: CreateTicket,
+        channel: str,
+        conversation_id: int,
+        customer_id: int,
+        language: Language,
+        now: datetime,
+    ) -> None:
+        customer = transcript.customer_by_id(session.connection(), customer_id)
+        assert customer is not None
+        created = create_ticket(
+            session,
+            effect=effect,
+            customer=customer,
+            conversation_id=conversation_id,
+            channel=channel,
+            now=now,
+            tz=self.tz,
+            severity=self.severity,
+        )
+        out.tickets.append(created.ticket.number)
+        out.placeholders["{ticket_number}"] = created.ticket.number
+        reply_by = created.reply_by
+        if self.tickets is not None:
+            work = Work(session, now)
+            intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
+            reply_by = intake.reply_by
+            out.after.extend(Reply(text) for text in intake.replies)
+            out.lifecycle.append(work)
+        out.placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
+        out.major = out.major or created.ticket.severity == "major"
+        if created.phone_on_file:
+            out.phone_on_file = created.phone_on_file
+
+    def progress(
+        self, session: Session, customer_id: int, number: str | None, language: Language
+    ) -> list[Reply]:
+        """Only the customer's own tickets; someone else's number reads as not found."""
+        if number:
+            ticket = ticket_repo.by_number(session, number=number)
+            found = [ticket] if ticket is not None and ticket.customer_id == customer_id else []
+            if not found:
+                return [Reply(self.texts.text("bot.progress_not_found", language, number=number))]
+        else:
+            found = list(ticket_repo.for_customer(session, customer_id=customer_id))
+            if not found:
+                return [Reply(self.texts.text("bot.progress_none", language))]
+        lines = [self.texts.text("bot.progress_header", language)]
+        for ticket in found:
+            lines.append(
+                self.texts.text(
+                    "bot.progress_line",
+                    language,
+                    number=ticket.number,
+                    kind=self.texts.name("kind", ticket.kind, language),
+                    status=self.texts.name("status", ticket.status, language),
+                    created=format_local(ticket.created_at, self.tz, language),
+                )
+            )
+        return [Reply("\n".join(lines))]
