@@ -101,7 +101,7 @@ def cross_validate(venv_rasa: Path, config: Path, data: Path, folds: int) -> flo
 
 async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> dict[str, object]:
     settings = load_settings(ROOT / "config.yaml")
-    venv_rasa = rasa.ensure_venv(settings)
+    venv_rasa = rasa.installed_rasa(settings.nlu, settings.rasa_places)
     data = ROOT / "nlu" / "data"
     model = ROOT / "var" / "bench" / f"{name}.tar.gz"
     train_seconds = rasa.train(venv_rasa, config=config, data=data, out=model)
@@ -109,7 +109,9 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
     settings = settings.model_copy(
         update={"nlu": settings.nlu.model_copy(update={"url": f"http://127.0.0.1:{port}"})}
     )
-    server = rasa.RasaServer(settings, model=model, log_path=ROOT / "var" / "bench" / f"{name}.log")
+    server = rasa.RasaServer(
+        settings.nlu, settings.rasa_places, model=model, log_path=ROOT / "var" / "bench" / f"{name}.log"
+    )
     began = time.perf_counter()
     await server.start()
     start_seconds = time.perf_counter() - began

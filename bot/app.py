@@ -182,7 +182,7 @@ class TousuApp:
     def _build_nlu_client(self) -> NluClient | None:
         from nlu.client import RasaNluClient
 
-        return RasaNluClient.from_settings(self.settings)
+        return RasaNluClient.from_settings(self.settings.nlu, self.settings.rasa_places)
 
     def _start_managed_nlu(self) -> None:
         """Start Rasa in the background under a supervisor that restarts it when it dies
@@ -190,7 +190,7 @@ class TousuApp:
         from nlu.server import RasaServer
         from nlu.supervisor import RasaSupervisor
 
-        server = RasaServer(self.settings)
+        server = RasaServer(self.settings.nlu, self.settings.rasa_places)
         self.nlu_server = server
         self.nlu_supervisor = RasaSupervisor(server)
         self.nlu_supervisor.start()

@@ -29,6 +29,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from nlu.settings import NluSettings, RasaPlaces
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -95,24 +97,12 @@ class WebChatSettings(_Section):
     tracked: int = Field(default=20_000, ge=10)
 
 
-class NluSettings(_Section):
-    enabled: bool = True
-    managed: bool = True
-    url: str = "http://127.0.0.1:5005"
-    token: SecretStr | None = None
-    timeout_seconds: float = Field(default=1.5, gt=0, le=30)
-    confidence_threshold: float = Field(default=0.6, ge=0, le=1)
-    breaker_failures: int = Field(default=3, ge=1)
-    breaker_reset_seconds: float = Field(default=30.0, gt=0)
-    project_dir: Path = Path("nlu")
-    venv: Path = Path(".venv-rasa")
-    python: str = "3.10"
-    rasa_version: str = "3.6.21"
-    models_dir: Path = Path("var/models")
-    startup_timeout_seconds: float = Field(default=180.0, gt=0)
+class BotNluSettings(NluSettings):
+    """The ``nlu:`` section as the bot reads it: the NLU package's own keys plus the bot's."""
+
     severity_rules: Path = Path("bot/domain/data/severity.yaml")
-    reviewed_data: Path = Path("var/nlu/reviewed.yml")
-    eval_file: Path = Path("tests/nlu/heldout.yml")
+    """Severity is a ticket rule (bot/domain/severity.py); the key stays in this section, where
+    config files have it."""
 
 
 class DialogueSettings(_Section):
@@ -245,7 +235,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
     webchat: WebChatSettings = WebChatSettings()
-    nlu: NluSettings = NluSettings()
+    nlu: BotNluSettings = BotNluSettings()
     dialogue: DialogueSettings = DialogueSettings()
     telegram: TelegramSettings = TelegramSettings()
     wechat: WeChatSettings = WeChatSettings()
@@ -283,6 +273,19 @@ class Settings(BaseSettings):
         if url.startswith("postgresql://"):
             return "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
+
+    @property
+    def rasa_places(self) -> RasaPlaces:
+        """Where Rasa's files are, for the NLU package (which never sees these settings)."""
+        data = self.path(self.general.data_dir)
+        return RasaPlaces(
+            project_dir=self.path(self.nlu.project_dir),
+            venv=self.path(self.nlu.venv),
+            models_dir=self.path(self.nlu.models_dir),
+            reviewed_data=self.path(self.nlu.reviewed_data),
+            token_file=data / "nlu.token",
+            logs_dir=data / "logs",
+        )
 
     @property
     def has_telegram(self) -> bool:

@@ -18,14 +18,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from nlu.settings import NluSettings, RasaPlaces
 from nlu.types import Entity, IntentScore, NluResult
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +99,12 @@ class RasaNluClient:
         self._sender: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, url: str | None = None) -> RasaNluClient:
+    def from_settings(cls, nlu: NluSettings, places: RasaPlaces, *, url: str | None = None) -> RasaNluClient:
         from nlu.server import auth_token
 
-        nlu = settings.nlu
         return cls(
             url or nlu.url,
-            token=auth_token(settings),
+            token=auth_token(nlu, places),
             timeout=nlu.timeout_seconds,
             breaker=CircuitBreaker(nlu.breaker_failures, nlu.breaker_reset_seconds),
         )

@@ -1,8 +1,10 @@
-"""Managing Rasa: its own Python 3.10 virtualenv, a model trained only when data or config changed,
-and a ``rasa run --enable-api`` process bound to 127.0.0.1 with an auth token.
+"""Managing Rasa: a model trained only when data or config changed, and a ``rasa run
+--enable-api`` process bound to 127.0.0.1 with an auth token.
 
 Rasa cannot live in the bot's interpreter (it needs Python < 3.11 and old SQLAlchemy/pydantic), so
-everything here talks to it through files, subprocesses and HTTP.
+everything here talks to it through files, subprocesses and HTTP. Its Python 3.10 virtualenv is
+set up by scripts/lib.sh (``ensure_rasa_venv``) before anything runs; a pip install of 2.7 GB is
+no step for a bot to take while starting, so here it is only checked.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import glob
 import hashlib
 import logging
 import os
@@ -19,18 +20,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from nlu.settings import NluSettings, RasaPlaces
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,7 @@ LAUNCHER = Path(__file__).resolve().parent / "rasa_launch.py"
 
 
 class NluServerError(RuntimeError):
-    """Rasa could not be installed, trained or started; the message says which and why."""
+    """Rasa is not installed, or could not be trained or started; the message says which and why."""
 
 
 def rasa_env(token: str | None = None) -> dict[str, str]:
@@ -70,39 +68,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def find_python(version: str) -> str:
-    """A Python ``version`` interpreter: pyenv's, else one on PATH."""
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
-    for root in filter(None, roots):
-        found = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python")))
-        if found:
-            return found[-1]
-    on_path = shutil.which(f"python{version}")
-    if on_path:
-        return on_path
-    raise NluServerError(f"Python {version} is needed for Rasa; install it (e.g. `pyenv install {version}`)")
-
-
-def ensure_venv(settings: Settings) -> Path:
-    """Create Rasa's virtualenv and install the pinned Rasa into it unless already done."""
-    nlu = settings.nlu
-    venv = settings.path(nlu.venv)
-    rasa = venv / "bin" / "rasa"
-    requirement = f"rasa[jieba]=={nlu.rasa_version}"
-    stamp = venv / ".tousu-stamp"
-    if rasa.exists() and stamp.exists() and stamp.read_text().strip() == requirement:
-        return rasa
-    with _locked(venv.with_name(venv.name + ".lock")):
-        if rasa.exists() and stamp.exists() and stamp.read_text().strip() == requirement:
-            return rasa
-        log.warning("installing %s into %s (a few minutes, once)", requirement, venv)
-        python = venv / "bin" / "python"
-        if not python.exists():
-            _run([find_python(nlu.python), "-m", "venv", str(venv)], "create the Rasa virtualenv")
-        _run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip<25"], "upgrade pip")
-        _run([str(python), "-m", "pip", "install", "-q", requirement], f"install {requirement}")
-        stamp.write_text(requirement + "\n")
-    return rasa
+def installed_rasa(nlu: NluSettings, places: RasaPlaces) -> Path:
+    """The ``rasa`` command of the virtualenv scripts/lib.sh installed (its stamp file names the
+    pinned requirement); a missing or outdated one is an error saying how to install it."""
+    stamp = places.venv / ".tousu-stamp"
+    try:
+        installed = stamp.read_text(encoding="utf-8").strip()
+    except OSError:
+        installed = ""
+    if places.rasa.exists() and installed == nlu.rasa_requirement:
+        return places.rasa
+    found = f"it has {installed}" if installed and places.rasa.exists() else "it has no Rasa"
+    raise NluServerError(
+        f"{nlu.rasa_requirement} is not installed in {places.venv} ({found}); "
+        "run ./scripts/run (or ./scripts/test), which installs it"
+    )
 
 
 def _run(cmd: list[str], what: str, *, cwd: Path | None = None) -> None:
@@ -145,17 +125,17 @@ def content_hash(config: Path, data: Path, rasa_version: str, extra: Path | None
     return digest.hexdigest()[:16]
 
 
-def reviewed_file(settings: Settings) -> Path | None:
+def reviewed_file(places: RasaPlaces) -> Path | None:
     """The live reviewed examples (from the console's NLU review), if any were switched live."""
-    path = settings.path(settings.nlu.reviewed_data)
+    path = places.reviewed_data
     return path if path.is_file() else None
 
 
-def model_path(settings: Settings, reviewed: Path | None = None) -> Path:
-    project = settings.path(settings.nlu.project_dir)
-    extra = reviewed if reviewed is not None else reviewed_file(settings)
-    name = content_hash(project / "config.yml", project / "data", settings.nlu.rasa_version, extra)
-    return settings.path(settings.nlu.models_dir) / f"nlu-{name}.tar.gz"
+def model_path(nlu: NluSettings, places: RasaPlaces, reviewed: Path | None = None) -> Path:
+    project = places.project_dir
+    extra = reviewed if reviewed is not None else reviewed_file(places)
+    name = content_hash(project / "config.yml", project / "data", nlu.rasa_version, extra)
+    return places.models_dir / f"nlu-{name}.tar.gz"
 
 
 def train(rasa: Path, *, config: Path, data: Path, out: Path) -> float:
@@ -188,15 +168,15 @@ def train(rasa: Path, *, config: Path, data: Path, out: Path) -> float:
     return time.monotonic() - started
 
 
-def ensure_model(settings: Settings, reviewed: Path | None = None) -> Path:
+def ensure_model(nlu: NluSettings, places: RasaPlaces, reviewed: Path | None = None) -> Path:
     """The trained model for the current data, config and reviewed examples (or ``reviewed``, a
     candidate's); trains only when it is missing."""
-    rasa = ensure_venv(settings)
-    extra = reviewed if reviewed is not None else reviewed_file(settings)
-    target = model_path(settings, extra)
+    rasa = installed_rasa(nlu, places)
+    extra = reviewed if reviewed is not None else reviewed_file(places)
+    target = model_path(nlu, places, extra)
     if target.exists():
         return target
-    project = settings.path(settings.nlu.project_dir)
+    project = places.project_dir
     with _locked(target.parent / ".train.lock"):
         if target.exists():
             return target
@@ -220,11 +200,11 @@ def _prune(models: Path, *, keep: Path) -> None:
             path.unlink()
 
 
-def auth_token(settings: Settings) -> str:
-    """The configured token, else one generated once and kept (mode 600) in the data folder."""
-    if settings.nlu.token is not None and settings.nlu.token.get_secret_value():
-        return settings.nlu.token.get_secret_value()
-    path = settings.path(settings.general.data_dir) / "nlu.token"
+def auth_token(nlu: NluSettings, places: RasaPlaces) -> str:
+    """The configured token, else one generated once and kept (mode 600) in ``token_file``."""
+    if nlu.token is not None and nlu.token.get_secret_value():
+        return nlu.token.get_secret_value()
+    path = places.token_file
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_suffix(".lock")):
         if path.exists() and path.read_text().strip():
@@ -242,19 +222,21 @@ class RasaServer:
 
     def __init__(
         self,
-        settings: Settings,
+        nlu: NluSettings,
+        places: RasaPlaces,
         *,
         port: int | None = None,
         log_path: Path | None = None,
         model: Path | None = None,
     ):
-        self.settings = settings
-        parts = urlsplit(settings.nlu.url)
+        self.nlu = nlu
+        self.places = places
+        parts = urlsplit(nlu.url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = port or parts.port or 5005
         self.url = f"http://{self.host}:{self.port}"
-        self.token = auth_token(settings)
-        self.log_path = log_path or settings.path(settings.general.data_dir) / "logs" / "rasa.log"
+        self.token = auth_token(nlu, places)
+        self.log_path = log_path or places.logs_dir / "rasa.log"
         self.model: Path | None = model
         self.process: subprocess.Popen[bytes] | None = None
         self.adopted = False
@@ -274,7 +256,7 @@ class RasaServer:
     async def start(self) -> None:
         began = time.monotonic()
         if self.model is None:
-            self.model = await asyncio.to_thread(ensure_model, self.settings)
+            self.model = await asyncio.to_thread(ensure_model, self.nlu, self.places)
         running = await self.status()
         if running is not None:
             loaded = Path(str(running.get("model_file") or "")).name
@@ -306,9 +288,8 @@ class RasaServer:
         """``rasa run`` through our launcher, which reads the auth token from the environment
         (``rasa_env``): on the command line every user's ``ps`` would show it."""
         assert self.model is not None
-        python = self.settings.path(self.settings.nlu.venv) / "bin" / "python"
         return [
-            str(python),
+            str(self.places.python),
             str(LAUNCHER),
             "run",
             "--enable-api",
@@ -323,7 +304,7 @@ class RasaServer:
         ]
 
     async def _wait_ready(self, began: float) -> None:
-        deadline = began + self.settings.nlu.startup_timeout_seconds
+        deadline = began + self.nlu.startup_timeout_seconds
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -333,7 +314,7 @@ class RasaServer:
                 return
             await asyncio.sleep(0.5)
         await self.stop()
-        raise NluServerError(f"rasa did not answer within {self.settings.nlu.startup_timeout_seconds:.0f} s")
+        raise NluServerError(f"rasa did not answer within {self.nlu.startup_timeout_seconds:.0f} s")
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -369,14 +350,3 @@ class RasaServer:
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-
-
-def main() -> None:  # pragma: no cover - debugging aid: python -m nlu.server
-    from bot.settings import load_settings
-
-    logging.basicConfig(level=logging.INFO)
-    print(ensure_model(load_settings(sys.argv[1] if len(sys.argv) > 1 else None)))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -34,8 +34,47 @@ ensure_app_venv() {
     echo "$want" > "$stamp"
 }
 
+find_python_version() {  # $1 e.g. 3.10: pyenv's newest 3.10.x, else python3.10 on PATH
+    local version="$1" root found
+    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv"; do
+        [ -n "$root" ] || continue
+        found="$(ls -d "$root/versions/$version".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)"
+        if [ -n "$found" ]; then echo "$found"; return; fi
+    done
+    command -v "python$version" && return
+    die "Python $version is needed for Rasa; install it (e.g. pyenv install $version)"
+}
+
+# Rasa's own virtualenv (nlu.venv, Python nlu.python, rasa[jieba]==nlu.rasa_version; 2.7 GB and a
+# few minutes, once). The app only checks it (nlu/server.py installed_rasa): installing is no step
+# for a bot to take while it starts. The stamp file names the requirement installed.
+ensure_rasa_venv() {
+    local info venv version requirement python lock
+    info="$("$VENV/bin/python" -c 'from bot.settings import load_settings
+s = load_settings()
+print(s.rasa_places.venv, s.nlu.python, s.nlu.rasa_requirement, sep="\n")')" || die "could not read the nlu settings"
+    venv="$(sed -n 1p <<<"$info")" version="$(sed -n 2p <<<"$info")" requirement="$(sed -n 3p <<<"$info")"
+    rasa_installed() { [ -x "$venv/bin/rasa" ] && [ "$(cat "$venv/.tousu-stamp" 2>/dev/null)" = "$requirement" ]; }
+    rasa_installed && return
+    mkdir -p "$(dirname "$venv")"
+    exec {lock}>"$venv.lock"
+    flock "$lock"  # two runs at once (say, two test runs) install once
+    if ! rasa_installed; then
+        say "installing $requirement into $venv (a few minutes, once)"
+        if [ ! -x "$venv/bin/python" ]; then
+            python="$(find_python_version "$version")"
+            "$python" -m venv "$venv"
+        fi
+        "$venv/bin/python" -m pip install -q --upgrade 'pip<25'
+        "$venv/bin/python" -m pip install -q "$requirement"
+        echo "$requirement" > "$venv/.tousu-stamp"
+    fi
+    exec {lock}>&-
+}
+
 ensure_rasa() {
-    say "checking the Rasa NLU virtualenv and model"
+    ensure_rasa_venv
+    say "checking the Rasa NLU model"
     "$VENV/bin/tousu" nlu train
 }
 

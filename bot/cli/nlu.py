@@ -19,7 +19,7 @@ from nlu.scoring import category_f1_by_language, predict
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("nlu", help="Rasa NLU: train, serve, evaluate")
     nsub = parser.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
-    tr = nsub.add_parser("train", help="install Rasa if needed and train when data or config changed")
+    tr = nsub.add_parser("train", help="train when data or config changed (./scripts/run installs Rasa)")
     tr.set_defaults(handler=train)
     nsub.add_parser("serve", help="run the Rasa server in the foreground").set_defaults(handler=serve)
     ev = nsub.add_parser("eval", help="score a labelled Rasa NLU YAML file against the live server")
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def train(_args: argparse.Namespace, settings: Settings) -> int:
     try:
-        model = rasa.ensure_model(settings)
+        model = rasa.ensure_model(settings.nlu, settings.rasa_places)
     except rasa.NluServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -40,7 +40,7 @@ def train(_args: argparse.Namespace, settings: Settings) -> int:
 
 def serve(_args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
-        server = rasa.RasaServer(settings)
+        server = rasa.RasaServer(settings.nlu, settings.rasa_places)
         await server.start()
         print(f"Rasa NLU at {server.url} (model {server.model}); Ctrl-C stops", flush=True)
         try:
@@ -81,7 +81,7 @@ def eval_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _predict(settings: Settings, examples: list[Example]) -> list[str | None]:
     """Parse every example through the live server, starting (and stopping) one if none runs."""
-    server = rasa.RasaServer(settings)
+    server = rasa.RasaServer(settings.nlu, settings.rasa_places)
     await server.start()
     try:
         return await predict(server.url, server.token, examples)

@@ -102,7 +102,7 @@ class NluReview:
         if not accepted:  # dismissed again since the click: nothing to train
             log.warning("NLU candidate not trained: no accepted sample left")
             return
-        live = rasa.reviewed_file(self.settings)
+        live = rasa.reviewed_file(self.settings.rasa_places)
         previous = [(e.intent, e.text) for e in read_examples(live)] if live else []
         data_dir = self.settings.path(self.settings.general.data_dir) / "nlu"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,9 @@ class NluReview:
         candidate_id = row.id
         assert candidate_id is not None
         try:
-            model = await asyncio.to_thread(rasa.ensure_model, self.settings, candidate_file)
+            model = await asyncio.to_thread(
+                rasa.ensure_model, self.settings.nlu, self.settings.rasa_places, candidate_file
+            )
             await self._set(candidate_id, model_file=str(model))
             examples = read_examples(self.settings.path(self.settings.nlu.eval_file))
             before = await self._score_live(examples)
@@ -132,7 +134,7 @@ class NluReview:
             await self._set(candidate_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:2000])
 
     async def _score_live(self, examples: list[Example]) -> dict[str, Any]:
-        token = rasa.auth_token(self.settings)
+        token = rasa.auth_token(self.settings.nlu, self.settings.rasa_places)
         try:
             predicted = await predict(self.settings.nlu.url, token, examples)
         except httpx.HTTPError as exc:
@@ -143,11 +145,13 @@ class NluReview:
 
     async def _score_model(self, model: Path, examples: list[Example]) -> dict[str, Any]:
         """Serve the candidate on a spare port just long enough to score it."""
+        places = self.settings.rasa_places
         server = rasa.RasaServer(
-            self.settings,
+            self.settings.nlu,
+            places,
             port=rasa.free_port(),
             model=model,
-            log_path=self.settings.path(self.settings.general.data_dir) / "logs" / "rasa-candidate.log",
+            log_path=places.logs_dir / "rasa-candidate.log",
         )
         await server.start()
         try:
@@ -170,7 +174,7 @@ class NluReview:
         row = await self.db.run(lambda s: s.get(NluCandidate, candidate_id))
         if row is None or row.status != "evaluated":
             raise ReviewError("only an evaluated candidate can go live")
-        token = rasa.auth_token(self.settings)
+        token = rasa.auth_token(self.settings.nlu, self.settings.rasa_places)
         async with httpx.AsyncClient(timeout=180.0) as http:
             try:
                 response = await http.put(

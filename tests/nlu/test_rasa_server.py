@@ -154,7 +154,8 @@ def test_the_model_name_follows_the_training_content(tmp_path: Path) -> None:
     assert content_hash(project / "config.yml", project / "data", "3.6.21") != first
     assert content_hash(project / "config.yml", project / "data", "3.6.22") != first
     settings = make_settings(tmp_path)
-    assert model_path(settings).name.startswith("nlu-") and model_path(settings).exists()
+    model = model_path(settings.nlu, settings.rasa_places)
+    assert model.name.startswith("nlu-") and model.exists()
 
 
 async def test_a_running_server_with_the_same_model_is_adopted_and_left_running(
@@ -163,7 +164,7 @@ async def test_a_running_server_with_the_same_model_is_adopted_and_left_running(
     from tests.fixtures.rasa import rasa_settings
 
     settings = rasa_settings(tmp_path, port=rasa_server.port, token=rasa_server.token)
-    other = RasaServer(settings)
+    other = RasaServer(settings.nlu, settings.rasa_places)
     await other.start()  # same model: adopted, not started twice
     assert other.adopted and other.process is None
     await other.stop()

@@ -21,7 +21,7 @@ TOKEN = "-tok-7f3a9c2e5b1d4e6f"  # a leading "-": argparse must still take it as
 
 def test_the_start_command_carries_no_token_and_the_environment_does(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, nlu={"token": SecretStr(TOKEN), "url": "http://127.0.0.1:5999"})
-    server = RasaServer(settings, model=tmp_path / "nlu-0000.tar.gz")
+    server = RasaServer(settings.nlu, settings.rasa_places, model=tmp_path / "nlu-0000.tar.gz")
     command = server.command()
     assert not any(TOKEN in part for part in command)
     assert command[1] == str(Path(rasa_launch.__file__).resolve()) and "run" in command

@@ -159,4 +159,4 @@ async def test_review_train_compare_and_switch_on_the_real_rasa(
     # a restart serves the same model: the reviewed examples are part of the model's identity
     from nlu.server import model_path
 
-    assert model_path(app.settings) == Path(candidate.model_file)
+    assert model_path(app.settings.nlu, app.settings.rasa_places) == Path(candidate.model_file)

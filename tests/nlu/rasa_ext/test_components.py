@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nlu.server import EXTENSIONS, ensure_venv, rasa_env
+from nlu.server import EXTENSIONS, installed_rasa, rasa_env
 from tests.conftest import ROOT, make_settings
 
 PRIVATE_STDLIB = {"sre_parse", "sre_compile", "sre_constants"}
@@ -21,7 +21,8 @@ PRIVATE_STDLIB = {"sre_parse", "sre_compile", "sre_constants"}
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    rasa = ensure_venv(make_settings(tmp_path_factory.mktemp("rasa-ext")))
+    settings = make_settings(tmp_path_factory.mktemp("rasa-ext"))
+    rasa = installed_rasa(settings.nlu, settings.rasa_places)
     done = subprocess.run(
         [str(rasa.parent / "python"), str(Path(__file__).with_name("check_components.py")), str(ROOT)],
         env=rasa_env(),
