@@ -14,23 +14,6 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
 
-TICKET_KINDS = ("complaint", "consultation", "suggestion", "grievance")
-SEVERITIES = ("normal", "major")
-TICKET_STATUSES = (
-    "new",
-    "acknowledged",
-    "in_progress",
-    "solution_proposed",
-    "resolved",
-    "closed",
-    "reopened",
-    "escalated",
-    "cancelled",
-)
-STAFF_ROLES = ("handler", "supervisor", "manager")
-CONVERSATION_STATUSES = ("bot", "agent", "closed")
-CONSOLE_ROLES = ("agent", "supervisor", "admin")
-
 
 # Empty JSON defaults made by our own functions, not ``list``/``dict``: pydantic inspects a default
 # factory's signature each time it calls one, and for a builtin that means parsing its text

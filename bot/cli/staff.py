@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.domain.enums import StaffRole
 from bot.settings import Settings
 from storage.db import make_unpooled_engine
-from storage.models import STAFF_ROLES, Staff
+from storage.models import Staff
 
 
 def register(sub: Any) -> None:
@@ -19,7 +20,7 @@ def register(sub: Any) -> None:
     add.add_argument("username")
     add.add_argument("--name", required=True)
     add.add_argument("--department", required=True)
-    add.add_argument("--role", choices=STAFF_ROLES, default="handler")
+    add.add_argument("--role", choices=[r.value for r in StaffRole], default=StaffRole.HANDLER.value)
     add.add_argument("--employee-no")
     add.set_defaults(handler=add_staff)
     lst = ssub.add_parser("list", help="list staff")

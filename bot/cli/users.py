@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.domain.access import Role
 from bot.settings import Settings
 from bot.web.console import accounts
 from storage import migrate
 from storage.db import make_unpooled_engine
-from storage.models import CONSOLE_ROLES, ConsoleUser
+from storage.models import ConsoleUser
 
 
 def register(sub: Any) -> None:
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     usub = parser.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add = usub.add_parser("add", help="create an account, or reset its password and role")
     add.add_argument("username")
-    add.add_argument("--role", choices=CONSOLE_ROLES, required=True)
+    add.add_argument("--role", choices=[r.value for r in Role], required=True)
     add.add_argument("--name", help="display name customers see when this person joins a chat")
     add.add_argument("--department", help="the queue this agent serves (default: all)")
     add.add_argument("--language", choices=("zh", "en"), default="zh", help="console language")

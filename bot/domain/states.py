@@ -7,27 +7,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged", "in_progress", "escalated", "cancelled"}),
-    "acknowledged": frozenset({"in_progress", "escalated", "cancelled"}),
-    "in_progress": frozenset({"solution_proposed", "resolved", "escalated", "cancelled"}),
-    "solution_proposed": frozenset({"resolved", "in_progress", "escalated", "cancelled"}),
-    "resolved": frozenset({"closed", "reopened"}),
-    "closed": frozenset({"reopened"}),
-    "reopened": frozenset({"in_progress", "escalated", "cancelled"}),
-    "escalated": frozenset({"in_progress", "solution_proposed", "resolved", "cancelled"}),
-    "cancelled": frozenset(),
+from bot.domain.enums import TicketStatus as S
+
+TRANSITIONS: Mapping[str, frozenset[S]] = {
+    S.NEW: frozenset({S.ACKNOWLEDGED, S.IN_PROGRESS, S.ESCALATED, S.CANCELLED}),
+    S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.ESCALATED, S.CANCELLED}),
+    S.IN_PROGRESS: frozenset({S.SOLUTION_PROPOSED, S.RESOLVED, S.ESCALATED, S.CANCELLED}),
+    S.SOLUTION_PROPOSED: frozenset({S.RESOLVED, S.IN_PROGRESS, S.ESCALATED, S.CANCELLED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    S.REOPENED: frozenset({S.IN_PROGRESS, S.ESCALATED, S.CANCELLED}),
+    S.ESCALATED: frozenset({S.IN_PROGRESS, S.SOLUTION_PROPOSED, S.RESOLVED, S.CANCELLED}),
+    S.CANCELLED: frozenset(),
 }
 
-OPEN = frozenset({"new", "acknowledged", "in_progress", "solution_proposed", "reopened", "escalated"})
+OPEN = frozenset({S.NEW, S.ACKNOWLEDGED, S.IN_PROGRESS, S.SOLUTION_PROPOSED, S.REOPENED, S.ESCALATED})
 
 # Reaching a status stops these clocks (a later status stops the earlier ones too).
 MEETS: Mapping[str, tuple[str, ...]] = {
-    "acknowledged": ("acknowledge",),
-    "in_progress": ("acknowledge",),
-    "solution_proposed": ("acknowledge", "propose_solution", "first_investigation", "plan"),
-    "resolved": ("acknowledge", "propose_solution", "first_investigation", "plan", "reply"),
-    "closed": ("acknowledge", "propose_solution", "first_investigation", "plan", "reply", "close"),
+    S.ACKNOWLEDGED: ("acknowledge",),
+    S.IN_PROGRESS: ("acknowledge",),
+    S.SOLUTION_PROPOSED: ("acknowledge", "propose_solution", "first_investigation", "plan"),
+    S.RESOLVED: ("acknowledge", "propose_solution", "first_investigation", "plan", "reply"),
+    S.CLOSED: ("acknowledge", "propose_solution", "first_investigation", "plan", "reply", "close"),
 }
 
 

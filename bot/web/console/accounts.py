@@ -17,10 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from bot.domain.access import Role
 from storage.db import Database
-from storage.models import CONSOLE_ROLES, ConsoleSession, ConsoleUser, LoginAttempt
+from storage.models import ConsoleSession, ConsoleUser, LoginAttempt
 
-RANK = {role: rank for rank, role in enumerate(CONSOLE_ROLES)}
+RANK = {role: rank for rank, role in enumerate(Role)}
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 """The same limit when a password is set and when it is tried (the login form reads no more)."""
@@ -46,7 +47,7 @@ class Agent:
     csrf: str
 
     def at_least(self, role: str) -> bool:
-        return RANK[self.role] >= RANK[role]
+        return RANK[Role(self.role)] >= RANK[Role(role)]
 
 
 def _hasher() -> PasswordHasher:

@@ -1,0 +1,59 @@
+"""The product's vocabularies, each listed once. StrEnum members are their own database values,
+so rows, queries and JSON keep plain strings while the code gets names a checker can follow.
+(The storage layer sits below the domain and keeps plain ``str`` columns.)"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    SOLUTION_PROPOSED = "solution_proposed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    CANCELLED = "cancelled"
+
+
+class TicketKind(StrEnum):
+    COMPLAINT = "complaint"
+    CONSULTATION = "consultation"
+    SUGGESTION = "suggestion"
+    GRIEVANCE = "grievance"
+
+
+class Severity(StrEnum):
+    NORMAL = "normal"
+    MAJOR = "major"
+
+
+class StaffRole(StrEnum):
+    """A person's place in the routing directory (who handles, who supervises)."""
+
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    AGENT = "agent"  # a person holds it or it waits for one
+    CLOSED = "closed"
+
+
+class FollowUpKind(StrEnum):
+    SLA_WARN = "sla_warn"
+    SLA_BREACH = "sla_breach"
+    CALLBACK = "callback"
+    SURVEY_REMINDER = "survey_reminder"
+    AUTO_CLOSE = "auto_close"
+
+
+class FollowUpStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
