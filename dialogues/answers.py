@@ -248,7 +248,11 @@ class Responder(TurnBuilder):
         if top is not None and top.name in COMMAND_INTENTS and top.confidence >= threshold:
             kind = COMMAND_INTENTS[top.name]
             return Command(kind, inputs.ticket_number_in(text) if kind == "progress" else None)
-        scored = [(intent_score(self.nlu, o.intents), i) for i, o in enumerate(current.options) if o.intents]
+        scored = [
+            (intent_score(self.flow, self.nlu, o.intents), i)
+            for i, o in enumerate(current.options)
+            if o.intents
+        ]
         score, index = max(scored, default=(0.0, -1))
         return current.options[index] if score >= threshold else None
 

@@ -28,13 +28,12 @@ from dialogues.model import (
 )
 from dialogues.texts import MESSAGE_PARAMS, MESSAGES, placeholders
 from dialogues.validators import VALIDATORS
-from nlu.types import CATEGORY_INTENTS, CONVERSATION_INTENTS
+from nlu.types import CONVERSATION_INTENTS
 
 Path = tuple[str | int, ...]
 Adder = Callable[[str, str], None]
 RESERVED_KEYS = ("#", "*", "0")
 _KEY = re.compile(r"[1-9][0-9]?")
-KNOWN_INTENTS = frozenset({ANY_CATEGORY, *CATEGORY_INTENTS, *CONVERSATION_INTENTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ def _check_step(flow: Flow, step: AnyStep, known: set[str], written: frozenset[s
         if name not in written:
             add(field, f"unknown slot '{name}' (no step sets it)")
     if isinstance(step, MenuStep):
-        _check_menu(step, add)
+        _check_menu(step, add, known_intents(flow))
     elif isinstance(step, AskStep):
         if step.validator not in VALIDATORS:
             add("validator", f"unknown validator '{step.validator}' (known: {', '.join(VALIDATORS)})")
@@ -167,7 +166,13 @@ def _check_step(flow: Flow, step: AnyStep, known: set[str], written: frozenset[s
     return out
 
 
-def _check_menu(step: MenuStep, add: Adder) -> None:
+def known_intents(flow: Flow) -> frozenset[str]:
+    """What a menu option's ``intents`` may name: the flow's own categories (``category`` for
+    any of them) and the NLU's conversation intents."""
+    return frozenset({ANY_CATEGORY, *(c.code for c in flow.categories), *CONVERSATION_INTENTS})
+
+
+def _check_menu(step: MenuStep, add: Adder, intents_known: frozenset[str]) -> None:
     if not step.options:
         add("options", "a menu needs at least one option")
     keys: dict[str, int] = {}
@@ -184,7 +189,7 @@ def _check_menu(step: MenuStep, add: Adder) -> None:
             add(f"options[{i}].key", f"duplicate key '{opt.key}' (also options[{keys[opt.key]}])")
         keys.setdefault(opt.key, i)
         for intent in opt.intents:
-            if intent not in KNOWN_INTENTS:
+            if intent not in intents_known:
                 add(f"options[{i}].intents", f"unknown intent '{intent}'")
             elif intent in intents:
                 add(f"options[{i}].intents", f"intent '{intent}' also picks options[{intents[intent]}]")

@@ -11,7 +11,7 @@ from dialogues import inputs, screens
 from dialogues.model import ANY_CATEGORY, AskStep, ClassifyStep, EndStep, Flow, HandoffStep, MenuStep, Option
 from dialogues.state import ConversationState
 from dialogues.types import Attachment
-from nlu.types import CATEGORY_INTENTS, NluResult
+from nlu.types import NluResult
 
 COMMAND_INTENTS: Mapping[str, str] = MappingProxyType(
     {"request_human": "human", "query_status": "progress", "cancel": "cancel"}
@@ -71,20 +71,25 @@ def feeds_classify(flow: Flow, ask: AskStep) -> bool:
     return False
 
 
+def category_codes(flow: Flow) -> frozenset[str]:
+    """The complaint categories: the flow's own list (its ``categories``), not the NLU's."""
+    return frozenset(c.code for c in flow.categories)
+
+
 def category_scores(flow: Flow, result: NluResult) -> list[tuple[str, float]]:
-    """The NLU's complaint categories known to this flow, best first."""
-    codes = {c.code for c in flow.categories}
-    ranking = result.category_ranking()
-    if not ranking and result.intent is not None and result.intent.name in CATEGORY_INTENTS:
+    """The NLU's scores for this flow's complaint categories, best first."""
+    codes = category_codes(flow)
+    ranking = tuple(s for s in result.ranking if s.name in codes)
+    if not ranking and result.intent is not None and result.intent.name in codes:
         ranking = (result.intent,)
-    return [(s.name, s.confidence) for s in ranking if s.name in codes]
+    return [(s.name, s.confidence) for s in ranking]
 
 
-def intent_score(result: NluResult, intents: tuple[str, ...]) -> float:
-    """Summed confidence of the intents (``category`` stands for all complaint categories)."""
+def intent_score(flow: Flow, result: NluResult, intents: tuple[str, ...]) -> float:
+    """Summed confidence of the intents (``category`` stands for all the flow's categories)."""
     names = set(intents)
     if ANY_CATEGORY in names:
-        names |= set(CATEGORY_INTENTS)
+        names |= category_codes(flow)
     ranking = result.ranking or ((result.intent,) if result.intent else ())
     return sum(s.confidence for s in ranking if s.name in names)
 
