@@ -76,34 +76,3 @@ def test_work_and_transfer_need_the_case_in_hand_or_a_supervisor_of_its_departme
     assert can_act(SUPERVISOR, Action.TRANSFER, HELD)
     assert not can_act(OTHER_SUPERVISOR, Action.TRANSFER, HELD)
     assert not can_act(OTHER_SUPERVISOR, Action.WORK, TICKET)
-
-
-def test_the_domain_package_imports_nothing_but_the_standard_library_and_itself() -> None:
-    """The rules stay pure: no database, web or channel library can creep into them. The pure
-    dialogue types and YAML parsing (the calendar file's format) are the only outside imports."""
-    import ast
-    import sys
-    from pathlib import Path
-
-    import bot.domain
-
-    for path in Path(bot.domain.__file__).parent.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for name in names:
-                top = name.split(".")[0]
-                assert (
-                    top in sys.stdlib_module_names
-                    or top in {"__future__", "dialogues", "yaml"}
-                    or name.startswith("bot.domain")
-                ), (
-                    path.name,
-                    name,
-                )
