@@ -27,7 +27,7 @@ from nlu import server as rasa
 from nlu.client import CircuitBreaker, RasaNluClient
 from nlu.examples import read_examples
 from nlu.metrics import evaluate
-from nlu.types import CATEGORY_INTENTS
+from nlu.types import CONVERSATION_INTENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ async def bench_candidate(name: str, config: Path, args: argparse.Namespace) -> 
             pairs = [
                 (e.intent, p)
                 for e, p in zip(examples, predicted, strict=True)
-                if e.language == language and e.intent in CATEGORY_INTENTS
+                if e.language == language and e.intent not in CONVERSATION_INTENTS
             ]
             per_language[language] = evaluate([g for g, _ in pairs], [p for _, p in pairs]).macro_f1
         texts = [e.text for e in examples]

@@ -115,7 +115,7 @@ class TousuApp:
             files_dir=settings.path(settings.attachments.dir),
             clock=clock,
         )
-        self.nlu_review = NluReview(db=self.db, settings=settings, clock=clock)
+        self.nlu_review = NluReview(db=self.db, settings=settings, catalog=self.catalog, clock=clock)
         self.stuck = StuckWatcher(
             db=self.db,
             catalog=self.catalog,

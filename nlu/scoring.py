@@ -9,7 +9,7 @@ from typing import Any
 from nlu.client import CircuitBreaker, RasaNluClient
 from nlu.examples import Example
 from nlu.metrics import evaluate
-from nlu.types import CATEGORY_INTENTS
+from nlu.types import CONVERSATION_INTENTS
 
 
 async def predict(url: str, token: str, examples: list[Example], *, concurrency: int = 8) -> list[str | None]:
@@ -28,12 +28,14 @@ async def predict(url: str, token: str, examples: list[Example], *, concurrency:
 
 
 def category_f1_by_language(examples: list[Example], predicted: list[str | None]) -> dict[str, float]:
+    """Macro-F1 over the complaint categories (the examples' intents that are not conversation
+    intents), per language."""
     scores: dict[str, float] = {}
     for language in ("zh", "en"):
         pairs = [
             (e.intent, p)
             for e, p in zip(examples, predicted, strict=True)
-            if e.language == language and e.intent in CATEGORY_INTENTS
+            if e.language == language and e.intent not in CONVERSATION_INTENTS
         ]
         if pairs:
             gold = [g for g, _ in pairs]

@@ -8,19 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-CATEGORY_INTENTS: tuple[str, ...] = (
-    "product_quality",
-    "service_attitude",
-    "delivery",
-    "billing",
-    "after_sales",
-    "staff_misconduct",
-    "facilities",
-    "privacy",
-    "safety",
-)
-"""Level-1 complaint categories; the intent names equal the category codes."""
-
 CONVERSATION_INTENTS: tuple[str, ...] = (
     "consult",
     "suggest",
@@ -33,6 +20,9 @@ CONVERSATION_INTENTS: tuple[str, ...] = (
     "affirm",
     "deny",
 )
+"""The model's intents that are not complaint categories (nlu/data/conversation.yml). Every other
+intent it knows is a category (nlu/data/complaints/, intent name = category code); which
+categories a conversation offers is its flow's ``categories`` list, not the NLU's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +48,6 @@ class NluResult:
     intent: IntentScore | None
     ranking: tuple[IntentScore, ...] = ()
     entities: tuple[Entity, ...] = field(default_factory=tuple)
-
-    def category_ranking(self) -> tuple[IntentScore, ...]:
-        """The ranking restricted to complaint categories, best first."""
-        return tuple(s for s in self.ranking if s.name in CATEGORY_INTENTS)
 
 
 class NluClient(Protocol):

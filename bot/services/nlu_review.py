@@ -20,16 +20,16 @@ import httpx
 import yaml
 from sqlmodel import Session, col, select
 
+from bot.services.flow_catalog import FlowCatalog
 from bot.settings import Settings
 from nlu import server as rasa
 from nlu.examples import Example, read_examples
 from nlu.scoring import predict, summary
-from nlu.types import CATEGORY_INTENTS, CONVERSATION_INTENTS
+from nlu.types import CONVERSATION_INTENTS
 from storage.db import Database
 from storage.models import NluCandidate, NluSample
 
 log = logging.getLogger(__name__)
-INTENTS = (*CATEGORY_INTENTS, *CONVERSATION_INTENTS)
 
 
 class ReviewError(ValueError):
@@ -53,19 +53,31 @@ def examples_yaml(examples: list[tuple[str, str]]) -> str:
 
 
 class NluReview:
-    def __init__(self, *, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, *, db: Database, settings: Settings, catalog: FlowCatalog, clock: Callable[[], datetime]
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.catalog = catalog
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def intents_on(self, session: Session) -> tuple[str, ...]:
+        """What a sample may be labelled: the complaint categories of the live default flow (the
+        flow owns them), then the NLU's conversation intents."""
+        _, flow = self.catalog.live(session, name=self.settings.dialogue.default_flow)
+        return (*(c.code for c in flow.categories), *CONVERSATION_INTENTS)
+
+    async def intents(self) -> tuple[str, ...]:
+        return await self.db.run(self.intents_on)
 
     # -- samples ------------------------------------------------------------------------------
     async def decide(self, sample_id: int, *, intent: str | None, actor: str) -> None:
         """Accept a sample with its right intent, or dismiss it (``intent`` None)."""
-        if intent is not None and intent not in INTENTS:
-            raise ReviewError(f"unknown intent {intent!r}")
 
         def run(session: Session) -> None:
+            if intent is not None and intent not in self.intents_on(session):
+                raise ReviewError(f"unknown intent {intent!r}")
             sample = session.get(NluSample, sample_id)
             if sample is None or sample.status not in ("pending", "accepted"):
                 raise ReviewError("no such sample waiting for review")

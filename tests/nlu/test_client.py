@@ -100,7 +100,7 @@ def test_rasa_json_becomes_a_result_with_ranking_and_entities() -> None:
     }
     result = to_result("打了12315", data)
     assert result.intent is not None and result.intent.name == "billing"
-    assert [s.name for s in result.category_ranking()] == ["billing", "delivery"]
+    assert [(s.name, s.confidence) for s in result.ranking] == [("billing", 0.81), ("delivery", 0.1)]
     assert result.entities[0].entity == "regulator" and result.entities[0].value == "12315"
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from bot.domain.access import Viewer, can_see
-from bot.services.nlu_review import INTENTS, ReviewError
+from bot.services.nlu_review import ReviewError
 from bot.web.console import cases
 from bot.web.console.accounts import Agent
 from bot.web.console.context import Console
@@ -65,7 +65,7 @@ def install(app: FastAPI, console: Console) -> None:
         return console.render(
             "nlu.html",
             agent,
-            intents=INTENTS,
+            intents=await review.intents(),
             training=training,
             error=request.query_params.get("error"),
             **data,

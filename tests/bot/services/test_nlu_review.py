@@ -15,13 +15,14 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from bot.app import TousuApp
+from bot.services.nlu_review import ReviewError
 from bot.web.console import accounts
 from bot.web.server import create_web_app
 from nlu.server import RasaServer
 from storage.models import NluCandidate, NluSample, Ticket
 from tests.bot.services.test_inbox import FixedNlu
 from tests.bot.web.console.helpers import PASSWORD, login, page_csrf
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 
 pytestmark = pytest.mark.timeout(600)
 SAMPLE = "柜台那个收银的小哥把找零算错了还凶我"
@@ -70,6 +71,37 @@ async def test_unsure_and_corrected_classifications_become_samples(tmp_path: Pat
         assert [(s.predicted, s.intent, s.ticket_id) for s in corrected] == [
             ("delivery", "after_sales", ticket.id)
         ]
+    finally:
+        await app.stop()
+
+
+async def test_an_admin_labels_samples_with_the_live_flows_categories_or_a_conversation_intent(
+    tmp_path: Path,
+) -> None:
+    """The categories are the flow's: one the flow file adds is offered and accepted at once,
+    with no list in the NLU package to extend; an intent neither knows is refused."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    intake = (ROOT / "dialogues" / "flows" / "intake.yaml").read_text(encoding="utf-8")
+    safety = "  safety: {zh: 安全与人身伤害, en: Safety and injury}\n"
+    assert safety in intake
+    (flows / "intake.yaml").write_text(
+        intake.replace(safety, safety + "  noise: {zh: 噪音扰民, en: Noise}\n")
+    )
+    app = TousuApp(make_settings(tmp_path, dialogue={"flows_dir": flows}), channels=[], use_nlu=False)
+    await app.start()
+    try:
+        intents = await app.nlu_review.intents()
+        assert intents[:2] == ("product_quality", "service_attitude") and "noise" in intents
+        assert {"consult", "request_human", "greet"} <= set(intents)
+        sample = NluSample(text="楼上天天半夜装修", source="low_confidence", predicted="facilities")
+        await app.db.run(lambda s: s.add(sample))
+        assert sample.id is not None
+        with pytest.raises(ReviewError, match="unknown intent 'bogus'"):
+            await app.nlu_review.decide(sample.id, intent="bogus", actor="admin")
+        await app.nlu_review.decide(sample.id, intent="noise", actor="admin")
+        [stored] = await samples(app)
+        assert (stored.status, stored.intent, stored.reviewed_by) == ("accepted", "noise", "admin")
     finally:
         await app.stop()
 
