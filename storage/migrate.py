@@ -9,15 +9,6 @@ from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-# APScheduler creates and owns its job table; migrations and schema comparisons leave it alone.
-FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
-
-
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-    return table not in FOREIGN_TABLES
-
-
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

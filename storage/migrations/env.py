@@ -8,7 +8,6 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage.db import make_unpooled_engine
-from storage.migrate import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -20,7 +19,6 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
