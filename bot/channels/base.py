@@ -4,21 +4,14 @@ deliveries into InboundMessage for an InboundSink, and delivers OutboundMessage 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-    from starlette.requests import Request
-    from starlette.responses import Response
-
     from bot.channels.passive import PassiveSlot
     from bot.services.inbox import Handled
 
 from dialogues.types import Attachment, Button, InboundMessage
-
-Webhook = Callable[["Request"], Awaitable["Response"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +19,16 @@ class OutboundMessage:
     text: str
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """A channel's answer to one webhook delivery, in HTTP terms but free of the web framework:
+    the routes (bot/web/webhooks.py) turn it into a response. A bare status has no media type."""
+
+    status: int = 200
+    body: str = ""
+    media_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +79,6 @@ class Channel(ABC):
     def refuses_file(self, mime: str) -> str | None:
         """Why this channel cannot deliver a file of this type an agent attached, or None when it can."""
         return f"files cannot be sent on {self.name}; send text"
-
-    def router(self) -> APIRouter | None:
-        """HTTP routes the channel needs on the app's web server (webhooks, callbacks)."""
-        return None
-
-    def webhooks(self) -> dict[tuple[str, str], Webhook]:
-        """Hot endpoints by (method, path), answered before FastAPI's middleware, routing and
-        dependency machinery; each handles its own errors (bot/web/server.py, ``TousuWeb``)."""
-        return {}
 
     @abstractmethod
     async def send(self, user_id: str, message: OutboundMessage) -> str | None:

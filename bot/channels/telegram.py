@@ -1,7 +1,7 @@
 """Telegram, on a plain python-telegram-bot ``Bot`` (not its Application): we decide when an
 update counts as received. Polling advances the offset, and the webhook answers 200, only after
 the message is stored, so a crash between the two makes Telegram deliver it again and the
-transcript's unique message id drops the copy.
+transcript's unique message id drops the copy. The webhook's route is bot/web/webhooks.py.
 """
 
 from __future__ import annotations
@@ -18,14 +18,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request, Response
 from telegram import Bot as TelegramBot
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import Channel, DeliveryError, DeliveryLimits, InboundSink, OutboundMessage
+from bot.channels.base import (
+    Channel,
+    DeliveryError,
+    DeliveryLimits,
+    InboundSink,
+    OutboundMessage,
+    WebhookReply,
+)
 from bot.channels.telegram_files import TelegramFiles
 from bot.channels.telegram_updates import CallbackPayloads, message_of, readable, to_inbound
 from dialogues.types import Attachment
@@ -245,42 +251,42 @@ class TelegramChannel(Channel):
     def refuses_file(self, mime: str) -> str | None:
         return None  # photos go as photos, everything else as documents
 
-    def router(self) -> APIRouter | None:
-        if self.mode != "webhook":
-            return None
-        router = APIRouter()
+    @property
+    def uses_webhook(self) -> bool:
+        """Whether Telegram posts updates to us (``telegram.mode: webhook``) instead of being polled."""
+        return self.mode == "webhook"
 
-        @router.post("/telegram/webhook")
-        async def webhook(request: Request) -> Response:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if self._secret is None or not hmac.compare_digest(given.encode(), self._secret.encode()):
-                return Response(status_code=403)
-            # Past the secret only Telegram (or someone holding the secret) writes. An update we
-            # cannot read never becomes readable, and any non-2xx makes Telegram redeliver it for
-            # up to a day, hold back that chat's later updates and slow the bot's delivery: so it
-            # is logged and confirmed (200), never stored under a made-up identity.
-            try:
-                data: Any = json.loads(await request.body())
-            except (ValueError, RecursionError):  # not JSON or UTF-8, too many digits, nested too deep
-                data = None
-            update: Update | None = None
-            if readable(data):
-                with contextlib.suppress(Exception):  # fields PTB requires (chat type, first name...)
-                    update = Update.de_json(data, self.bot)
-            if update is None:
-                update_id = data.get("update_id") if isinstance(data, dict) else None
-                log.warning("Telegram webhook: unreadable update ignored (update_id %r)", update_id)
-                return Response(status_code=200)
-            try:
-                await self.receive(update)
-            except Exception as exc:  # not stored: not confirmed, so Telegram delivers it again
-                log.warning(
-                    "Telegram webhook: update %d not stored (%s)", update.update_id, type(exc).__name__
-                )
-                return Response(status_code=503)
-            return Response(status_code=200)
+    def authentic(self, secret: str) -> bool:
+        """Whether a webhook delivery carries our secret (its ``X-Telegram-Bot-Api-Secret-Token``);
+        asked before the body is read."""
+        return self._secret is not None and hmac.compare_digest(secret.encode(), self._secret.encode())
 
-        return router
+    async def on_webhook(self, body: bytes) -> WebhookReply:
+        """One authentic webhook delivery: 200 once stored (or unreadable), 503 when it could
+        not be stored.
+
+        Past the secret only Telegram (or someone holding the secret) writes. An update we cannot
+        read never becomes readable, and any non-2xx makes Telegram redeliver it for up to a day,
+        hold back that chat's later updates and slow the bot's delivery: so it is logged and
+        confirmed (200), never stored under a made-up identity."""
+        try:
+            data: Any = json.loads(body)
+        except (ValueError, RecursionError):  # not JSON or UTF-8, too many digits, nested too deep
+            data = None
+        update: Update | None = None
+        if readable(data):
+            with contextlib.suppress(Exception):  # fields PTB requires (chat type, first name...)
+                update = Update.de_json(data, self.bot)
+        if update is None:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            log.warning("Telegram webhook: unreadable update ignored (update_id %r)", update_id)
+            return WebhookReply(200)
+        try:
+            await self.receive(update)
+        except Exception as exc:  # not stored: not confirmed, so Telegram delivers it again
+            log.warning("Telegram webhook: update %d not stored (%s)", update.update_id, type(exc).__name__)
+            return WebhookReply(503)
+        return WebhookReply(200)
 
 
 def retry_seconds(exc: RetryAfter) -> float:

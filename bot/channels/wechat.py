@@ -1,4 +1,5 @@
-"""The WeChat Official Account channel: the callback at ``/wechat/callback`` and outbound messages.
+"""The WeChat Official Account channel: the callback's inbound side (routed at ``/wechat/callback``
+by bot/web/webhooks.py) and outbound messages.
 
 WeChat waits 5 s for an answer and then retries the same message up to 3 times. So the callback
 stores the message, runs the turn and, if its replies are ready within the budget (3 s by default),
@@ -23,16 +24,23 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from wechatpy.exceptions import WeChatClientException
 
-from bot.channels.base import Channel, DeliveryError, InboundSink, OutboundMessage, Webhook, render_plain
+from bot.channels.base import (
+    Channel,
+    DeliveryError,
+    InboundSink,
+    OutboundMessage,
+    WebhookReply,
+    render_plain,
+)
 from bot.channels.passive import PassiveSlot
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
 from bot.channels.wechat_inbound import message_id, to_inbound
@@ -104,46 +112,30 @@ class WeChatChannel(Channel):
             return None
         return "WeChat's customer-service API takes images only, not other files"
 
-    def router(self) -> APIRouter | None:
-        router = APIRouter()
+    def verify(self, query: Mapping[str, str]) -> WebhookReply:
+        """WeChat's check of the callback URL: its ``echostr`` back when the signature is ours."""
+        try:
+            check_signature(
+                self.token, query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+            )
+        except CallbackRefused:
+            return WebhookReply(403)
+        return WebhookReply(body=query.get("echostr", ""), media_type="text/plain")
 
-        @router.get("/wechat/callback")
-        async def verify(request: Request) -> Response:
-            q = request.query_params
-            try:
-                check_signature(
-                    self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
-                )
-            except CallbackRefused:
-                return Response(status_code=403)
-            return Response(q.get("echostr", ""), media_type="text/plain")
-
-        return router
-
-    def webhooks(self) -> dict[tuple[str, str], Webhook]:
-        return {("POST", "/wechat/callback"): self.callback}
-
-    async def callback(self, request: Request) -> Response:
+    async def callback(self, body: bytes, query: dict[str, str]) -> WebhookReply:
         """One message or event from WeChat: verified, answered passively when the turn is
-        quick enough, else ``success`` (the reply follows through the API)."""
-        limit = self.settings.wechat.max_body_bytes
-        declared = request.headers.get("content-length") or "0"
-        if not declared.isdigit():
-            log.warning("WeChat callback refused (400): Content-Length %r", declared[:20])
-            return Response(status_code=400)
-        if int(declared) > limit:
-            return Response(status_code=413)
-        body = await request.body()
-        if len(body) > limit:
-            return Response(status_code=413)
-        query = dict(request.query_params)
+        quick enough, else ``success`` (the reply follows through the API). The web app's body
+        cap stops reading at ``wechat.max_body_bytes``; the check here holds without it."""
+        if len(body) > self.settings.wechat.max_body_bytes:
+            return WebhookReply(413)
         try:
             checked = parse(self.envelope.open(body, query), self.account)
         except CallbackRefused as exc:
             log.warning("WeChat callback refused (%d): %s", exc.status, exc.reason)
-            return Response(status_code=exc.status)
+            return WebhookReply(exc.status)
         answer = await self.answer(checked.message, query, message_id(checked.fields))
-        return Response(answer, media_type="application/xml" if answer != "success" else "text/plain")
+        media = "application/xml" if answer != "success" else "text/plain"
+        return WebhookReply(body=answer, media_type=media)
 
     async def answer(self, message: Any, query: dict[str, str], mid: str) -> str:
         """The HTTP body for one verified message (``mid``: its transcript id): a passive reply

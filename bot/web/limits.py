@@ -1,4 +1,4 @@
-"""The request-body cap, for every HTTP route in one place: a pure ASGI wrapper that counts the
+"""The request-body cap, for every HTTP route in one place: a pure ASGI middleware that counts the
 bytes of the body as the app reads them and answers 413 as soon as they pass the route's limit,
 whether the client declared a Content-Length or streamed the body in chunks. Nothing past the
 limit is read, so neither a form parser nor a webhook's signature check sees an oversized body."""
@@ -19,6 +19,22 @@ class BodyTooLarge(Exception):
 
 
 LimitFor = Callable[[Scope], int]
+
+
+class BodyLimit:
+    """The cap as middleware (``app.add_middleware(BodyLimit, limit_for=...)``), so it covers
+    every HTTP route, the channels' webhooks too. Added last, it is the outermost of the app's
+    own middleware: none of them reads a body past the cap either."""
+
+    def __init__(self, app: ASGIApp, limit_for: LimitFor) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await limited(self.app, self.limit_for, scope, receive, send)
 
 
 async def limited(app: ASGIApp, limit_for: LimitFor, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,5 +1,6 @@
-"""The HTTP side of the app: health, the customer chat page, and the mount point for the
-channel webhooks and the console. The TousuApp lifecycle runs inside the ASGI lifespan."""
+"""The HTTP side of the app: health, the customer chat page, the channel webhooks
+(bot/web/webhooks.py) and the console, all behind one middleware stack with the body cap first.
+The TousuApp lifecycle runs inside the ASGI lifespan."""
 
 from __future__ import annotations
 
@@ -19,13 +20,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from bot.app import TousuApp
-from bot.channels.base import Webhook
 from bot.channels.webchat import ChatIdentity, message_json
 from bot.domain.texts import text as catalog_text
-from bot.settings import Settings, WebSettings
+from bot.settings import Settings
 from bot.web.console.context import STATIC as CONSOLE_STATIC
 from bot.web.console.context import Console
 from bot.web.console.customers import install as install_customers
@@ -35,9 +35,10 @@ from bot.web.console.nlu_review import install as install_nlu_review
 from bot.web.console.reports import install as install_reports
 from bot.web.console.routes import install as install_console
 from bot.web.console.security import NotLoggedIn, secure_cookie
-from bot.web.limits import BodyTooLarge, LimitFor, limited
+from bot.web.limits import BodyLimit, LimitFor
 from bot.web.process_tuning import tune_for_serving
 from bot.web.token_buckets import TokenBuckets
+from bot.web.webhooks import WECHAT_CALLBACK, webhook_router
 from dialogues.types import ConversationKey, InboundMessage
 from storage.models import Message
 from storage.types import utcnow
@@ -57,41 +58,6 @@ CHAT_HEADERS = {
 }
 
 
-class TousuWeb(FastAPI):
-    """The app's FastAPI, answering the channels' hot webhooks (``Channel.webhooks``) before
-    FastAPI's middleware stack, routing and dependency solving: py-spy put that machinery at
-    a fifth of the server's time in the WeChat benchmark, more than the callback's own work."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.channel_webhooks: dict[tuple[str, str], Webhook] = {}
-        self.body_limit: LimitFor = lambda _scope: WebSettings().max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":  # every HTTP route, webhooks too, under the body cap
-            await limited(self._route_http, self.body_limit, scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-    async def _route_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.channel_webhooks.get((scope["method"], scope["path"]))
-        if endpoint is not None:
-            await _answer_webhook(endpoint, scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-async def _answer_webhook(endpoint: Webhook, scope: Scope, receive: Receive, send: Send) -> None:
-    try:
-        response = await endpoint(Request(scope, receive))
-    except BodyTooLarge:
-        raise  # answered 413 by the body cap
-    except Exception:
-        log.exception("webhook %s failed", scope["path"])
-        response = Response(status_code=500)
-    await response(scope, receive, send)
-
-
 def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: bool = False) -> FastAPI:
     """Build the FastAPI app; with ``manage_lifecycle`` the bot starts and stops with it, and
     ``serving`` (the process is the bot's: ``tousu run``) tunes the interpreter once started."""
@@ -109,14 +75,10 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
             if manage_lifecycle:
                 await tousu.stop()
 
-    app = TousuWeb(title="Tousu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Tousu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.tousu = tousu
-    for channel in tousu.channels.values():
-        app.channel_webhooks.update(channel.webhooks())
-        channel_router = channel.router()
-        if channel_router is not None:
-            app.include_router(channel_router)
-    app.body_limit = body_limits(tousu.settings, app.channel_webhooks)
+    app.add_middleware(BodyLimit, limit_for=body_limits(tousu.settings, wechat="wechat" in tousu.channels))
+    app.include_router(webhook_router(tousu.channels))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     console = Console(tousu)
     app.state.console = console
@@ -310,19 +272,18 @@ LOGIN_BODY_BYTES = 16 * 1024
 """The login form is three short fields; anyone may post it, so its cap is small."""
 
 
-def body_limits(settings: Settings, webhooks: dict[tuple[str, str], Webhook]) -> LimitFor:
+def body_limits(settings: Settings, *, wechat: bool) -> LimitFor:
     """Each route's body cap: ``web.max_body_bytes``, except the login form (small), the
-    WeChat callback (``wechat.max_body_bytes``) and an agent's reply, which carries files of up
-    to ``console.max_upload_bytes``."""
+    WeChat callback (``wechat.max_body_bytes``, when WeChat is served) and an agent's reply,
+    which carries files of up to ``console.max_upload_bytes``."""
     general = settings.web.max_body_bytes
     upload = settings.console.max_upload_bytes + general
-    wechat = {path for (_method, path) in webhooks if path.startswith("/wechat/")}
 
     def limit_for(scope: Scope) -> int:
         path: str = scope["path"]
         if path == "/console/login":
             return min(general, LOGIN_BODY_BYTES)
-        if path in wechat:
+        if wechat and path == WECHAT_CALLBACK:
             return settings.wechat.max_body_bytes
         if path.startswith("/console/conversations/") and path.endswith("/reply"):
             return upload
