@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.calendar import WorkingCalendar
+from bot.domain.enums import TicketKind
 
 Clock = Literal["hours", "working_days"]
 
@@ -63,6 +64,10 @@ BY_KIND: dict[str, tuple[str, ...]] = {
     "suggestion": ("acknowledge",),
 }
 MAJOR_EXTRA = ("report_to_management", "first_investigation", "plan")
+"""Added for a major complaint only: a consultation or suggestion keeps its own clock whatever
+its severity field says."""
+MAJOR_KINDS: frozenset[str] = frozenset({TicketKind.COMPLAINT, TicketKind.GRIEVANCE})
+"""The kinds that can be major (DOMAIN.md, "Severity": major complaints)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +98,7 @@ class SlaPolicy:
     ) -> list[Deadline]:
         """Every deadline a new ticket starts with, soonest first."""
         names = BY_KIND.get(kind, BY_KIND["complaint"])
-        if severity == "major":
+        if severity == "major" and kind in MAJOR_KINDS:
             names = (*names, *MAJOR_EXTRA)
         found = [self._deadline(self.rules[name], start, calendar) for name in names]
         return sorted(found, key=lambda d: d.due)

@@ -14,6 +14,7 @@ import yaml
 from sqlmodel import Session
 
 from bot.domain.severity import parse_rules
+from bot.domain.sla import MAJOR_KINDS
 from bot.settings import ConfigError
 from dialogues.state import CreateTicket
 from dialogues.types import Language
@@ -98,7 +99,8 @@ def create_ticket(
     description = str(fields.get("description") or "")
     evidence = fields.get("evidence") or []
     references = list(fields.get("references") or []) or extract_references(description)
-    level, reasons = severity(description, fields)
+    # Only complaints can be major: a question that names 12345 keeps its own answer clock.
+    level, reasons = severity(description, fields) if effect.kind in MAJOR_KINDS else ("normal", [])
     phone = fields.get("phone")
     ticket = Ticket(
         number=ticket_repo.next_number(session, local_day=now.astimezone(tz).date()),

@@ -69,3 +69,10 @@ def test_a_rule_can_be_overridden_and_mistakes_are_refused() -> None:
         SlaPolicy.from_mapping({"close": {"amount": 0}})
     with pytest.raises(ValueError, match="share"):
         SlaPolicy.from_mapping({}, warn_share=1.5)
+
+
+@pytest.mark.parametrize("kind", ["consultation", "suggestion"])
+def test_a_question_or_idea_never_gets_the_major_complaint_clocks(kind: str) -> None:
+    names = [d.name for d in POLICY.deadlines(kind, "major", START, CN)]
+    assert names == [d.name for d in POLICY.deadlines(kind, "normal", START, CN)]
+    assert "report_to_management" not in names

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from bot.app import TousuApp
 from bot.services.ticket_intake import load_severity
 from bot.settings import ConfigError
-from storage.models import Ticket, TicketEvent
+from storage.models import Ticket, TicketDeadline, TicketEvent
 from tests.bot.services.test_inbox import COMPLAINT, joined
 
 
@@ -57,3 +57,19 @@ def test_a_broken_or_missing_rules_file_is_a_config_error_naming_the_setting(
         path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"nlu\.severity_rules: .*rules\.yaml"):
         load_severity(path)
+
+
+async def test_a_billing_question_is_a_consultation_with_its_answer_clock_only(app: TousuApp) -> None:
+    """A question about a bill that names 12315 is still a question: one two-working-day reply
+    clock, no complaint or major-complaint clocks, no escalation."""
+    assert "咨询" in joined(await app.console.say(app.manager, "q", "2"))
+    await app.console.say(app.manager, "q", "账单上的服务费是什么意思？要不要打12315问")
+    done = joined(await app.console.say(app.manager, "q", "13800138000"))
+    ticket = await app.db.run(lambda s: s.exec(select(Ticket).order_by(col(Ticket.id).desc())).first())
+    assert ticket is not None and ticket.number in done
+    assert (ticket.kind, ticket.severity, ticket.severity_reasons) == ("consultation", "normal", [])
+    assert ticket.status != "escalated"
+    clocks = await app.db.run(
+        lambda s: s.exec(select(TicketDeadline).where(TicketDeadline.ticket_id == ticket.id)).all()
+    )
+    assert [c.name for c in clocks] == ["reply"]
