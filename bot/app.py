@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
+from bot.domain.catalog import Catalog
 from bot.domain.queue_rules import QueueRules
 from bot.services.delivery import Delivery
 from bot.services.flow_catalog import FlowCatalog
@@ -64,7 +65,8 @@ class TousuApp:
             pool_size=settings.database.pool_size,
             busy_timeout_ms=settings.database.busy_timeout_ms,
         )
-        self.catalog = FlowCatalog()
+        self.texts = Catalog.load()
+        self.catalog = FlowCatalog(self.texts.engine_messages())
         self.webchat = WebChatChannel()
         self.console = ConsoleChannel()
         self.channels: dict[str, Channel] = {}
@@ -79,7 +81,7 @@ class TousuApp:
         self.nlu_server: object | None = None
         self._nlu_task: asyncio.Task[None] | None = None
         self.nlu_supervisor: RasaSupervisor | None = None
-        self.desk = TicketDesk.from_settings(settings)
+        self.desk = TicketDesk.from_settings(settings, texts=self.texts)
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
         self.scheduler: FollowUpScheduler | None = None
         if settings.scheduler.enabled:
@@ -106,6 +108,7 @@ class TousuApp:
                 angry_words=tuple(settings.console.angry_words), agents_back=self._agents_back
             ),
             turn_budget_s=settings.dialogue.turn_budget_seconds,
+            texts=self.texts,
         )
         self.handoff = Handoff(
             db=self.db,
@@ -114,6 +117,7 @@ class TousuApp:
             channels=self.channels,
             files_dir=settings.path(settings.attachments.dir),
             clock=clock,
+            texts=self.texts,
         )
         self.nlu_review = NluReview(db=self.db, settings=settings, catalog=self.catalog, clock=clock)
         self.stuck = StuckWatcher(

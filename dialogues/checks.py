@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dialogues.conditions import condition_slots
+from dialogues.messages import MESSAGE_FIELDS, field_problems
 from dialogues.model import (
     ANY_CATEGORY,
     TURN_SCOPED,
@@ -26,7 +27,7 @@ from dialogues.model import (
     Flow,
     MenuStep,
 )
-from dialogues.texts import MESSAGE_PARAMS, MESSAGES, placeholders
+from dialogues.placeholders import placeholders
 from dialogues.validators import VALIDATORS
 from nlu.types import CONVERSATION_INTENTS
 
@@ -205,20 +206,12 @@ def _check_menu(step: MenuStep, add: Adder, intents_known: frozenset[str]) -> No
 def _check_messages(flow: Flow) -> list[Problem]:
     out: list[Problem] = []
     for key, text in flow.messages:
-        if key not in MESSAGES:
+        if key not in MESSAGE_FIELDS:
             out.append(Problem(None, ("messages", key), f"unknown message '{key}'"))
             continue
         for lang in ("zh", "en"):
-            extra = placeholders(getattr(text, lang)) - MESSAGE_PARAMS[key]
-            for name in sorted(extra):
-                allowed = ", ".join(sorted(MESSAGE_PARAMS[key])) or "none"
-                out.append(
-                    Problem(
-                        None,
-                        ("messages", key, lang),
-                        f"placeholder '{{{name}}}' is not available here (available: {allowed})",
-                    )
-                )
+            found = field_problems(key, getattr(text, lang))
+            out.extend(Problem(None, ("messages", key, lang), problem) for problem in found)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from dialogues.conditions import Condition, condition_slots, parse_condition
-from dialogues.texts import MESSAGES, fill
+from dialogues.messages import EngineMessages
 from dialogues.types import Language
 
 Scalar = str | int | float | bool | None
@@ -399,11 +399,15 @@ class Flow(_Frozen):
     attachments: AttachmentRule | None = None
     _index: dict[str, AnyStep] = PrivateAttr(default_factory=dict)
     _messages: dict[str, Text] = PrivateAttr(default_factory=dict)
+    _words: EngineMessages | None = PrivateAttr(default=None)
     _labels: dict[tuple[str, str], Text] = PrivateAttr(default_factory=dict)
     _screens: dict[tuple[str, str | None, str], Any] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
+        """``context`` may carry the engine's default ``messages`` (``parse_flow`` passes them)."""
         self._index = {s.id: s for s in self.steps}
+        if isinstance(context, Mapping) and isinstance(context.get("messages"), EngineMessages):
+            self._words = context["messages"]
         self._messages = dict(self.messages)
         labels: dict[tuple[str, str], Text] = {}
         for step in self.steps:
@@ -440,8 +444,14 @@ class Flow(_Frozen):
     def message(self, key: str, language: Language, **values: object) -> str:
         """An engine message, the flow's override first; ``values`` fill its placeholders."""
         override = self._lookup("_messages").get(key)
-        template = override.get(language) if override else MESSAGES[key][language]
-        return fill(template, {k: str(v) for k, v in values.items()})
+        if override is not None:
+            template: str = override.get(language)
+        else:
+            words: EngineMessages | None = self._lookup("_words")
+            if words is None:
+                raise LookupError(f"engine message {key!r}: this flow was built without the engine's words")
+            template = words.template(key, language)
+        return template.format_map(values)
 
     def category_label(self, code: str, language: Language) -> str:
         cat = next((c for c in self.categories if c.code == code), None)

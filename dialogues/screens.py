@@ -20,8 +20,8 @@ from dialogues.model import (
     Flow,
     MenuStep,
 )
+from dialogues.placeholders import fill
 from dialogues.state import ConversationState
-from dialogues.texts import fill
 from dialogues.types import Button, Language, Reply
 
 MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit

@@ -6,7 +6,7 @@ The format (the schema is ``dialogues.model``, re-exported here)::
     start: greeting                   # the first step
     categories: {delivery: {zh: 物流配送, en: Delivery}, ...}   # for classify steps
     attachments: {slot: evidence, when: "ticket_kind == 'complaint'"}  # where photos go
-    messages: {stale: {zh: ..., en: ...}}   # optional overrides of dialogues.texts.MESSAGES
+    messages: {stale: {zh: ..., en: ...}}   # optional overrides of the engine's messages
     steps:
       greeting:                       # the step id (lowercase, digits, _; the button payload prefix)
         kind: menu                    # say menu ask classify collect confirm branch
@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dialogues.checks import Problem, check_flow
+from dialogues.messages import EngineMessages
 from dialogues.model import (
     STEP_KINDS,
     AnyStep,
@@ -60,6 +61,7 @@ __all__ = [
     "ConfirmStep",
     "CreateTicketStep",
     "EndStep",
+    "EngineMessages",
     "Flow",
     "FlowError",
     "FlowInvalid",
@@ -109,33 +111,34 @@ class FlowInvalid(ValueError):
 
 def validate_flow(text: str, *, source: str = "<flow>") -> list[FlowError]:
     """Every error in the flow text; empty when it is valid."""
-    return _build(text, source)[1]
+    return _build(text, source, None)[1]
 
 
-def parse_flow(text: str, *, source: str) -> Flow:
-    """The validated Flow; raises FlowInvalid listing every error."""
-    flow, errors = _build(text, source)
+def parse_flow(text: str, *, source: str, messages: EngineMessages) -> Flow:
+    """The validated Flow, speaking ``messages`` where the flow overrides none; raises
+    FlowInvalid listing every error."""
+    flow, errors = _build(text, source, messages)
     if errors or flow is None:
         raise FlowInvalid(errors)
     return flow
 
 
-def load_flow_file(path: Path | str) -> Flow:
+def load_flow_file(path: Path | str, *, messages: EngineMessages) -> Flow:
     path = Path(path)
-    return parse_flow(path.read_text(encoding="utf-8"), source=str(path))
+    return parse_flow(path.read_text(encoding="utf-8"), source=str(path), messages=messages)
 
 
 def flow_files(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
-def load_flows_dir(folder: Path | str) -> dict[str, Flow]:
+def load_flows_dir(folder: Path | str, *, messages: EngineMessages) -> dict[str, Flow]:
     """All flows in a folder by name; raises FlowInvalid if any file (or a duplicate name) is bad."""
     flows: dict[str, Flow] = {}
     errors: list[FlowError] = []
     for path in flow_files(Path(folder)):
         try:
-            flow = load_flow_file(path)
+            flow = load_flow_file(path, messages=messages)
         except FlowInvalid as exc:
             errors.extend(exc.errors)
             continue
@@ -158,7 +161,7 @@ def check_path(path: Path) -> tuple[list[FlowError], int]:
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(FlowError(str(file), None, "", f"cannot read: {exc}"))
             continue
-        flow, found = _build(text, str(file))
+        flow, found = _build(text, str(file), None)
         errors.extend(found)
         if flow is not None:
             if flow.name in names:
@@ -172,8 +175,9 @@ def _duplicate_name(path: Path, name: str, other: str) -> FlowError:
 
 
 # ---------------------------------------------------------------------------- building
-def _build(text: str, source: str) -> tuple[Flow | None, list[FlowError]]:
-    """Parse and check; the Flow is None when a structural error prevents building it."""
+def _build(text: str, source: str, messages: EngineMessages | None) -> tuple[Flow | None, list[FlowError]]:
+    """Parse and check; the Flow is None when a structural error prevents building it (and
+    speaks no engine message without ``messages``: only checked, never run)."""
     if len(text.encode("utf-8")) > MAX_FLOW_BYTES:
         return None, [FlowError(source, None, "", f"file is larger than {MAX_FLOW_BYTES} bytes")]
     try:
@@ -196,21 +200,24 @@ def _build(text: str, source: str) -> tuple[Flow | None, list[FlowError]]:
         errors.add_at(("name",), "a flow name uses lowercase letters, digits, - and _")
     steps, broken = _parse_steps(data.get("steps"), errors)
     categories = _parse_categories(data.get("categories"), errors)
-    messages = _parse_messages(data.get("messages"), errors)
+    overrides = _parse_messages(data.get("messages"), errors)
     attachments = _parse_model(AttachmentRule, data.get("attachments"), ("attachments",), errors)
-    if name is None or start is None or steps is None or categories is None or messages is None:
+    if name is None or start is None or steps is None or categories is None or overrides is None:
         return None, errors.items
     if data.get("attachments") is not None and attachments is None:
         return None, errors.items
-    flow = Flow(
-        name=name,
-        source=source,
-        text=text,
-        start=start,
-        steps=tuple(steps),
-        categories=tuple(categories),
-        messages=tuple(messages),
-        attachments=attachments if isinstance(attachments, AttachmentRule) else None,
+    flow = Flow.model_validate(
+        {
+            "name": name,
+            "source": source,
+            "text": text,
+            "start": start,
+            "steps": tuple(steps),
+            "categories": tuple(categories),
+            "messages": tuple(overrides),
+            "attachments": attachments if isinstance(attachments, AttachmentRule) else None,
+        },
+        context={"messages": messages},
     )
     known = {s.id for s in steps} | set(broken)
     raw_targets = [(step_id, *found) for step_id in broken for found in _raw_targets(data["steps"][step_id])]

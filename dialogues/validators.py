@@ -2,7 +2,7 @@
 
 They are pure functions of the text and an ``AnswerContext`` (today's local date is passed in, so
 "昨天" means the same thing in a test as on the server). A reason is a message key from
-``dialogues.texts`` plus its parameters; the engine words it in the customer's language.
+``dialogues.messages`` plus its parameters; the engine words it in the customer's language.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.domain.catalog import Catalog
 from bot.services.flow_tests import engine_options, load_suites, run_suites
 from bot.settings import Settings
 from dialogues.conversation_tests import SuiteInvalid
@@ -55,7 +56,8 @@ def test_flows(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{path}: no such file or folder", file=sys.stderr)
         return 2
     try:
-        flows = load_flows_dir(settings.path(settings.dialogue.flows_dir))
+        messages = Catalog.load().engine_messages()
+        flows = load_flows_dir(settings.path(settings.dialogue.flows_dir), messages=messages)
         suites = load_suites(path)
     except (FlowInvalid, SuiteInvalid) as exc:
         print(str(exc), file=sys.stderr)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from sqlmodel import col, select
 
-from bot.domain import lifecycle_texts as lt
 from bot.services.ticket_desk import (
     ACCEPT_WORDS,
     APPEAL,
@@ -111,5 +110,5 @@ def _guarded(desk: TicketDesk, work: Work, ticket: Ticket, action: Callable[[], 
         work.follow_ups, work.soonest_follow_up = scheduled, soonest
         language = language_of(ticket)
         work.tell(
-            ticket, exc.customer_text or lt.customer_text("stale_answer", language, number=ticket.number)
+            ticket, exc.customer_text or desk.to_customer("stale_answer", language, number=ticket.number)
         )

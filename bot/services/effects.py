@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from bot.domain.catalog import Catalog
+from bot.domain.enums import ConversationStatus
 from bot.domain.queue_rules import QueueRules
 from bot.services.ticket_intake import SeverityFn, create_ticket, format_local
 from bot.services.tickets import TicketService
@@ -28,7 +29,7 @@ from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
 RELEASED: dict[str, Any] = {
-    "status": "bot",
+    "status": ConversationStatus.BOT,
     "assigned_agent": None,
     "handoff_reason": None,
     "waiting_since": None,
@@ -86,7 +87,9 @@ class Effects:
                 assert session is not None
                 out.before.extend(self.progress(session, customer_id, effect.number, language))
             elif isinstance(effect, RequestHandoff):
-                out.values.update(status="agent", handoff_reason=effect.reason, waiting_since=now)
+                out.values.update(
+                    status=ConversationStatus.AGENT, handoff_reason=effect.reason, waiting_since=now
+                )
                 back = self.queue_rules.agents_back(now)
                 if back is not None:
                     back_at = format_local(back, self.tz, language)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from dialogues.spec import Flow, flow_files, parse_flow
+from dialogues.spec import EngineMessages, Flow, flow_files, parse_flow
 from storage.db import session_on
 from storage.repositories import flows as flow_repo
 
@@ -25,10 +25,17 @@ class FlowNotFound(LookupError):
 
 
 class FlowCatalog:
-    """A cache of parsed flow versions over the flow_versions table (versions never change)."""
+    """A cache of parsed flow versions over the flow_versions table (versions never change).
+    ``messages`` are the engine's words (the text catalog's) every flow speaks unless it
+    overrides them."""
 
-    def __init__(self) -> None:
+    def __init__(self, messages: EngineMessages) -> None:
+        self.messages = messages
         self._parsed: dict[tuple[str, int], Flow] = {}
+
+    def parse(self, text: str, *, source: str) -> Flow:
+        """A flow from its YAML (raises FlowInvalid), speaking this catalog's engine messages."""
+        return parse_flow(text, source=source, messages=self.messages)
 
     def publish_dir(
         self, session: Session, flows_dir: Path, *, author: str = FILE_AUTHOR
@@ -42,7 +49,7 @@ class FlowCatalog:
         published: list[tuple[str, int]] = []
         for path in flow_files(flows_dir):
             text = path.read_text(encoding="utf-8")
-            flow = parse_flow(text, source=str(path))
+            flow = self.parse(text, source=str(path))
             from_file = flow_repo.latest_by(session, name=flow.name, author=author)
             current = flow_repo.live(session, name=flow.name)
             if current is not None and from_file is not None and from_file.sha256 == flow_repo.sha256(text):
@@ -77,7 +84,7 @@ class FlowCatalog:
         row = flow_repo.get(session, name=name, version=version)
         if row is None:
             raise FlowNotFound(f"flow {name!r} version {version} is not stored")
-        flow = parse_flow(row.content, source=f"{name}@v{version}")
+        flow = self.parse(row.content, source=f"{name}@v{version}")
         self._parsed[(name, version)] = flow
         return flow
 

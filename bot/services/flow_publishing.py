@@ -11,7 +11,7 @@ from bot.services.flow_tests import engine_options, load_suites, run_suites
 from bot.settings import Settings
 from dialogues.conversation_tests import Failure, SuiteInvalid
 from dialogues.model import Flow
-from dialogues.spec import FlowError, parse_flow, validate_flow
+from dialogues.spec import EngineMessages, FlowError, parse_flow, validate_flow
 
 
 @dataclass
@@ -29,13 +29,16 @@ class DraftReview:
         return self.flow is not None and not self.errors and not self.failures
 
 
-def review(settings: Settings, *, name: str, text: str, live_text: str | None) -> DraftReview:
-    """Everything an admin needs to decide; nothing is stored."""
+def review(
+    settings: Settings, *, name: str, text: str, live_text: str | None, messages: EngineMessages
+) -> DraftReview:
+    """Everything an admin needs to decide; nothing is stored. The draft speaks ``messages``
+    (the engine's words) where it overrides none."""
     result = DraftReview(name=name, text=text)
     source = f"{name} (draft)"
     result.errors = validate_flow(text, source=source)
     if not result.errors:
-        flow = parse_flow(text, source=source)
+        flow = parse_flow(text, source=source, messages=messages)
         if flow.name != name:
             result.errors.append(FlowError(source, None, "name", f"the flow's name must stay {name!r}"))
         else:

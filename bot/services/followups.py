@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.domain import lifecycle_texts as lt
+from bot.domain.enums import FollowUpKind, FollowUpStatus
 from bot.domain.routing import supervisor_for
 from bot.domain.states import OPEN, TRANSITIONS
 from bot.services.ticket_desk import CUSTOMER_FACING, TicketDesk, language_of, survey_buttons
@@ -24,13 +24,13 @@ from storage.models import FollowUp, Ticket, TicketDeadline
 def fire(desk: TicketDesk, work: Work, follow_up_id: int) -> str:
     """Run follow-up ``follow_up_id`` if still pending; returns what happened (for the log)."""
     row = work.session.get(FollowUp, follow_up_id)
-    if row is None or row.status != "pending":
+    if row is None or row.status != FollowUpStatus.PENDING:
         return "already handled"
     if row.kind in CUSTOMER_FACING and desk.quiet.contains(work.now):
         later = desk.quiet.shift(work.now)
         moved = work.session.execute(
             update(FollowUp)
-            .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == "pending")
+            .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == FollowUpStatus.PENDING)
             .values(due_at=later, scheduled=False)
         )
         if moved.rowcount:  # type: ignore[attr-defined]
@@ -38,15 +38,15 @@ def fire(desk: TicketDesk, work: Work, follow_up_id: int) -> str:
         return "moved out of quiet hours"
     claimed = work.session.execute(
         update(FollowUp)
-        .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == "pending")
-        .values(status="done", fired_at=work.now)
+        .where(col(FollowUp.id) == follow_up_id, col(FollowUp.status) == FollowUpStatus.PENDING)
+        .values(status=FollowUpStatus.DONE, fired_at=work.now)
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
         return "already handled"
     ticket = work.session.get(Ticket, row.ticket_id)
     if ticket is None:
         return "ticket gone"
-    outcome = _KINDS[row.kind](desk, work, ticket, row)
+    outcome = _KINDS[FollowUpKind(row.kind)](desk, work, ticket, row)
     work.session.execute(update(FollowUp).where(col(FollowUp.id) == follow_up_id).values(outcome=outcome))
     return outcome
 
@@ -70,17 +70,17 @@ def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
         return "deadline met"
     clock.warned_at = work.now
     work.session.add(clock)
-    work.follow_up(ticket, "sla_breach", clock.due_at, deadline=clock.name)
+    work.follow_up(ticket, FollowUpKind.SLA_BREACH, clock.due_at, deadline=clock.name)
     work.event(ticket, "sla_warning", actor="system", after={"deadline": clock.name})
     who = ticket.assignee or _supervisor(work, ticket)
     work.alert(
         who,
         ticket,
         "warning",
-        lt.staff_text(
+        desk.to_staff(
             "warning",
             number=ticket.number,
-            deadline=lt.DEADLINE_NAMES.get(clock.name, clock.name),
+            deadline=desk.deadline_name(clock.name),
             due=format_local(clock.due_at, desk.tz, "zh"),
         ),
     )
@@ -96,14 +96,14 @@ def _breach(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
         return "already breached"
     clock.breached_at = work.now
     work.session.add(clock)
-    name = lt.DEADLINE_NAMES.get(clock.name, clock.name)
+    name = desk.deadline_name(clock.name)
     work.event(ticket, "sla_breached", actor="system", after={"deadline": clock.name})
     work.event(ticket, "urged", actor="system", after={"to": ticket.assignee}, note=clock.name)
-    work.alert(ticket.assignee, ticket, "urge", lt.staff_text("urge", number=ticket.number, deadline=name))
+    work.alert(ticket.assignee, ticket, "urge", desk.to_staff("urge", number=ticket.number, deadline=name))
     sup = _supervisor(work, ticket)
     if sup is not None:
         ticket.escalated_to = sup
-        work.alert(sup, ticket, "breach", lt.staff_text("breach", number=ticket.number, deadline=name))
+        work.alert(sup, ticket, "breach", desk.to_staff("breach", number=ticket.number, deadline=name))
         work.event(ticket, "escalated_to_supervisor", actor="system", after={"to": sup}, note=clock.name)
     if ticket.status != "escalated" and "escalated" in TRANSITIONS[ticket.status]:
         desk.move(work, ticket, "escalated", actor="system", note=f"deadline {clock.name} missed")
@@ -122,7 +122,7 @@ def _remind(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
     language = language_of(ticket)
     work.tell(
         ticket,
-        lt.customer_text("survey_reminder", language, number=ticket.number),
+        desk.to_customer("survey_reminder", language, number=ticket.number),
         buttons=survey_buttons(ticket),
     )
     return "reminded"
@@ -135,7 +135,7 @@ def _auto_close(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> 
     desk.move(work, ticket, "closed", actor="system", note="no answer from the customer", tell=False)
     work.tell(
         ticket,
-        lt.customer_text(
+        desk.to_customer(
             "auto_closed", language, number=ticket.number, appeal_until=desk.appeal_until(ticket, language)
         ),
     )
@@ -154,7 +154,7 @@ def due_ids(work: Work, now: datetime, *, limit: int = 500) -> list[int]:
     """Pending follow-ups already due, oldest first (the sweep's and the tests' view)."""
     query = (
         select(FollowUp.id)
-        .where(FollowUp.status == "pending", col(FollowUp.due_at) <= now)
+        .where(FollowUp.status == FollowUpStatus.PENDING, col(FollowUp.due_at) <= now)
         .order_by(col(FollowUp.due_at), col(FollowUp.id))
         .limit(limit)
     )
@@ -162,9 +162,9 @@ def due_ids(work: Work, now: datetime, *, limit: int = 500) -> list[int]:
 
 
 _KINDS = {
-    "sla_warn": _warn,
-    "sla_breach": _breach,
-    "callback": _callback,
-    "survey_reminder": _remind,
-    "auto_close": _auto_close,
+    FollowUpKind.SLA_WARN: _warn,
+    FollowUpKind.SLA_BREACH: _breach,
+    FollowUpKind.CALLBACK: _callback,
+    FollowUpKind.SURVEY_REMINDER: _remind,
+    FollowUpKind.AUTO_CLOSE: _auto_close,
 }

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from bot.channels.base import OutboundMessage
 from bot.channels.passive import PassiveSlot
 from bot.domain.catalog import Catalog
+from bot.domain.enums import ConversationStatus
 from bot.domain.privacy import mask_phones
 from bot.domain.queue_rules import PRIORITY_ANGRY, QueueRules
 from bot.services import answers, turn_budget
@@ -476,7 +477,7 @@ class ConversationManager:
                     flow_version=version,
                     now=self.clock(),
                 )
-                conv = transcript.ConversationRow(conversation_id, 0, "", "bot", None)
+                conv = transcript.ConversationRow(conversation_id, 0, "", ConversationStatus.BOT, None)
             state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
             return _Cached(
                 conversation_id=conv.id,
@@ -517,7 +518,7 @@ class ConversationManager:
     async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
         conv = await self._load(key)
         inbound = item.inbound
-        if conv.status == "agent" and conv.assigned_agent:
+        if conv.status == ConversationStatus.AGENT and conv.assigned_agent:
             await self._to_agent(key, conv, item)
             return
         state = conv.state
@@ -569,7 +570,7 @@ class ConversationManager:
             raise
         conv.version = saved.version
         conv.state = turn.state
-        conv.status = "agent" if turn.state.status == "agent" else "bot"
+        conv.status = ConversationStatus.AGENT if turn.state.status == "agent" else ConversationStatus.BOT
         self.delivery.enqueue(saved.outbox)
         if self.tickets is not None:
             for work in saved.lifecycle:
@@ -609,7 +610,7 @@ class ConversationManager:
             channel=key.channel,
             conversation_id=conv.conversation_id,
             customer_id=conv.customer_id,
-            held_by_agent=conv.status == "agent",
+            held_by_agent=conv.status == ConversationStatus.AGENT,
             language=language,
             now=now,
         )
@@ -617,7 +618,7 @@ class ConversationManager:
         if done.phone_on_file:
             conv.phone = done.phone_on_file
         values = done.values
-        if state.status == "bot" and "status" not in values and conv.status == "agent":
+        if state.status == "bot" and "status" not in values and conv.status == ConversationStatus.AGENT:
             values.update(RELEASED)
         flag = self.queue_rules.flag(item.inbound.text, turn, major=done.major)
         saved = transcript.save_state(

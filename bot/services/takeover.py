@@ -20,7 +20,8 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from bot.channels.base import Channel
-from bot.domain import texts
+from bot.domain.catalog import Catalog
+from bot.domain.enums import ConversationStatus, TicketStatus
 from bot.services.inbox import ConversationManager
 from bot.services.tickets import TicketService
 from bot.web.console import cases
@@ -68,8 +69,10 @@ class Handoff:
         channels: Mapping[str, Channel],
         files_dir: Path,
         clock: Callable[[], datetime],
+        texts: Catalog,
     ) -> None:
         self.db = db
+        self.texts = texts
         self.manager = manager
         self.tickets = tickets
         self.channels = channels
@@ -86,7 +89,7 @@ class Handoff:
                 raise HandoffError(f"already taken by {conv.assigned_agent}")
             if recused_from(session, conv.customer_id, agent.username):
                 raise HandoffError("you are named in this customer's complaint and must not handle it")
-            conv.status = "agent"
+            conv.status = ConversationStatus.AGENT
             conv.assigned_agent = agent.username
             conv.taken_at = now
             conv.waiting_since = None
@@ -97,7 +100,7 @@ class Handoff:
         language = await self.manager.change_conversation(conversation_id, change)
         await self._tell(
             conversation_id,
-            texts.text("agent_joined", language, agent=agent.display_name),
+            self.texts.text("bot.agent_joined", language, agent=agent.display_name),
             agent,
         )
         self.changed(conversation_id)
@@ -164,13 +167,13 @@ class Handoff:
                     raise HandoffError(f"no active console user {to_user}")
                 if recused_from(session, conv.customer_id, target.username):
                     raise HandoffError(f"{target.username} is named in this customer's complaint")
-                conv.status = "agent"
+                conv.status = ConversationStatus.AGENT
                 conv.assigned_agent = target.username
                 conv.taken_at = now
                 conv.waiting_since = None
                 _note(session, conv, f"agent:{agent.username}", f"transferred to {target.display_name}", now)
                 return language, target.display_name
-            conv.status = "agent"
+            conv.status = ConversationStatus.AGENT
             conv.assigned_agent = None
             conv.taken_at = None
             conv.waiting_since = now
@@ -181,9 +184,9 @@ class Handoff:
 
         language, name = await self.manager.change_conversation(conversation_id, change)
         text = (
-            texts.text("agent_joined", language, agent=name)
+            self.texts.text("bot.agent_joined", language, agent=name)
             if name
-            else texts.text("agent_transferred", language)
+            else self.texts.text("bot.agent_transferred", language)
         )
         await self._tell(conversation_id, text, agent)
         self.changed(conversation_id)
@@ -208,7 +211,7 @@ class Handoff:
         await self.manager.hand_back(
             conversation_id,
             point="idle" if point == "survey" else point,
-            lead=[Reply(texts.text("agent_left", language))],
+            lead=[Reply(self.texts.text("bot.agent_left", language))],
             author=f"agent:{agent.username}",
         )
         if survey is not None:
@@ -230,7 +233,7 @@ class Handoff:
             conv = session.get(Conversation, conversation_id)
             if conv is None:
                 raise HandoffError("no such conversation")
-            if conv.status != "agent" or conv.assigned_agent != agent.username:
+            if conv.status != ConversationStatus.AGENT or conv.assigned_agent != agent.username:
                 raise HandoffError("take the conversation first")
 
         await self.db.run(check)
@@ -255,7 +258,8 @@ class Handoff:
             ticket = session.exec(
                 select(Ticket)
                 .where(Ticket.customer_id == conv.customer_id)
-                .where(col(Ticket.status).in_(("resolved", "closed")), col(Ticket.satisfaction).is_(None))
+                .where(col(Ticket.status).in_((TicketStatus.RESOLVED, TicketStatus.CLOSED)))
+                .where(col(Ticket.satisfaction).is_(None))
                 .order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc())
             ).first()
             return None if ticket is None else ticket.number

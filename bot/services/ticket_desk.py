@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.domain import lifecycle_texts as lt
 from bot.domain import states
 from bot.domain.calendar import WorkingCalendar, load_calendar
+from bot.domain.catalog import Catalog
+from bot.domain.enums import FollowUpKind
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.routing import (
     StaffMember,
@@ -28,7 +29,6 @@ from bot.domain.routing import (
     supervisor_for,
 )
 from bot.domain.sla import MAJOR_EXTRA, Deadline, SlaPolicy
-from bot.domain.texts import status_name
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work, named_people, open_load, staff_directory
 from bot.settings import LifecycleSettings, Settings
@@ -41,7 +41,7 @@ UNVERIFIED_CHANNEL = "webchat"
 they type, so the repeat rule counts only customers the platform vouches for (Telegram, WeChat,
 staff-entered): fake identities must not make a complaint major."""
 
-CUSTOMER_FACING = frozenset({"callback", "survey_reminder"})
+CUSTOMER_FACING = frozenset({FollowUpKind.CALLBACK, FollowUpKind.SURVEY_REMINDER})
 # No two ``\s*`` are separated by optional parts only: they would share a run of spaces and
 # backtrack quadratically over it (tests/test_adversarial_text.py).
 SCORE = re.compile(r"^\s*([1-5])(?:\s*(?:[分.,，。:：]\s*)?(.*))?$", re.S)
@@ -78,19 +78,46 @@ class TicketDesk:
         settings: LifecycleSettings,
         calendar: WorkingCalendar,
         tz: ZoneInfo,
+        texts: Catalog,
     ) -> None:
         self.settings = settings
         self.calendar = calendar
         self.tz = tz
+        self.texts = texts
         self.policy = SlaPolicy.from_mapping(
             {k: v.model_dump() for k, v in settings.sla.items()}, settings.warn_share
         )
         self.quiet = QuietHours.parse(settings.quiet_hours, tz)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TicketDesk:
+    def from_settings(cls, settings: Settings, *, texts: Catalog | None = None) -> TicketDesk:
+        """The desk of ``settings``; ``texts`` defaults to the catalog shipped with the bot."""
         calendar = load_calendar(settings.path(settings.lifecycle.calendar), settings.general.timezone)
-        return cls(settings=settings.lifecycle, calendar=calendar, tz=settings.general.tz)
+        return cls(
+            settings=settings.lifecycle,
+            calendar=calendar,
+            tz=settings.general.tz,
+            texts=texts if texts is not None else Catalog.load(),
+        )
+
+    # -- words -----------------------------------------------------------------------------------
+    def to_customer(self, key: str, language: Language, **values: object) -> str:
+        """What the customer reads about a ticket (``tickets.<key>`` in the catalog)."""
+        return self.texts.text(f"tickets.{key}", language, **values).rstrip()
+
+    def to_staff(self, key: str, **values: object) -> str:
+        """A staff alert (``staff.<key>``), in both languages: staff have no language of their own yet."""
+        return self.texts.both(f"staff.{key}", **values)
+
+    def department_name(self, department: str | None, language: Language) -> str:
+        return self.texts.name("department", department or "customer_service", language)
+
+    def deadline_name(self, deadline: str) -> str:
+        """A deadline as staff alerts name it, in both languages (受理确认 acknowledge)."""
+        key = f"deadline.{deadline}"
+        if not self.texts.has(key):
+            return deadline
+        return f"{self.texts.text(key, 'zh')} {self.texts.text(key, 'en')}"
 
     # -- recusal after intake --------------------------------------------------------------------
     def recuse_named(self, work: Work, customer_id: int, texts: list[str]) -> list[str]:
@@ -145,7 +172,7 @@ class TicketDesk:
             [d.due for d in deadlines if d.name != "acknowledge"], [d.due for d in deadlines], work.now
         )
         when = format_local(reply_by, self.tz, language)
-        dept = lt.department_name(ticket.department, language)
+        dept = self.department_name(ticket.department, language)
         if handler is None:
             sup = supervisor_for(staff, department=ticket.department, recused=ticket.recused, load=load)
             work.event(ticket, "routed", actor="system", after={"department": ticket.department})
@@ -153,16 +180,16 @@ class TicketDesk:
                 sup.username if sup else None,
                 ticket,
                 "queued",
-                lt.staff_text("queued", number=ticket.number, department=ticket.department),
+                self.to_staff("queued", number=ticket.number, department=ticket.department),
             )
             work.session.add(ticket)
             return Intake(
                 reply_by,
-                (lt.customer_text("queued", language, number=ticket.number, department=dept, due=when),),
+                (self.to_customer("queued", language, number=ticket.number, department=dept, due=when),),
             )
         self._set_assignee(work, ticket, handler, actor="system")
         self.move(work, ticket, "acknowledged", actor="system", tell=False)
-        text = lt.customer_text(
+        text = self.to_customer(
             "acknowledged", language, number=ticket.number, department=dept, handler=handler.name, due=when
         )
         return Intake(reply_by, (text,))
@@ -229,7 +256,7 @@ class TicketDesk:
         self.move(work, ticket, "escalated", actor="system", note="major complaint", tell=False)
         reasons = "; ".join(r.get("reason", "") for r in ticket.severity_reasons) or "major"
         due = due or self._due(work, ticket, "report_to_management") or work.now + timedelta(hours=12)
-        staff_note = lt.staff_text(
+        staff_note = self.to_staff(
             "major", number=ticket.number, reasons=reasons, due=format_local(due, self.tz, "zh")
         )
         for username in {m.username for m in (manager, sup) if m is not None}:
@@ -240,7 +267,7 @@ class TicketDesk:
             actor="system",
             after={"to": sorted({m.username for m in (manager, sup) if m is not None})},
         )
-        text = lt.customer_text(
+        text = self.to_customer(
             "major", language, number=ticket.number, due=format_local(due, self.tz, language)
         )
         return Intake(due, (text,))
@@ -287,8 +314,12 @@ class TicketDesk:
             language = language_of(ticket)
             work.tell(
                 ticket,
-                lt.customer_text(
-                    "status", language, number=ticket.number, status=_status(target, language), note=""
+                self.to_customer(
+                    "status",
+                    language,
+                    number=ticket.number,
+                    status=self.texts.name("status", target, language),
+                    note="",
                 ),
             )
 
@@ -307,11 +338,11 @@ class TicketDesk:
             due = self._promise(work, ticket)
             work.tell(
                 ticket,
-                lt.customer_text(
+                self.to_customer(
                     "acknowledged",
                     language,
                     number=ticket.number,
-                    department=lt.department_name(ticket.department, language),
+                    department=self.department_name(ticket.department, language),
                     handler=member.name,
                     due=format_local(due, self.tz, language),
                 ),
@@ -336,7 +367,7 @@ class TicketDesk:
             member.username,
             ticket,
             "assigned",
-            lt.staff_text("assigned", number=ticket.number, category=ticket.category or "-"),
+            self.to_staff("assigned", number=ticket.number, category=ticket.category or "-"),
         )
 
     EDITABLE = ("category", "category_l2", "category_l3", "category_l4", "department", "severity")
@@ -399,7 +430,7 @@ class TicketDesk:
                         member.username,
                         ticket,
                         "major",
-                        lt.staff_text("major", number=ticket.number, reasons=actor, due="-"),
+                        self.to_staff("major", number=ticket.number, reasons=actor, due="-"),
                     )
 
     def start(self, work: Work, ticket: Ticket, *, actor: str) -> None:
@@ -420,7 +451,7 @@ class TicketDesk:
         language = language_of(ticket)
         work.tell(
             ticket,
-            lt.customer_text("solution", language, number=ticket.number, solution=ticket.solution),
+            self.to_customer("solution", language, number=ticket.number, solution=ticket.solution),
             buttons=_solution_buttons(ticket, language),
         )
 
@@ -434,7 +465,7 @@ class TicketDesk:
 
     def cancel(self, work: Work, ticket: Ticket, *, actor: str) -> None:
         self.move(work, ticket, "cancelled", actor=actor, tell=False)
-        work.tell(ticket, lt.customer_text("cancelled", language_of(ticket), number=ticket.number))
+        work.tell(ticket, self.to_customer("cancelled", language_of(ticket), number=ticket.number))
 
     def reopen(self, work: Work, ticket: Ticket, *, actor: str, reason: str, mishandled: bool) -> None:
         """Back to work. Mishandling makes the ticket major (DOMAIN.md) and escalates it."""
@@ -460,7 +491,7 @@ class TicketDesk:
         self.move(work, ticket, "resolved", actor="customer", note="solution accepted", tell=False)
         ticket.awaiting = None
         work.session.add(ticket)
-        work.tell(ticket, lt.customer_text("accepted", language_of(ticket), number=ticket.number))
+        work.tell(ticket, self.to_customer("accepted", language_of(ticket), number=ticket.number))
         self._after_resolution(work, ticket)
 
     def reject(self, work: Work, ticket: Ticket, *, comment: str | None = None) -> None:
@@ -481,15 +512,15 @@ class TicketDesk:
                 ticket.assignee,
                 ticket,
                 "redispatched",
-                lt.staff_text("dissatisfied", number=ticket.number, score="-", comment=comment or ""),
+                self.to_staff("dissatisfied", number=ticket.number, score="-", comment=comment or ""),
             )
             work.tell(
                 ticket,
-                lt.customer_text(
+                self.to_customer(
                     "redispatched",
                     language,
                     number=ticket.number,
-                    department=lt.department_name(ticket.department, language),
+                    department=self.department_name(ticket.department, language),
                     due=format_local(due, self.tz, language),
                 ),
             )
@@ -504,12 +535,12 @@ class TicketDesk:
             self._set_assignee(work, ticket, manager, actor="system")
             ticket.escalated_to = manager.username
             work.alert(
-                manager.username, ticket, "to_manager", lt.staff_text("to_manager", number=ticket.number)
+                manager.username, ticket, "to_manager", self.to_staff("to_manager", number=ticket.number)
             )
         due = self._restart_clock(work, ticket, "propose_solution")
         work.tell(
             ticket,
-            lt.customer_text(
+            self.to_customer(
                 "to_manager", language, number=ticket.number, due=format_local(due, self.tz, language)
             ),
         )
@@ -540,7 +571,7 @@ class TicketDesk:
                 sup.username if sup else None,
                 ticket,
                 "dissatisfied",
-                lt.staff_text(
+                self.to_staff(
                     "dissatisfied",
                     number=ticket.number,
                     score=score,
@@ -548,13 +579,13 @@ class TicketDesk:
                 ),
             )
             self.reopen(work, ticket, actor="customer", reason=f"satisfaction {score}", mishandled=True)
-            work.tell(ticket, lt.customer_text("survey_reopened", language, number=ticket.number))
+            work.tell(ticket, self.to_customer("survey_reopened", language, number=ticket.number))
             return
         if ticket.status == "resolved":
             self.move(work, ticket, "closed", actor="system", note=f"satisfaction {score}", tell=False)
         work.tell(
             ticket,
-            lt.customer_text(
+            self.to_customer(
                 "survey_thanks",
                 language,
                 number=ticket.number,
@@ -567,11 +598,11 @@ class TicketDesk:
         original handler."""
         language = language_of(ticket)
         if ticket.status != "closed" or ticket.closed_at is None:
-            told = lt.customer_text("appeal_not_closed", language, number=ticket.number)
+            told = self.to_customer("appeal_not_closed", language, number=ticket.number)
             raise LifecycleError(f"ticket {ticket.number} is {ticket.status}, not closed", told)
         if work.now > ticket.closed_at + timedelta(days=self.settings.appeal_days):
             until = self.appeal_until(ticket, language)
-            told = lt.customer_text("appeal_too_late", language, number=ticket.number, appeal_until=until)
+            told = self.to_customer("appeal_too_late", language, number=ticket.number, appeal_until=until)
             raise LifecycleError(f"the appeal period of ticket {ticket.number} is over", told)
         appeal = Ticket(
             number=ticket_repo.next_number(work.session, local_day=work.now.astimezone(self.tz).date()),
@@ -617,13 +648,13 @@ class TicketDesk:
                 sup.username,
                 appeal,
                 "appeal",
-                lt.staff_text("appeal", number=appeal.number, original=ticket.number),
+                self.to_staff("appeal", number=appeal.number, original=ticket.number),
             )
             self.move(work, appeal, "acknowledged", actor="system", tell=False)
         due = self._promise(work, appeal)
         work.tell(
             appeal,
-            lt.customer_text(
+            self.to_customer(
                 "appeal_filed",
                 language,
                 number=appeal.number,
@@ -638,8 +669,9 @@ class TicketDesk:
         deadline = self.policy.callback_deadline(work.now, self.calendar)
         self._start_clock(work, ticket, deadline)
         at = self.quiet.shift(work.now + timedelta(hours=self.settings.callback_after_hours))
-        work.follow_up(ticket, "callback", min(at, deadline.due))
-        work.follow_up(ticket, "auto_close", work.now + timedelta(days=self.settings.auto_close_days))
+        work.follow_up(ticket, FollowUpKind.CALLBACK, min(at, deadline.due))
+        closes = work.now + timedelta(days=self.settings.auto_close_days)
+        work.follow_up(ticket, FollowUpKind.AUTO_CLOSE, closes)
 
     def ask_survey(self, work: Work, ticket: Ticket, *, actor: str) -> bool:
         """The callback's 1-5 survey (also where an agent may hand a chat back to the bot), with
@@ -650,12 +682,12 @@ class TicketDesk:
         ticket.awaiting = "survey"
         work.session.add(ticket)
         work.tell(
-            ticket, lt.customer_text("survey", language, number=ticket.number), buttons=survey_buttons(ticket)
+            ticket, self.to_customer("survey", language, number=ticket.number), buttons=survey_buttons(ticket)
         )
         work.event(ticket, "callback", actor=actor)
         self.meet(work, ticket, "callback")
         remind = self.quiet.shift(work.now + timedelta(hours=self.settings.survey_reminder_hours))
-        work.follow_up(ticket, "survey_reminder", remind)
+        work.follow_up(ticket, FollowUpKind.SURVEY_REMINDER, remind)
         work.cancel_follow_ups(ticket, {"callback"})
         return True
 
@@ -700,7 +732,7 @@ class TicketDesk:
         row.met_at = row.warned_at = row.breached_at = None
         work.session.add(row)
         work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=deadline.name)
-        work.follow_up(ticket, "sla_warn", deadline.warn_at, deadline=deadline.name)
+        work.follow_up(ticket, FollowUpKind.SLA_WARN, deadline.warn_at, deadline=deadline.name)
 
     def _restart_clock(self, work: Work, ticket: Ticket, name: str) -> datetime:
         rule = self.policy.rules[name]
@@ -775,7 +807,3 @@ def _text(value: Any) -> str | None:
 
 def language_of(ticket: Ticket) -> Language:
     return "en" if ticket.language == "en" else "zh"
-
-
-def _status(status: str, language: Language) -> str:
-    return status_name(status, language)

@@ -24,13 +24,12 @@ from starlette.types import Scope
 
 from bot.app import TousuApp
 from bot.channels.webchat import ChatIdentity, message_json
-from bot.domain.texts import text as catalog_text
+from bot.domain.catalog import Catalog
 from bot.settings import Settings
 from bot.web.console.context import STATIC as CONSOLE_STATIC
 from bot.web.console.context import Console
 from bot.web.console.customers import install as install_customers
 from bot.web.console.flow_editor import install as install_flow_editor
-from bot.web.console.i18n import translator
 from bot.web.console.nlu_review import install as install_nlu_review
 from bot.web.console.reports import install as install_reports
 from bot.web.console.routes import install as install_console
@@ -100,7 +99,11 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         key = {404: "error_404", 403: "error_403"}.get(exc.status_code, "error_other")
         language = agent.language if agent is not None else "zh"
         return console.render(
-            "error.html", agent, status=exc.status_code, message=translator(language)(key), language=language
+            "error.html",
+            agent,
+            status=exc.status_code,
+            message=tousu.texts.name("console", key, "en" if language == "en" else "zh"),
+            language=language,
         )
 
     @app.exception_handler(NotLoggedIn)
@@ -151,7 +154,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         if identity.public_id(request.cookies.get(CHAT_COOKIE)) is not None:
             return HTMLResponse(page, headers=CHAT_HEADERS)
         if not new_chats.allow(_address(request.client)):
-            return Response(_too_fast(), status_code=429, media_type="text/plain; charset=utf-8")
+            return Response(_too_fast(tousu.texts), status_code=429, media_type="text/plain; charset=utf-8")
         response = HTMLResponse(page, headers=CHAT_HEADERS)
         cookie, _public = identity.issue()
         response.set_cookie(
@@ -241,7 +244,8 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
                     await socket.send_json({"from": "system", "error": "too_long"})
                     continue
                 if not (per_chat.allow(user_id) and per_address.allow(address)):
-                    await socket.send_json({"from": "system", "error": "rate_limited", "text": _too_fast()})
+                    too_fast = _too_fast(tousu.texts)
+                    await socket.send_json({"from": "system", "error": "rate_limited", "text": too_fast})
                     continue
                 try:
                     data = json.loads(raw)
@@ -312,8 +316,8 @@ def _same_origin(socket: WebSocket, public_url: str | None) -> bool:
     return bool(netloc) and netloc in allowed
 
 
-def _too_fast() -> str:
-    return f"{catalog_text('chat_too_fast', 'zh')} / {catalog_text('chat_too_fast', 'en')}"
+def _too_fast(texts: Catalog) -> str:
+    return texts.both("bot.chat_too_fast")
 
 
 def _history_item(row: Message) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.domain.catalog import Catalog
 from dialogues import engine, screens
 from dialogues.engine import EngineOptions
 from dialogues.spec import Flow, load_flow_file
@@ -18,10 +19,12 @@ from nlu.types import IntentScore, NluResult
 
 INTAKE = Path(__file__).resolve().parents[2] / "dialogues" / "flows" / "intake.yaml"
 NOW = datetime(2024, 11, 22, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
+MESSAGES = Catalog.load().engine_messages()
+"""The engine's words, from the bot's text catalog: the replies the tests compare are the bot's."""
 
 
 def intake() -> Flow:
-    return load_flow_file(INTAKE)
+    return load_flow_file(INTAKE, messages=MESSAGES)
 
 
 def result(text: str, *scores: tuple[str, float]) -> NluResult:

@@ -8,9 +8,10 @@ import pytest
 
 from dialogues.conversation_tests import SuiteInvalid, parse_suite, run_suite
 from dialogues.spec import load_flow_file
+from tests.dialogues.helpers import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-FLOW = load_flow_file(ROOT / "dialogues" / "flows" / "intake.yaml")
+FLOW = load_flow_file(ROOT / "dialogues" / "flows" / "intake.yaml", messages=MESSAGES)
 
 
 def run(text: str) -> tuple[int, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialogues.spec import Flow, parse_flow, validate_flow
 from dialogues.state import EndConversation, RequestHandoff
-from tests.dialogues.helpers import Chat, FakeNlu
+from tests.dialogues.helpers import MESSAGES, Chat, FakeNlu
 from tests.dialogues.test_spec import BASE
 
 SHOP = """\
@@ -54,7 +54,7 @@ steps:
 
 
 def shop() -> Flow:
-    return parse_flow(SHOP.replace("{order}", ""), source="shop.yaml")
+    return parse_flow(SHOP.replace("{order}", ""), source="shop.yaml", messages=MESSAGES)
 
 
 def test_the_validator_sees_that_order_is_not_set_on_the_store_path() -> None:
@@ -140,7 +140,7 @@ def test_a_single_category_guess_offers_yes_or_the_menu(flow: Flow) -> None:
 
 def test_a_flow_can_override_engine_messages(nlu: FakeNlu) -> None:
     text = BASE.replace("steps:\n", "messages:\n  stale: {zh: 旧菜单啦, en: Old menu}\nsteps:\n")
-    chat = Chat(parse_flow(text, source="demo.yaml"), nlu=nlu)
+    chat = Chat(parse_flow(text, source="demo.yaml", messages=MESSAGES), nlu=nlu)
     chat.send("hi")
     chat.send("", payload="elsewhere:1")
     assert chat.text.startswith("旧菜单啦")

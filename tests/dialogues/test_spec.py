@@ -19,7 +19,7 @@ from dialogues.spec import (
     parse_flow,
     validate_flow,
 )
-from tests.dialogues.helpers import INTAKE
+from tests.dialogues.helpers import INTAKE, MESSAGES
 
 BASE = """\
 name: demo
@@ -249,7 +249,8 @@ def test_message_overrides_are_checked() -> None:
     ]
     assert found[0].message.startswith("placeholder '{name}' is not available here (available: limit)")
     assert found[1].message == "unknown message 'greetings'"
-    assert parse_flow(text.replace("{name}", "").replace("  greetings: {zh: 嗨, en: Hi}\n", ""), source="x")
+    fixed = text.replace("{name}", "").replace("  greetings: {zh: 嗨, en: Hi}\n", "")
+    assert parse_flow(fixed, source="x", messages=MESSAGES)
 
 
 def test_ask_choice_needs_choices() -> None:
@@ -307,7 +308,7 @@ def test_every_error_is_reported_at_once() -> None:
         ("file", "validator"),
     }
     with pytest.raises(FlowInvalid) as caught:
-        parse_flow(text, source="demo.yaml")
+        parse_flow(text, source="demo.yaml", messages=MESSAGES)
     assert caught.value.errors == tuple(found)
     assert "4 error(s)" in str(caught.value)
 
@@ -320,8 +321,8 @@ def test_error_lines_read_like_compiler_output() -> None:
 
 # ------------------------------------------------------------------------ the Flow object
 def test_a_flow_is_immutable_hashable_and_carries_its_source() -> None:
-    flow = parse_flow(BASE, source="demo.yaml")
-    again = parse_flow(BASE, source="demo.yaml")
+    flow = parse_flow(BASE, source="demo.yaml", messages=MESSAGES)
+    again = parse_flow(BASE, source="demo.yaml", messages=MESSAGES)
     assert flow.name == "demo"
     assert flow.text == BASE
     assert flow.source == "demo.yaml"
@@ -337,12 +338,12 @@ def test_a_flow_is_immutable_hashable_and_carries_its_source() -> None:
 def test_load_flows_dir_by_name_and_rejects_duplicates(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(BASE, encoding="utf-8")
     (tmp_path / "notes.txt").write_text("not a flow", encoding="utf-8")
-    flows = load_flows_dir(tmp_path)
+    flows = load_flows_dir(tmp_path, messages=MESSAGES)
     assert list(flows) == ["demo"]
     assert isinstance(flows["demo"], Flow)
     (tmp_path / "b.yml").write_text(BASE, encoding="utf-8")
     with pytest.raises(FlowInvalid) as caught:
-        load_flows_dir(tmp_path)
+        load_flows_dir(tmp_path, messages=MESSAGES)
     (error,) = caught.value.errors
     assert error.field == "name"
     assert "also used by" in error.message
@@ -367,7 +368,7 @@ def test_load_flow_file_raises_with_all_errors(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(BASE.replace("start: hello", "start: nope"), encoding="utf-8")
     with pytest.raises(FlowInvalid) as caught:
-        load_flow_file(path)
+        load_flow_file(path, messages=MESSAGES)
     assert [dataclasses.astuple(e)[1:3] for e in caught.value.errors] == [(None, "start")]
 
 
@@ -378,7 +379,7 @@ def test_yaml_anchors_can_share_labels_and_keep_lines() -> None:
         "{slot: description, step: describe, label: {zh: 描述, en: Description}}",
         "{slot: description, step: describe, label: *complain}",
     )
-    flow = parse_flow(text, source="demo.yaml")
+    flow = parse_flow(text, source="demo.yaml", messages=MESSAGES)
     check = flow.step("check")
     assert check.kind == "confirm"
     assert check.edit[0].label.en == "Complain"
@@ -389,7 +390,7 @@ def test_yaml_anchors_can_share_labels_and_keep_lines() -> None:
 def test_the_longest_step_id_still_fits_a_telegram_button() -> None:
     long_id = "a" * 40
     text = BASE.replace("describe", long_id)
-    flow = parse_flow(text, source="demo.yaml")
+    flow = parse_flow(text, source="demo.yaml", messages=MESSAGES)
     assert len(f"{long_id}.categories:99".encode()) <= 64
     assert flow.has_step(long_id)
     too_long = "a" * 41

@@ -19,7 +19,6 @@ from bot.services.ticket_intake import format_local
 from bot.services.work import Work
 from bot.web.console import accounts
 from bot.web.console.accounts import Agent
-from bot.web.console.i18n import translator
 from bot.web.console.live import LiveHub
 from bot.web.console.security import SESSION_COOKIE
 from storage.models import Conversation
@@ -101,7 +100,7 @@ class Console:
         language = agent.language if agent is not None else values.pop("language", "zh")
         template = self.env.get_template(name)
         html = template.render(
-            t=translator(language),
+            t=self.tousu.texts.words("console", "en" if language == "en" else "zh"),
             lang=language,
             agent=agent,
             csrf=agent.csrf if agent else values.pop("login_csrf", ""),

@@ -17,7 +17,6 @@ from bot.web.console.accounts import Agent
 from bot.web.console.context import Console
 from bot.web.console.security import adder, require
 from dialogues.diagram import svg
-from dialogues.spec import parse_flow
 from storage.models import FlowVersion
 from storage.repositories import flows as flow_repo
 
@@ -60,7 +59,7 @@ def install(app: FastAPI, console: Console) -> None:
         status: int = 200,
     ) -> HTMLResponse:
         try:
-            diagram = svg(parse_flow(text, source=live.name))
+            diagram = svg(tousu.catalog.parse(text, source=live.name))
         except ValueError:
             diagram = ""
         return console.render(
@@ -98,14 +97,18 @@ def install(app: FastAPI, console: Console) -> None:
     async def check(name: str, agent: AdminDep, request: Request) -> HTMLResponse:
         text = await draft_of(request)
         live, _, history = await console.db.run(lambda s: versions(s, name, None))
-        report = await asyncio.to_thread(review, settings, name=name, text=text, live_text=live.content)
+        report = await asyncio.to_thread(
+            review, settings, name=name, text=text, live_text=live.content, messages=tousu.catalog.messages
+        )
         return page(
             agent, live, history, text=text, shown=None, report=report, status=200 if report.ok else 422
         )
 
     async def publish_text(name: str, agent: Agent, text: str, author: str) -> Response:
         live, _, history = await console.db.run(lambda s: versions(s, name, None))
-        report = await asyncio.to_thread(review, settings, name=name, text=text, live_text=live.content)
+        report = await asyncio.to_thread(
+            review, settings, name=name, text=text, live_text=live.content, messages=tousu.catalog.messages
+        )
         if not report.ok or report.flow is None:
             return page(agent, live, history, text=text, shown=None, report=report, status=422)
         flow = report.flow
@@ -129,7 +132,7 @@ def install(app: FastAPI, console: Console) -> None:
 
     async def diagram(name: str, agent: AdminDep, version: int | None = None) -> Response:
         _, shown, _ = await console.db.run(lambda s: versions(s, name, version))
-        body = svg(parse_flow(shown.content, source=name))
+        body = svg(tousu.catalog.parse(shown.content, source=name))
         return Response(
             body, media_type="image/svg+xml", headers={"Content-Security-Policy": "script-src 'none'"}
         )

@@ -513,9 +513,7 @@ async def test_a_file_message_is_not_told_to_send_files(app: TousuApp, client: h
     body = wx.xml_message(USER, "file", Title="合同.pdf", FileKey="k", FileMd5="m", FileTotalLen=10)
     answer = wx.reply_content((await post(client, body)).text)
     assert "请用文字回复，或发送图片。" in answer and "发送图片、文件" not in answer
-    from dialogues.texts import MESSAGES
-
-    assert "file" not in MESSAGES["unsupported_images_only"]["en"].split("send")[-1]
+    assert "file" not in app.texts.text("engine.unsupported_images_only", "en").split("send")[-1]
 
 
 def test_a_passive_reply_keeps_cdata_terminators_and_drops_what_xml_forbids() -> None:

@@ -12,12 +12,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.app import TousuApp
-from bot.domain.texts import text as catalog_text
+from bot.domain.catalog import Catalog
 from bot.services.inbox import FAILED_TURN, MAX_REPLAYS
 from storage.models import Conversation, Customer, Message
 from tests.conftest import make_settings
 
-SORRY = catalog_text("internal_error", "zh")
+SORRY = Catalog.load().text("bot.internal_error", "zh")
 
 
 def joined(replies: list[object]) -> str:
