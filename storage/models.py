@@ -435,6 +435,24 @@ class NluCandidate(SQLModel, table=True):
     switched_at: datetime | None = _ts(nullable=True)
 
 
+class ApiToken(SQLModel, table=True):
+    """A REST API token an admin created (``tousu api-tokens create``). Only the SHA-256 of the
+    token is kept, so a database dump authenticates no one; ``prefix`` (its first characters)
+    tells tokens apart in a list. The token acts as the console account ``name`` would, with
+    ``role`` and ``department``: the same access policy decides what it sees."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(max_length=16)  # agent, supervisor, admin
+    department: str | None = Field(default=None, max_length=64)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -456,4 +474,5 @@ ALL_TABLES = (
     DataRequest,
     NluSample,
     NluCandidate,
+    ApiToken,
 )

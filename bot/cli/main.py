@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.tickets",
     "bot.cli.staff",
     "bot.cli.users",
+    "bot.cli.api_tokens",
     "bot.cli.report",
     "bot.cli.customers",
     "bot.cli.nlu",

@@ -26,6 +26,7 @@ from bot.app import TousuApp
 from bot.channels.webchat import ChatIdentity, message_json
 from bot.domain.catalog import Catalog
 from bot.settings import Settings
+from bot.web.api.app import install as install_api
 from bot.web.console.context import STATIC as CONSOLE_STATIC
 from bot.web.console.context import Console
 from bot.web.console.customers import install as install_customers
@@ -83,6 +84,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
     app.state.console = console
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     install_console(app, console)
+    install_api(app, tousu)
     install_flow_editor(app, console)
     install_reports(app, console)
     install_customers(app, console)
