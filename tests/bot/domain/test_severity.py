@@ -78,6 +78,9 @@ def test_amounts_and_groups_are_read_in_both_languages() -> None:
         ({"cues": {"media": {"keywords": ["x"]}}}, "'reason'"),  # no reason, no thresholds
         ({"cues": {}, "money": {"threshold": "lots"}, "group": {"threshold": 10}}, "'lots'"),
         ({"cues": {"x": {"reason": {"zh": "x", "en": "x"}, "patterns": ["("]}}}, "missing \\)"),
+        ({"cues": {}, "negations": {"en": [False]}, "money": {}, "group": {}}, "quote yes/no"),
+        ({"cues": {"x": {"reason": {"zh": "x", "en": "x"}, "keywords": [True]}}}, "quote yes/no"),
+        ({"cues": {"x": {"reason": {"zh": "x", "en": "x"}, "hypothetical": "maybe"}}}, "count or ignore"),
         (None, "NoneType"),
         (["not", "a", "mapping"], "'list'"),
     ],
