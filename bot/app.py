@@ -28,6 +28,7 @@ from bot.services.takeover import Handoff
 from bot.services.ticket_desk import TicketDesk
 from bot.services.ticket_intake import load_severity
 from bot.services.tickets import TicketService
+from bot.services.webhooks import WebhookDispatcher
 from bot.settings import ConfigError, Settings
 from dialogues.engine import EngineOptions
 from nlu.types import NluClient
@@ -128,6 +129,7 @@ class TousuApp:
             clock=clock,
             on_flag=self.handoff.changed,
         )
+        self.webhooks = WebhookDispatcher(db=self.db, clock=clock)
         self.started = False
 
     def _agents_back(self, now: datetime) -> datetime | None:
@@ -175,6 +177,7 @@ class TousuApp:
             if self._manage_nlu:
                 self._start_managed_nlu()
         await self.delivery.start()
+        await self.webhooks.start()
         if self.scheduler is not None:
             await self.scheduler.start()
         for channel in self.channels.values():
@@ -208,6 +211,7 @@ class TousuApp:
         await self.manager.drain()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        await self.webhooks.stop()
         await self.delivery.stop()
         if self._nlu_task is not None:
             self._nlu_task.cancel()

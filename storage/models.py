@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -453,6 +453,56 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+class WebhookEndpoint(SQLModel, table=True):
+    """A receiver of signed event POSTs (``tousu webhooks add``). ``secret`` signs every body; it
+    is shown once when the endpoint is made. A 410 answer turns the endpoint off."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=500)
+    events: list[str] = Field(default_factory=_empty_list, sa_type=JSON)
+    secret: str = Field(max_length=128)
+    active: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: the persistent queue and the delivery log at once. ``body`` is
+    fixed when the event is queued, so every retry sends the same bytes and event id; rows with
+    the same ``order_key`` (a ticket, a conversation) go out one after another."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoints.id", index=True)
+    event_id: str = Field(max_length=64)
+    event: str = Field(max_length=48)
+    order_key: str = Field(max_length=64)
+    body: str = Field(sa_type=Text)
+    status: str = Field(default="pending", max_length=16)  # pending, delivered, failed, cancelled
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class WebhookCursor(SQLModel, table=True):
+    """How far the webhook feed has read a source (the audit trail by id, handoffs by time)."""
+
+    __tablename__ = "webhook_cursors"
+
+    name: str = Field(primary_key=True, max_length=32)
+    position: int = Field(default=0, sa_type=BigInteger)  # an id, or microseconds since 1970
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -475,4 +525,7 @@ ALL_TABLES = (
     NluSample,
     NluCandidate,
     ApiToken,
+    WebhookEndpoint,
+    WebhookDelivery,
+    WebhookCursor,
 )

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.staff",
     "bot.cli.users",
     "bot.cli.api_tokens",
+    "bot.cli.webhooks",
     "bot.cli.report",
     "bot.cli.customers",
     "bot.cli.nlu",
