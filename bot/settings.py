@@ -147,6 +147,11 @@ class OutboxSettings(_Section):
     customer-service messages is 48 hours); a count of tries would give up inside an outage."""
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
+    claim_seconds: float = Field(default=10.0, ge=1)
+    """How long a process's claim on a pending reply lasts unless renewed: the longest a dead
+    process's replies wait before another process sends them."""
+    claim_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often a process looks for replies nobody holds (a dead process's, the CLI's)."""
 
 
 class AttachmentSettings(_Section):

@@ -135,6 +135,9 @@ class Message(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = _ts(nullable=True)
     external_id: str | None = Field(default=None, max_length=128)  # the platform's id, once sent
+    # which process sends this pending reply, and until when unless it renews the claim
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _ts(nullable=True)
 
 
 class TicketSequence(SQLModel, table=True):

@@ -5,8 +5,17 @@ delivery state (``Message.delivery``); this module sends them.
 Per chat, messages go out strictly in order and no faster than the channel's per-chat interval;
 per channel, no faster than its global rate. A failed send keeps its place at the head of its
 chat's queue and is retried with exponential backoff (or after the platform's retry_after); a
-permanent failure marks the row dead and the customer unreachable. On start every pending row is
-loaded again, so a restart loses nothing; rows are marked sent right after the send.
+permanent failure marks the row dead and the customer unreachable; rows are marked sent right
+after the send.
+
+Several processes may share one database, so a process sends only the replies it has claimed
+(``claimed_by``/``claimed_until`` on the row, storage/repositories/transcript.claim_replies):
+a chat's pending replies are claimed whole, by one process, which renews its claims while it
+lives. Replies a process writes are claimed right after their commit; every second it also
+claims the chats nobody holds: rows written by processes without a sender (the CLI), and
+the rows of a process that died, once its claims ran out. A process never sends a row whose
+claim it may have lost (not renewed for two thirds of the claim's life), so a reply goes out
+once; the one window left is a send whose "sent" mark died with its process (one flush, 50 ms).
 """
 
 from __future__ import annotations
@@ -14,9 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,10 +42,12 @@ from dialogues.types import Attachment, Button
 from storage.db import Database
 from storage.models import UNDELIVERED, Customer, Message
 from storage.repositories import transcript
+from storage.repositories.transcript import PendingReply
 
 log = logging.getLogger(__name__)
 
 MARK_SENT_DELAY_SECONDS = 0.05
+LOST_CLAIM_RETRY_SECONDS = 0.2
 
 
 @dataclass(slots=True)
@@ -45,6 +59,7 @@ class OutboxItem:
     attempts: int = 0
     not_before: float = 0.0  # monotonic time
     written_at: datetime | None = None  # when the reply was written; None: at its first failure
+    claim_valid: float = float("inf")  # monotonic time until which this process surely holds it
 
 
 def pending_rows(channels: Sequence[str]) -> SelectOfScalar[Message]:
@@ -52,7 +67,7 @@ def pending_rows(channels: Sequence[str]) -> SelectOfScalar[Message]:
     return select(Message).where(UNDELIVERED, col(Message.channel).in_(channels)).order_by(col(Message.id))
 
 
-def item_from_row(row: Message, now_mono: float, now: datetime) -> OutboxItem:
+def item_from_row(row: Message | PendingReply, now_mono: float, now: datetime) -> OutboxItem:
     assert row.id is not None
     # no retry time: never tried, send now
     wait = 0.0 if row.next_attempt_at is None else max(0.0, (row.next_attempt_at - now).total_seconds())
@@ -104,9 +119,34 @@ class _ChannelSender:
             return
         self.known.add(item.id)
         chat = self.chats.setdefault(item.user_id, _ChatQueue())
-        chat.items.append(item)
+        if chat.items and chat.items[-1].id > item.id:  # an older row committed late: in id order
+            first = 1 if chat.sending else 0
+            at = next(
+                (i for i in range(first, len(chat.items)) if chat.items[i].id > item.id), len(chat.items)
+            )
+            chat.items.insert(at, item)
+        else:
+            chat.items.append(item)
         if not chat.scheduled:
             self._schedule(item.user_id, chat)
+
+    def keep_only(self, held: Collection[int], valid: float) -> int:
+        """After renewing the claims: items still held are valid until ``valid``; the others
+        (taken over by another process) are forgotten, except one being sent this instant."""
+        lost = 0
+        for chat in self.chats.values():
+            kept: deque[OutboxItem] = deque()
+            for index, item in enumerate(chat.items):
+                if item.id in held:
+                    item.claim_valid = valid
+                    kept.append(item)
+                elif index == 0 and chat.sending:
+                    kept.append(item)
+                else:
+                    self.known.discard(item.id)
+                    lost += 1
+            chat.items = kept
+        return lost
 
     def drop(self, user_id: str) -> int:
         """Forget this chat's queued replies (their customer was erased); a reply a worker is
@@ -182,6 +222,9 @@ class _ChannelSender:
                 if not chat.items:  # dropped while it waited for the channel's rate
                     continue
                 item = chat.items[0]
+                if item.claim_valid <= time.monotonic():  # not renewed lately: maybe not ours
+                    item.not_before = time.monotonic() + LOST_CLAIM_RETRY_SECONDS
+                    continue
                 chat.sending = True
                 try:
                     done = await self.owner.send_one(self.channel, item, self)
@@ -210,14 +253,20 @@ class Delivery:
         settings: OutboxSettings,
         clock: Callable[[], datetime],
         concurrency: int = 8,
+        holder: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.senders = {name: _ChannelSender(ch, self, concurrency) for name, ch in channels.items()}
         self._sent: list[tuple[int, str | None]] = []
+        self._unmarked: set[int] = set()  # sent, "sent" not yet written: never claimed again
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_event = asyncio.Event()
+        self._to_claim: list[int] = []
+        self._claim_event = asyncio.Event()
+        self._claim_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.listeners: list[Callable[[OutboxItem, str | None], None]] = []
 
@@ -226,8 +275,14 @@ class Delivery:
         for sender in self.senders.values():
             sender.start()
         self._flush_task = asyncio.create_task(self._flusher(), name="outbox-flush")
+        self._claim_task = asyncio.create_task(self._claimer(), name="outbox-claim")
 
     async def stop(self) -> None:
+        if self._claim_task is not None:
+            self._claim_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._claim_task
+            self._claim_task = None
         for sender in self.senders.values():
             await sender.stop()
         # Never cancel a flush half-way: its batch would stay "pending" and be sent again.
@@ -237,28 +292,88 @@ class Delivery:
             await self._flush_task
             self._flush_task = None
         await self._flush()
+        # What is still pending goes to the other processes now, not when the claims run out.
+        with contextlib.suppress(Exception):
+            await self.db.run_core(lambda c: transcript.release_claims(c, holder=self.holder))
 
     async def reload(self) -> int:
-        """Queue every pending row (after a restart, or rows another process wrote)."""
-        channels = list(self.senders)
-
-        def load(session: Session) -> list[Message]:
-            return list(session.exec(pending_rows(channels)).all())
-
-        rows = await self.db.run(load)
-        now_mono, now = time.monotonic(), self.clock()
-        for row in rows:
-            self.senders[row.channel].add(item_from_row(row, now_mono, now))
-        return len(rows)
+        """Claim and queue every chat's pending rows that no live process holds (at start, and
+        every ``claim_poll_seconds``: rows the CLI wrote, a dead process's); returns how many."""
+        return await self._claim(None)
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
-        """Hand freshly committed rows to their senders (no database read needed)."""
+        """Claim freshly committed rows for this process and queue them (a chat another process
+        is sending to stays with it)."""
         for item in items:
-            sender = self.senders.get(item.channel)
-            if sender is None:
+            if item.channel not in self.senders:
                 log.warning("no channel %r for reply %s; it stays pending", item.channel, item.id)
                 continue
+            self._to_claim.append(item.id)
+        self._claim_event.set()
+
+    async def _claim(self, ids: list[int] | None) -> int:
+        started = time.monotonic()
+        claim_s = self.settings.claim_seconds
+        channels = list(self.senders)
+        now = self.clock()
+        until = now + timedelta(seconds=claim_s)
+        rows = await self.db.run_core(
+            lambda c: transcript.claim_replies(
+                c, holder=self.holder, channels=channels, now=now, until=until, message_ids=ids
+            )
+        )
+        valid = started + claim_s * 2 / 3
+        now_mono, now = time.monotonic(), self.clock()
+        added = 0
+        for row in rows:
+            sender = self.senders[row.channel]
+            if row.id in sender.known or row.id in self._unmarked:
+                continue
+            item = item_from_row(row, now_mono, now)
+            item.claim_valid = valid
             sender.add(item)
+            added += 1
+        return added
+
+    async def _renew(self) -> None:
+        started = time.monotonic()
+        claim_s = self.settings.claim_seconds
+        until = self.clock() + timedelta(seconds=claim_s)
+        held = await self.db.run_core(lambda c: transcript.renew_claims(c, holder=self.holder, until=until))
+        lost = sum(s.keep_only(held, started + claim_s * 2 / 3) for s in self.senders.values())
+        if lost:
+            log.warning("%d pending repl(ies) were taken over by another process", lost)
+
+    async def _claimer(self) -> None:
+        """One task does all claiming and renewing, so a renewal never races a claim."""
+        poll = self.settings.claim_poll_seconds
+        renew_every = self.settings.claim_seconds / 4
+        loop = asyncio.get_running_loop()
+        next_poll = next_renew = loop.time() + min(poll, renew_every)
+        while True:
+            timeout = max(0.0, min(next_poll, next_renew) - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._claim_event.wait(), timeout)
+            self._claim_event.clear()
+            try:
+                if loop.time() >= next_renew:
+                    next_renew = loop.time() + renew_every
+                    await self._renew()
+                if self._to_claim:
+                    ids, self._to_claim = self._to_claim, []
+                    try:
+                        await self._claim(ids)
+                    except BaseException:
+                        self._to_claim[:0] = ids  # a chat nobody takes now is taken by a poll
+                        raise
+                if loop.time() >= next_poll:
+                    next_poll = loop.time() + poll
+                    await self._claim(None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming replies failed; will retry")
+                await asyncio.sleep(0.5)
 
     async def send_one(
         self, channel: Channel, item: OutboxItem, sender: _ChannelSender | None = None
@@ -274,6 +389,7 @@ class Delivery:
             log.exception("sending reply %s failed", item.id)
             return await self._failed(item, repr(exc), permanent=False, retry_after=None)
         self._sent.append((item.id, external_id))
+        self._unmarked.add(item.id)
         self._flush_event.set()
         for listener in self.listeners:
             listener(item, external_id)
@@ -356,6 +472,7 @@ class Delivery:
         except BaseException:
             self._sent[:0] = batch  # keep them for the next flush
             raise
+        self._unmarked.difference_update(i for i, _ in batch)
 
     @staticmethod
     def _mark_sent(conn: Connection, batch: list[tuple[int, str | None]], now: datetime) -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import Conversation, Customer, Message, NluSample
+from storage.models import UNDELIVERED, Conversation, Customer, Message, NluSample
 from storage.sql import insert_ignoring_conflicts
 from storage.types import UTCDateTime
 
@@ -269,6 +269,144 @@ def mark_sent(conn: Connection, *, sent: list[tuple[int, str | None]], now: date
         .where(MESSAGES.c.id == bindparam("k_id"))
         .values(delivery="sent", sent_at=now, external_id=bindparam("k_external")),
         [{"k_id": i, "k_external": external} for i, external in sent],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    """A reply still to send, as the process that claimed it loads it."""
+
+    id: int
+    conversation_id: int
+    channel: str
+    user_id: str
+    text: str
+    buttons: list[dict[str, str]]
+    attachments: list[dict[str, Any]]
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+_PENDING_COLUMNS = (
+    MESSAGES.c.id,
+    MESSAGES.c.conversation_id,
+    MESSAGES.c.channel,
+    MESSAGES.c.user_id,
+    MESSAGES.c.text,
+    MESSAGES.c.buttons,
+    MESSAGES.c.attachments,
+    MESSAGES.c.attempts,
+    MESSAGES.c.next_attempt_at,
+    MESSAGES.c.created_at,
+    MESSAGES.c.claimed_by,
+    MESSAGES.c.claimed_until,
+)
+
+
+def claim_replies(
+    conn: Connection,
+    *,
+    holder: str,
+    channels: list[str],
+    now: datetime,
+    until: datetime,
+    message_ids: list[int] | None = None,
+    limit: int = 500,
+) -> list[PendingReply]:
+    """Claim whole chats' pending replies for ``holder`` until ``until``, oldest first; returns
+    the rows it now holds. ``message_ids``: the chats of these replies (just written by this
+    process); None: every chat with a reply nobody holds (never claimed, or its claim ran out).
+
+    A chat is claimed whole or not at all, so its replies go out from one process, in order:
+    each candidate chat's conversation row is locked ``FOR UPDATE SKIP LOCKED`` (on PostgreSQL;
+    SQLite's writer lock serialises claims anyway), and a chat where another holder still has a
+    live claim is left to that holder, which takes the chat's new rows at its next claim."""
+    free = or_(MESSAGES.c.claimed_until.is_(None), MESSAGES.c.claimed_until < now)
+    if message_ids is not None:
+        if not message_ids:
+            return []
+        wanted = select(MESSAGES.c.conversation_id).where(MESSAGES.c.id.in_(message_ids))
+    else:
+        wanted = (
+            select(MESSAGES.c.conversation_id)
+            .where(UNDELIVERED, MESSAGES.c.channel.in_(channels), free)
+            .distinct()
+            .limit(limit)
+        )
+    locked = list(
+        conn.execute(
+            select(CONVERSATIONS.c.id)
+            .where(CONVERSATIONS.c.id.in_(wanted.scalar_subquery()))
+            .order_by(CONVERSATIONS.c.id)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if not locked:
+        return []
+    rows = conn.execute(
+        select(*_PENDING_COLUMNS)
+        .where(UNDELIVERED, MESSAGES.c.conversation_id.in_(locked))
+        .order_by(MESSAGES.c.id)
+    ).all()
+    elsewhere = {
+        row.conversation_id
+        for row in rows
+        if row.claimed_by not in (None, holder) and row.claimed_until is not None and row.claimed_until >= now
+    }
+    take = [row for row in rows if row.conversation_id not in elsewhere and row.channel in channels]
+    if not take:
+        return []
+    # Conditional, so a holder that renewed its claim meanwhile keeps the row.
+    claimed = set(
+        conn.execute(
+            update(MESSAGES)
+            .where(
+                MESSAGES.c.id.in_([row.id for row in take]),
+                or_(MESSAGES.c.claimed_by.is_(None), MESSAGES.c.claimed_by == holder, free),
+            )
+            .values(claimed_by=holder, claimed_until=until)
+            .returning(MESSAGES.c.id)
+        ).scalars()
+    )
+    return [
+        PendingReply(
+            id=int(row.id),
+            conversation_id=int(row.conversation_id),
+            channel=row.channel,
+            user_id=row.user_id,
+            text=row.text,
+            buttons=list(row.buttons or []),
+            attachments=list(row.attachments or []),
+            attempts=int(row.attempts),
+            next_attempt_at=row.next_attempt_at,
+            created_at=row.created_at,
+        )
+        for row in take
+        if row.id in claimed
+    ]
+
+
+def renew_claims(conn: Connection, *, holder: str, until: datetime) -> set[int]:
+    """Extend ``holder``'s claims on its pending replies; returns the ids it still holds (a row
+    taken over by another process after this one's claim ran out is no longer among them)."""
+    return {
+        int(row_id)
+        for row_id in conn.execute(
+            update(MESSAGES)
+            .where(UNDELIVERED, MESSAGES.c.claimed_by == holder)
+            .values(claimed_until=until)
+            .returning(MESSAGES.c.id)
+        ).scalars()
+    }
+
+
+def release_claims(conn: Connection, *, holder: str) -> None:
+    """A process stopping: its pending replies are free for the others at once."""
+    conn.execute(
+        update(MESSAGES)
+        .where(UNDELIVERED, MESSAGES.c.claimed_by == holder)
+        .values(claimed_by=None, claimed_until=None)
     )
 
 

@@ -11,14 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from bot.channels.base import Channel, DeliveryError, DeliveryLimits, OutboundMessage
 from bot.services.delivery import Delivery, OutboxItem, pending_rows
 from bot.settings import OutboxSettings
 from storage import migrate
 from storage.db import Database
-from storage.models import Customer, Message
+from storage.models import Conversation, Customer, Message
 from storage.types import utcnow
 
 
@@ -58,7 +59,7 @@ def _rows(db: Database, items: list[tuple[str, str]]) -> list[OutboxItem]:
 
     def add(session: Session) -> list[OutboxItem]:
         out = []
-        customers: dict[str, int] = {}
+        customers: dict[str, tuple[int, int]] = {}
         for user, text in items:
             if user not in customers:
                 customer = session.exec(
@@ -67,9 +68,18 @@ def _rows(db: Database, items: list[tuple[str, str]]) -> list[OutboxItem]:
                 session.add(customer)
                 session.flush()
                 assert customer.id is not None
-                customers[user] = customer.id
+                conv = session.exec(
+                    select(Conversation).where(Conversation.channel == "rec", Conversation.user_id == user)
+                ).first() or Conversation(
+                    channel="rec", user_id=user, customer_id=customer.id, flow="f", flow_version=1
+                )
+                session.add(conv)
+                session.flush()
+                assert conv.id is not None
+                customers[user] = (customer.id, conv.id)
             row = Message(
-                customer_id=customers[user],
+                customer_id=customers[user][0],
+                conversation_id=customers[user][1],
                 channel="rec",
                 user_id=user,
                 direction="out",
@@ -176,7 +186,7 @@ async def test_a_reply_still_failing_after_retry_hours_is_given_up(db: Database)
         delivery.enqueue(_rows(db, [("a", "never")]))
         await _until(lambda: channel.calls >= 3)
         assert db.run_sync(lambda s: s.exec(select(Message)).one().delivery) == "pending"
-        clock[0] += timedelta(hours=1)
+        clock[0] += timedelta(hours=1, seconds=1)  # an hour after the reply was written
         await _until(lambda: db.run_sync(lambda s: s.exec(select(Message)).one().delivery) == "dead")
     finally:
         await delivery.stop()
@@ -250,6 +260,7 @@ async def test_an_erased_customers_queued_replies_are_dropped(db: Database) -> N
     try:
         delivery.enqueue(_rows(db, [("gone", "g0"), ("gone", "g1"), ("gone", "g2"), ("stays", "s0")]))
         await _until(lambda: {u for _, u, _ in channel.sent} == {"gone", "stays"})
+        db.run_sync(lambda s: s.execute(delete(Message).where(col(Message.user_id) == "gone")))  # erased
         assert delivery.drop("rec", "gone") == 2  # g0 went before the erasure; g1 and g2 wait
         assert delivery.drop("rec", "nobody") == 0 and delivery.drop("other", "gone") == 0
         # a later reply to the same chat id goes out; the dropped ones, queued before it, do not
