@@ -1,6 +1,6 @@
 """The HTTP side of the app: health, the customer chat page, the channel webhooks
-(bot/web/webhooks.py) and the console, all behind one middleware stack with the body cap first.
-The TousuApp lifecycle runs inside the ASGI lifespan."""
+(bot/web/webhooks.py) and the console (bot/web/console/routes.py), all behind one middleware
+stack with the body cap first. The TousuApp lifecycle runs inside the ASGI lifespan."""
 
 from __future__ import annotations
 
@@ -27,14 +27,9 @@ from bot.channels.webchat import ChatIdentity, message_json
 from bot.domain.catalog import Catalog
 from bot.settings import Settings
 from bot.web.api.app import install as install_api
-from bot.web.console.context import STATIC as CONSOLE_STATIC
 from bot.web.console.context import Console
-from bot.web.console.customers import install as install_customers
-from bot.web.console.flow_editor import install as install_flow_editor
-from bot.web.console.nlu_review import install as install_nlu_review
-from bot.web.console.reports import install as install_reports
 from bot.web.console.routes import install as install_console
-from bot.web.console.security import NotLoggedIn, secure_cookie
+from bot.web.console.security import SESSION_COOKIE, NotLoggedIn, secure_cookie
 from bot.web.limits import BodyLimit, LimitFor
 from bot.web.process_tuning import tune_for_serving
 from bot.web.token_buckets import TokenBuckets
@@ -81,14 +76,8 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
     app.include_router(webhook_router(tousu.channels))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     console = Console(tousu)
-    app.state.console = console
-    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     install_console(app, console)
     install_api(app, tousu)
-    install_flow_editor(app, console)
-    install_reports(app, console)
-    install_customers(app, console)
-    install_nlu_review(app, console)
 
     @app.exception_handler(StarletteHTTPException)
     async def console_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -97,7 +86,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if not (wants_page and request.url.path.startswith("/console")):
             return await http_exception_handler(request, exc)
-        agent = await console.current_agent(request)
+        agent = await console.agent_for(request.cookies.get(SESSION_COOKIE))
         key = {404: "error_404", 403: "error_403"}.get(exc.status_code, "error_other")
         language = agent.language if agent is not None else "zh"
         return console.render(

@@ -1,5 +1,6 @@
 """Everything the console's routes share: the bot, the live hub, the templates, the session
-lookup. One per web app (kept on ``app.state.console``), never module-level."""
+lookup. One per web app (kept on ``app.state.console``), never module-level; handlers get it and
+the services behind it through bot/web/console/deps.py."""
 
 from __future__ import annotations
 
@@ -10,17 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
+from bot.services import data_rights
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work
 from bot.web.console import accounts
 from bot.web.console.accounts import Agent
 from bot.web.console.live import LiveHub
-from bot.web.console.security import SESSION_COOKIE
 from storage.models import Conversation
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class Console:
         self.settings = tousu.settings.console
         self.tz: ZoneInfo = tousu.settings.general.tz
         self.hub = LiveHub()
+        self.places = data_rights.Places.from_settings(tousu.settings)
+        """Where an erased customer's data may be (content hashes read once, not per erasure)."""
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"], default=True),
@@ -85,8 +87,8 @@ class Console:
     def on_move(self, conversation_id: int) -> None:
         self.hub.publish("activity", id=conversation_id)
 
-    async def current_agent(self, request: Request) -> Agent | None:
-        token = request.cookies.get(SESSION_COOKIE)
+    async def agent_for(self, token: str | None) -> Agent | None:
+        """The agent of the session cookie ``token``, if it is live (this use renews it)."""
         if not token:
             return None
         now = self.tousu.clock()

@@ -1,17 +1,15 @@
-"""Who may call a console route. Every route declares a role (``public`` for the login page);
-the dependency checks the session cookie, the role and, on anything but GET, the CSRF token from
-the form field ``csrf_token`` or the ``X-CSRF-Token`` header."""
+"""Who may call a console route. Every route declares a role (``public`` for the login page) and
+puts it on record (``role_extra``); its dependency (bot/web/console/deps.py, ``require``) checks
+the session cookie, the role and, on anything but GET, the CSRF token from the form field
+``csrf_token`` or the ``X-CSRF-Token`` header."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Request
 from starlette.requests import HTTPConnection
-
-from bot.web.console.accounts import RANK, Agent
 
 SESSION_COOKIE = "tousu_console"
 LOGIN_CSRF_COOKIE = "tousu_login_csrf"
@@ -44,40 +42,7 @@ def same(a: str, b: str) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
 
 
-def require(role: str) -> Callable[[Request], Awaitable[Agent]]:
-    if role not in RANK:
-        raise ValueError(f"unknown role {role}")
-
-    async def dependency(request: Request) -> Agent:
-        lookup: Callable[[Request], Awaitable[Agent | None]] = request.app.state.console.current_agent
-        agent = await lookup(request)
-        if agent is None:
-            raise NotLoggedIn()
-        if not agent.at_least(role):
-            raise HTTPException(status_code=403, detail="your role may not do this")
-        if request.method not in ("GET", "HEAD") and not same(await csrf_value(request), agent.csrf):
-            raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page")
-        return agent
-
-    return dependency
-
-
 def role_extra(role: str) -> dict[str, Any]:
-    """Recorded on the route, so a test can walk the route table and try every role on it."""
+    """A route's ``openapi_extra``: its role on record, so a test can walk the route table and
+    try every role on it."""
     return {ROLE_KEY: role}
-
-
-def adder(app: FastAPI) -> Callable[[str, str, str, Callable[..., Any]], None]:
-    """``add(method, path, role, endpoint)``: a console route with its role on record. Routes go
-    on the app directly (not an included router) so the route table lists each one."""
-
-    def add(method: str, path: str, role: str, endpoint: Callable[..., Any]) -> None:
-        app.add_api_route(
-            "/console" + path,
-            endpoint,
-            methods=[method],
-            openapi_extra=role_extra(role),
-            include_in_schema=False,
-        )
-
-    return add

@@ -3,6 +3,7 @@ on the same event loop, accounts, and a logged-in client per person."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,3 +84,13 @@ async def take_and_send_file(
         files={"files": file},
         headers={"X-Requested-With": "fetch"},
     )
+
+
+async def settle(desk: Desk, user: str) -> None:
+    """Wait for queued deliveries, then drop what reached the customer so far."""
+    for _ in range(100):
+        if desk.app.delivery.pending_count() == 0:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+    desk.app.console.pop_nowait(user)

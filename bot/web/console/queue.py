@@ -1,0 +1,77 @@
+"""The queue: the home page (waiting, held, alerts), the lists the page refreshes, the live event
+stream, staff alerts, and the supervisor's overview. Each shows only what the access policy lets
+the reader see (bot/web/console/views.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlmodel import Session
+
+from bot.web.console import views
+from bot.web.console.deps import ConsoleDep, CurrentAgent, CurrentSupervisor, DbDep, NowDep
+from bot.web.console.security import role_extra
+from storage.models import Conversation, StaffAlert
+
+router = APIRouter(prefix="/console")
+
+
+@router.get("", openapi_extra=role_extra("agent"))
+async def home(agent: CurrentAgent, console: ConsoleDep, db: DbDep) -> HTMLResponse:
+    def load(session: Session) -> dict[str, Any]:
+        return {
+            "queue": views.queue(session, agent),
+            "mine": views.held(session, agent),
+            "alerts": views.alerts(session, agent, limit=20),
+        }
+
+    return console.render("home.html", agent, **await db.run(load))
+
+
+@router.get("/lists", openapi_extra=role_extra("agent"))
+async def lists(agent: CurrentAgent, console: ConsoleDep, db: DbDep) -> HTMLResponse:
+    def load(session: Session) -> dict[str, Any]:
+        return {"queue": views.queue(session, agent), "mine": views.held(session, agent)}
+
+    return console.render("lists.html", agent, **await db.run(load))
+
+
+@router.get("/events", openapi_extra=role_extra("agent"))
+async def events(agent: CurrentAgent, console: ConsoleDep, db: DbDep) -> StreamingResponse:
+    async def visible(conversation_id: int) -> bool:
+        """Each page hears only of the conversations its agent may see."""
+
+        def check(session: Session) -> bool:
+            conv = session.get(Conversation, conversation_id)
+            return conv is not None and views.can_open(session, conv, agent)
+
+        return bool(await db.run(check))
+
+    return StreamingResponse(
+        console.hub.stream(visible),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/alerts/{alert_id}/read", openapi_extra=role_extra("agent"))
+async def read_alert(alert_id: int, agent: CurrentAgent, db: DbDep, now: NowDep) -> Response:
+    def mark(session: Session) -> None:
+        alert = session.get(StaffAlert, alert_id)
+        if alert is None or alert.username != agent.username:
+            raise HTTPException(status_code=404, detail="no such alert")
+        alert.read_at = alert.read_at or now
+        session.add(alert)
+
+    await db.run(mark)
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.get("/supervisor", openapi_extra=role_extra("supervisor"))
+async def supervisor_page(
+    agent: CurrentSupervisor, console: ConsoleDep, db: DbDep, now: NowDep
+) -> HTMLResponse:
+    view = await db.run(lambda s: views.supervisor(s, agent, now=now))
+    return console.render("supervisor.html", agent, view=view, now=now)

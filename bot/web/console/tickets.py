@@ -1,0 +1,150 @@
+"""A ticket in the console: its page and the desk's work on it (classify, move its status,
+propose a solution, record an investigation). A ticket the agent may not see is 404; one they
+see but may not work on is refused by the desk's transaction, which checks again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, select
+
+from bot.domain.access import Action
+from bot.services.ticket_desk import LifecycleError, TicketDesk
+from bot.services.tickets import TicketService
+from bot.services.work import Work
+from bot.web.console import views
+from bot.web.console.accounts import Agent
+from bot.web.console.answers import act, departments
+from bot.web.console.context import Console
+from bot.web.console.deps import ConsoleDep, CurrentAgent, DbDep, DeskDep, NowDep, SettingsDep, TicketsDep
+from bot.web.console.security import role_extra
+from storage.db import Database
+from storage.models import Ticket
+
+router = APIRouter(prefix="/console/tickets")
+
+
+@router.get("/{number}", openapi_extra=role_extra("agent"))
+async def ticket_page(
+    number: str,
+    agent: CurrentAgent,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    def load(session: Session) -> dict[str, Any] | None:
+        ticket = views.ticket_by_number(session, number, agent)
+        if ticket is None:
+            return None
+        events, deadlines, next_statuses = views.ticket_detail(session, ticket)
+        return {"ticket": ticket, "events": events, "deadlines": deadlines, "next_statuses": next_statuses}
+
+    data = await db.run(load)
+    if data is None:
+        raise HTTPException(status_code=404, detail="no such ticket, or not yours to see")
+    return console.render(
+        "ticket.html",
+        agent,
+        now=now,
+        error=request.query_params.get("error"),
+        departments=departments(settings),
+        **data,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketWork:
+    """What the desk's work on a ticket needs, from the request's dependencies."""
+
+    console: Console
+    db: Database
+    desk: TicketDesk
+    tickets: TicketService
+
+
+async def _ticket_work(console: ConsoleDep, db: DbDep, desk: DeskDep, tickets: TicketsDep) -> TicketWork:
+    return TicketWork(console, db, desk, tickets)
+
+
+TicketWorkDep = Annotated[TicketWork, Depends(_ticket_work)]
+
+
+@router.post("/{number}/classify", openapi_extra=role_extra("agent"))
+async def classify(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
+    return await ticket_action(number, "classify", agent, request, work)
+
+
+@router.post("/{number}/status", openapi_extra=role_extra("agent"))
+async def status(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
+    return await ticket_action(number, "status", agent, request, work)
+
+
+@router.post("/{number}/propose", openapi_extra=role_extra("agent"))
+async def propose(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
+    return await ticket_action(number, "propose", agent, request, work)
+
+
+@router.post("/{number}/investigation", openapi_extra=role_extra("agent"))
+async def investigation(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
+    return await ticket_action(number, "investigation", agent, request, work)
+
+
+async def ticket_action(
+    number: str, action: str, agent: Agent, request: Request, work: TicketWork
+) -> Response:
+    form = await request.form()
+    back = str(form.get("back") or f"/console/tickets/{number}")
+    if not back.startswith("/console/"):
+        back = f"/console/tickets/{number}"
+    actor = f"agent:{agent.username}"
+    desk = work.desk
+
+    def seen(session: Session) -> bool:
+        return views.ticket_by_number(session, number, agent) is not None
+
+    if not await work.db.run(seen):
+        raise HTTPException(status_code=404, detail="no such ticket, or not yours to see")
+
+    def operation(unit: Work, ticket: Ticket) -> None:
+        if views.ticket_by_number(unit.session, ticket.number, agent, Action.WORK) is None:
+            raise LifecycleError("this ticket is not yours to work on")
+        if action == "classify":
+            changes = {k: str(form.get(k) or "") for k in desk.EDITABLE if k in form}
+            desk.reclassify(unit, ticket, changes, actor=actor)
+        elif action == "propose":
+            desk.propose(unit, ticket, str(form.get("solution") or ""), actor=actor)
+        elif action == "investigation":
+            finding = str(form.get("finding") or "").strip()
+            if not finding:
+                raise LifecycleError("write the finding")
+            desk.record_investigation(unit, ticket, finding, actor=actor)
+        else:
+            target = str(form.get("status") or "")
+            note_text = str(form.get("note") or "").strip() or None
+            if target == "resolved":
+                desk.resolve(unit, ticket, actor=actor, note=note_text)
+            elif target == "closed":
+                desk.close(unit, ticket, actor=actor, note=note_text)
+            elif target == "cancelled":
+                desk.cancel(unit, ticket, actor=actor)
+            elif target == "reopened":
+                desk.reopen(unit, ticket, actor=actor, reason=note_text or "reopened", mishandled=False)
+            elif target == "solution_proposed":
+                raise LifecycleError("use the solution form to propose a solution")
+            else:
+                desk.move(unit, ticket, target, actor=actor, note=note_text)
+
+    async def run() -> None:
+        await work.tickets.on_ticket(number, operation)
+        conversation = await work.db.run(
+            lambda s: s.exec(select(Ticket.conversation_id).where(Ticket.number == number)).first()
+        )
+        if conversation:
+            work.console.hub.publish("activity", id=conversation)
+
+    return await act(request, back, run())
