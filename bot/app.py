@@ -187,9 +187,13 @@ class TousuApp:
         await self.manager.recover()
 
     def _build_nlu_client(self) -> NluClient | None:
+        """Rasa, backed by the in-process classifier while Rasa is not up yet or is down."""
         from nlu.client import RasaNluClient
+        from nlu.fallback import training_files, with_fallback
 
-        return RasaNluClient.from_settings(self.settings.nlu, self.settings.rasa_places)
+        places = self.settings.rasa_places
+        rasa = RasaNluClient.from_settings(self.settings.nlu, places)
+        return with_fallback(rasa, *training_files(places.project_dir, places.reviewed_data))
 
     def _start_managed_nlu(self) -> None:
         """Start Rasa in the background under a supervisor that restarts it when it dies
