@@ -6,18 +6,23 @@ answers 410 turns its endpoint off; a handoff is an event too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import Session, col, select
 
 from bot.app import TousuApp
@@ -25,6 +30,7 @@ from bot.services import webhooks
 from storage.models import TicketEvent, WebhookDelivery, WebhookEndpoint
 from tests.bot.services.ticket_helpers import Clock, desk_app, file
 from tests.bot.web.api.live import free_port
+from tests.conftest import ROOT
 
 
 @dataclass
@@ -233,6 +239,49 @@ async def test_the_running_bot_delivers_on_its_own(tmp_path: Path) -> None:
         assert event["type"] == "ticket.created" and event["data"]["ticket"]["number"] == ticket.number
     finally:
         await app.stop()
+
+
+def _readme_receiver() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- receiver -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(block.strip().splitlines()) <= 10
+    return block
+
+
+async def test_the_readme_receiver_accepts_what_the_bot_sends_and_refuses_a_forgery(tmp_path: Path) -> None:
+    app = await _app(tmp_path, Clock(datetime.now(UTC)))  # the receiver checks the time: a real one
+    script = tmp_path / "receiver.py"
+    script.write_text(_readme_receiver(), encoding="utf-8")
+    port = free_port()
+    endpoint = await _endpoint(app, f"http://127.0.0.1:{port}/", ["ticket.created"])
+    env = {**os.environ, "TOUSU_WEBHOOK_SECRET": endpoint.secret, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    receiver = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), env=env, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        await file(app, "c1")
+        await _drain(app, 3)
+        (delivery,) = await _deliveries(app)
+        assert delivery.status == "delivered" and delivery.last_status == 204
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(
+                f"http://127.0.0.1:{port}/",
+                content=delivery.body.encode(),
+                headers={"X-Tousu-Timestamp": str(int(time.time())), "X-Tousu-Signature": "sha256=00"},
+            )
+        assert forged.status_code == 401
+    finally:
+        receiver.terminate()
+        raw, _ = await receiver.communicate()
+        await app.stop()
+    out = raw.decode()
+    assert out.split() == ["ticket.created", "refused"]
 
 
 def test_signature_scheme() -> None:
