@@ -4,6 +4,7 @@ console's form routes. Every error is ``{"detail": ...}``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from bot.app import TousuApp
 from bot.web.api import conversations, customers, me, reports, tickets
 from bot.web.api.schemas import ERRORS
+from bot.web.console.context import Console
 from bot.web.token_buckets import TokenBuckets
 
 PREFIX = "/api/v1"
@@ -25,7 +27,11 @@ class RateLimit:
     tokens_tracked: int = 4096
 
 
-def build_api(tousu: TousuApp, *, limit: RateLimit | None = None) -> FastAPI:
+def build_api(
+    tousu: TousuApp, *, limit: RateLimit | None = None, announce: Callable[[int], None] | None = None
+) -> FastAPI:
+    """``announce``: told the conversation id of a ticket the API changed (the console's live
+    pages redraw it)."""
     limit = limit or RateLimit()
     api = FastAPI(
         title="Tousu API",
@@ -39,6 +45,7 @@ def build_api(tousu: TousuApp, *, limit: RateLimit | None = None) -> FastAPI:
         responses=ERRORS,
     )
     api.state.tousu = tousu
+    api.state.announce = announce or (lambda _conversation_id: None)
     api.state.buckets = TokenBuckets(rate=limit.per_second, burst=limit.burst, max_keys=limit.tokens_tracked)
     for module in (me, tickets, conversations, customers, reports):
         api.include_router(module.router)
@@ -46,7 +53,14 @@ def build_api(tousu: TousuApp, *, limit: RateLimit | None = None) -> FastAPI:
 
 
 def install(app: FastAPI, tousu: TousuApp, *, limit: RateLimit | None = None) -> FastAPI:
-    """Mount the API on the web app; returns the API app (its state holds the rate buckets)."""
-    api = build_api(tousu, limit=limit)
+    """Mount the API on the web app (after the console, whose live hub it tells of ticket
+    changes); returns the API app (its state holds the rate buckets)."""
+    console: Console | None = getattr(app.state, "console", None)
+
+    def announce(conversation_id: int) -> None:
+        if console is not None:
+            console.hub.publish("activity", id=conversation_id)
+
+    api = build_api(tousu, limit=limit, announce=announce)
     app.mount(PREFIX, api)
     return api

@@ -5,6 +5,7 @@ account of that name, role and department would."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -71,7 +72,14 @@ async def _handoff(tousu: TousuDep) -> Handoff:
     return tousu.handoff
 
 
+async def _announce(request: Request) -> Callable[[int], None]:
+    announce: Callable[[int], None] = request.app.state.announce
+    return announce
+
+
 DbDep = Annotated[Database, Depends(_db)]
+AnnounceDep = Annotated[Callable[[int], None], Depends(_announce)]
+"""Tell the console a conversation's ticket changed (its live pages redraw)."""
 NowDep = Annotated[datetime, Depends(_now)]
 TicketsDep = Annotated[TicketService, Depends(_tickets)]
 DeskDep = Annotated[TicketDesk, Depends(_desk)]

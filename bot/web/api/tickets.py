@@ -6,18 +6,20 @@ not see is 404, one it sees but may not work on is 403, a move the procedure ref
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlmodel import Session
 
 from bot.domain.access import Action, can_see
 from bot.domain.enums import Severity, TicketKind, TicketStatus
 from bot.domain.states import TRANSITIONS, InvalidTransition
 from bot.services.ticket_desk import LifecycleError, TicketDesk
+from bot.services.tickets import TicketService
 from bot.services.work import Work
 from bot.web.api import paging
-from bot.web.api.deps import Caller, CallerDep, DbDep, DeskDep, TicketsDep
+from bot.web.api.deps import AnnounceDep, Caller, CallerDep, DbDep, DeskDep, TicketsDep
 from bot.web.api.schemas import (
     NO_NUL,
     Assignment,
@@ -128,12 +130,27 @@ class _NotYours(Exception):
     pass
 
 
-async def _work(
-    db: Database, tickets: TicketsDep, number: Number, caller: Caller, operation: Operation
-) -> TicketOut:
+@dataclass(frozen=True, slots=True)
+class TicketWork:
+    """What the desk's work on a ticket needs, from the request's dependencies."""
+
+    db: Database
+    tickets: TicketService
+    desk: TicketDesk
+    announce: Callable[[int], None]
+
+
+async def _ticket_work(db: DbDep, tickets: TicketsDep, desk: DeskDep, announce: AnnounceDep) -> TicketWork:
+    return TicketWork(db, tickets, desk, announce)
+
+
+TicketWorkDep = Annotated[TicketWork, Depends(_ticket_work)]
+
+
+async def _work(work: TicketWork, number: str, caller: Caller, operation: Operation) -> TicketOut:
     """Run ``operation`` in the desk's transaction after the policy's WORK check (made again
     inside it, on the row it changes), and answer with the ticket as it is afterwards."""
-    await _visible(db, number, caller)
+    await _visible(work.db, number, caller)
 
     def guarded(unit: Work, ticket: Ticket) -> None:
         if views.ticket_by_number(unit.session, ticket.number, caller.agent, Action.WORK) is None:
@@ -141,12 +158,15 @@ async def _work(
         operation(unit, ticket)
 
     try:
-        await tickets.on_ticket(number, guarded)
+        await work.tickets.on_ticket(number, guarded)
     except _NotYours as exc:
         raise HTTPException(status_code=403, detail="this ticket is not this token's to work on") from exc
     except (InvalidTransition, LifecycleError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
-    return await _visible(db, number, caller)
+    after = await _visible(work.db, number, caller)
+    if after.conversation_id is not None:
+        work.announce(after.conversation_id)
+    return after
 
 
 def _status_move(desk: TicketDesk, change: StatusChange, actor: str) -> Operation:
@@ -173,43 +193,37 @@ def _status_move(desk: TicketDesk, change: StatusChange, actor: str) -> Operatio
 
 @router.post("/{number}/status", response_model=TicketOut)
 async def change_status(
-    number: Number, change: StatusChange, caller: CallerDep, db: DbDep, desk: DeskDep, tickets: TicketsDep
+    number: Number, change: StatusChange, caller: CallerDep, work: TicketWorkDep
 ) -> TicketOut:
     """Through the state machine: a move it does not allow from the current status is 409."""
-    return await _work(db, tickets, number, caller, _status_move(desk, change, caller.actor))
+    return await _work(work, number, caller, _status_move(work.desk, change, caller.actor))
 
 
 @router.patch("/{number}", response_model=TicketOut)
-async def edit_ticket(
-    number: Number, edit: TicketEdit, caller: CallerDep, db: DbDep, desk: DeskDep, tickets: TicketsDep
-) -> TicketOut:
+async def edit_ticket(number: Number, edit: TicketEdit, caller: CallerDep, work: TicketWorkDep) -> TicketOut:
     """Category levels, department and severity; raising severity to major alerts a supervisor
     and a manager."""
     changes = {k: (str(v) if v is not None else None) for k, v in edit.model_dump(exclude_unset=True).items()}
     changes = {k: v for k, v in changes.items() if not (k == "severity" and v is None)}
 
     def run(unit: Work, ticket: Ticket) -> None:
-        desk.reclassify(unit, ticket, changes, actor=caller.actor)
+        work.desk.reclassify(unit, ticket, changes, actor=caller.actor)
 
-    return await _work(db, tickets, number, caller, run)
+    return await _work(work, number, caller, run)
 
 
 @router.post("/{number}/assign", response_model=TicketOut)
-async def assign(
-    number: Number, body: Assignment, caller: CallerDep, db: DbDep, desk: DeskDep, tickets: TicketsDep
-) -> TicketOut:
+async def assign(number: Number, body: Assignment, caller: CallerDep, work: TicketWorkDep) -> TicketOut:
     """To a staff-directory member; never to someone the complaint names (409)."""
 
     def run(unit: Work, ticket: Ticket) -> None:
-        desk.assign(unit, ticket, body.assignee, actor=caller.actor)
+        work.desk.assign(unit, ticket, body.assignee, actor=caller.actor)
 
-    return await _work(db, tickets, number, caller, run)
+    return await _work(work, number, caller, run)
 
 
 @router.post("/{number}/notes", response_model=TicketOut, status_code=201)
-async def add_note(
-    number: Number, body: NoteIn, caller: CallerDep, db: DbDep, tickets: TicketsDep
-) -> TicketOut:
+async def add_note(number: Number, body: NoteIn, caller: CallerDep, work: TicketWorkDep) -> TicketOut:
     """A staff note on the ticket's audit trail; the customer never sees it."""
     text = body.text.strip()
     if not text:
@@ -218,16 +232,14 @@ async def add_note(
     def run(unit: Work, ticket: Ticket) -> None:
         unit.event(ticket, "note", actor=caller.actor, note=text)
 
-    return await _work(db, tickets, number, caller, run)
+    return await _work(work, number, caller, run)
 
 
 @router.post("/{number}/proposals", response_model=TicketOut, status_code=201)
-async def propose(
-    number: Number, body: ProposalIn, caller: CallerDep, db: DbDep, desk: DeskDep, tickets: TicketsDep
-) -> TicketOut:
+async def propose(number: Number, body: ProposalIn, caller: CallerDep, work: TicketWorkDep) -> TicketOut:
     """Put a solution to the customer (with Accept / Not satisfied buttons)."""
 
     def run(unit: Work, ticket: Ticket) -> None:
-        desk.propose(unit, ticket, body.solution, actor=caller.actor)
+        work.desk.propose(unit, ticket, body.solution, actor=caller.actor)
 
-    return await _work(db, tickets, number, caller, run)
+    return await _work(work, number, caller, run)

@@ -154,3 +154,15 @@ async def test_monthly_report(desk: ApiDesk) -> None:
         report = await supervisor.get("/reports/monthly", params={"month": month})
         assert report.status_code == 200 and report.json()["total"] == 1
         assert (await supervisor.get("/reports/monthly", params={"month": "2026-13"})).status_code == 422
+
+
+async def test_a_change_through_the_api_redraws_the_consoles_live_pages(desk: ApiDesk) -> None:
+    ticket, _ = await file(desk.app, "c1")
+    handler, _ = people(ticket)
+    published: list[tuple[str, dict[str, object]]] = []
+    desk.web.state.console.hub.publish = lambda kind, **data: published.append((kind, data))
+    async with desk.client(handler) as client:
+        await client.post(f"/tickets/{ticket.number}/status", json={"status": "closed"})  # refused
+        assert published == []
+        await client.post(f"/tickets/{ticket.number}/status", json={"status": "in_progress"})
+    assert published == [("activity", {"id": ticket.conversation_id})]
