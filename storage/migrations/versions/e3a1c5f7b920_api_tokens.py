@@ -1,7 +1,7 @@
 """api_tokens: REST API tokens, kept as SHA-256 hashes only
 
 Revision ID: e3a1c5f7b920
-Revises: 9f4e2a7c1d30
+Revises: a7c2e4f9b813
 Create Date: 2026-12-04 01:14:54.780718
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision: str = "e3a1c5f7b920"
-down_revision: str | None = "9f4e2a7c1d30"
+down_revision: str | None = "a7c2e4f9b813"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
