@@ -6,10 +6,12 @@ from __future__ import annotations
 from dialogues import inputs, screens
 from dialogues.conditions import evaluate
 from dialogues.inputs import Command
-from dialogues.model import AskStep, ClassifyStep, CollectStep, ConfirmStep, MenuStep, Option
+from dialogues.model import ANY_CATEGORY, AskStep, ClassifyStep, CollectStep, ConfirmStep, MenuStep, Option
 from dialogues.reading import (
     COMMAND_INTENTS,
     attachment_dict,
+    category_by_label,
+    category_scores,
     editing,
     fresh_state,
     intent_score,
@@ -211,12 +213,27 @@ class Responder(TurnBuilder):
         if screen == "guess" and inputs.is_word(text, inputs.NO_WORDS):
             self.press(Action("categories"))
             return
-        for cat in self.flow.categories:
-            if inputs.matches_label(text, (cat.label.zh, cat.label.en, cat.code)):
-                self.set_category(current, cat.code, "menu", self.guessed_confidence(cat.code))
-                self.go(current.next)
-                return
-        self.fail(self.msg("not_a_choice"))
+        code = category_by_label(self.flow, text)
+        if code is not None:
+            self.set_category(current, code, "menu", self.guessed_confidence(code))
+            self.go(current.next)
+            return
+        self.category_in_words(current)
+
+    def category_in_words(self, current: ClassifyStep) -> None:
+        """A sentence instead of a key: the NLU's category when it is sure, a question to confirm
+        its best guesses when it at least takes the text for a complaint, else a failure."""
+        threshold = self.options.confidence_threshold
+        nlu = self.nlu
+        scores = category_scores(self.flow, nlu) if nlu is not None else []
+        if scores and scores[0][1] >= threshold:
+            self.set_category(current, scores[0][0], "nlu", scores[0][1])
+            self.go(current.next)
+        elif scores and nlu is not None and intent_score(self.flow, nlu, (ANY_CATEGORY,)) >= threshold:
+            self.set_screen("guess", guesses=[[c, conf] for c, conf in scores[:2]])
+            self.prompt()
+        else:
+            self.fail(self.msg("not_a_choice"))
 
     def answer_menu(self, current: MenuStep, text: str) -> None:
         option = option_by_label(current, text)

@@ -15,9 +15,16 @@ from zoneinfo import ZoneInfo
 
 from dialogues import inputs, screens
 from dialogues.answers import Responder
-from dialogues.model import AskStep, Flow, MenuStep
+from dialogues.model import AskStep, ClassifyStep, Flow, MenuStep
 from dialogues.options import DEFAULT_OPTIONS, EngineOptions
-from dialogues.reading import editing, feeds_classify, menu_wants_nlu, needs_fresh_start, pressed
+from dialogues.reading import (
+    classify_wants_nlu,
+    editing,
+    feeds_classify,
+    menu_wants_nlu,
+    needs_fresh_start,
+    pressed,
+)
 from dialogues.state import ConversationState, Turn
 from dialogues.types import InboundMessage, Language
 from nlu.types import NluResult
@@ -40,7 +47,8 @@ def wants_nlu(
     """The text to send to the NLU before calling ``step``, or None when this turn needs none.
 
     Free text at a menu (or as the very first message) is classified so "我要投诉快递员态度差"
-    can jump into the complaint; so is the answer to an ask step that feeds a classify step.
+    can jump into the complaint; so is the answer to an ask step that feeds a classify step, and a
+    sentence typed at the category question instead of a key or a label.
     """
     if state.status == "agent" or inbound.payload is not None:
         return None
@@ -53,9 +61,10 @@ def wants_nlu(
         start = flow.step(flow.start)
         probe = state.evolve(step=flow.start, pending=None)
         return text if isinstance(start, MenuStep) and menu_wants_nlu(flow, probe, start, text) else None
-    if screens.screen_of(state) is not None:
-        return None
     step = flow.step(state.step)
+    if screens.screen_of(state) is not None:
+        at_category = isinstance(step, ClassifyStep) and screens.screen_of(state) in ("guess", "categories")
+        return text if at_category and classify_wants_nlu(flow, state, text) else None
     if isinstance(step, MenuStep):
         return text if menu_wants_nlu(flow, state, step, text) else None
     if isinstance(step, AskStep) and feeds_classify(flow, step) and not editing(state):

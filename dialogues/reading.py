@@ -71,6 +71,22 @@ def feeds_classify(flow: Flow, ask: AskStep) -> bool:
     return False
 
 
+def category_by_label(flow: Flow, text: str) -> str | None:
+    """The category whose label (either language) or code the customer typed."""
+    found = (c for c in flow.categories if inputs.matches_label(text, (c.label.zh, c.label.en, c.code)))
+    return next((c.code for c in found), None)
+
+
+def classify_wants_nlu(flow: Flow, state: ConversationState, text: str) -> bool:
+    """A sentence typed at the category question (not a key, a label, yes or no) is classified
+    again, so a customer who never types a digit can still say which kind of problem it is."""
+    if pressed(flow, state, text) is not None or inputs.as_key(text) is not None:
+        return False
+    if screens.screen_of(state) == "guess" and inputs.is_word(text, inputs.YES_WORDS | inputs.NO_WORDS):
+        return False
+    return category_by_label(flow, text) is None
+
+
 def category_codes(flow: Flow) -> frozenset[str]:
     """The complaint categories: the flow's own list (its ``categories``), not the NLU's."""
     return frozenset(c.code for c in flow.categories)

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import TousuApp
+from dialogues.state import ConversationState
 from nlu.fallback import NluWithFallback
 from storage.models import Conversation, Ticket
 from tests.conftest import make_settings
@@ -75,6 +76,18 @@ async def test_a_complaint_in_sentences_only_reaches_a_ticket(app: TousuApp) -> 
     assert (ticket.kind, ticket.category) == ("complaint", "delivery")
     assert ticket.category_source in ("nlu", "confirmed")
     assert "包裹" in ticket.description and ticket.desired_outcome == "希望赔偿摔坏的杯子"
+
+
+async def test_an_unsure_category_is_confirmed_or_corrected_in_words(app: TousuApp) -> None:
+    say = app.console.say
+    await say(app.manager, "v", "你好")
+    asked = _text(await say(app.manager, "v", "买的东西和服务都很差"))
+    assert "是否属于" in asked  # unsure: it asks instead of guessing
+    assert "什么时候" in _text(await say(app.manager, "v", "不是，是杯子质量太差，一碰就碎"))
+    state = await app.db.run(
+        lambda s: s.exec(select(Conversation.state).where(Conversation.user_id == "v")).one()
+    )
+    assert ConversationState.from_json(state).slots["category"] == "product_quality"
 
 
 async def test_a_question_in_english_becomes_a_consultation(app: TousuApp) -> None:
