@@ -64,6 +64,9 @@ GAP_WAIT_S = 10.0
 """A hole in the audit trail's ids may be a transaction still committing: wait this long before
 reading past it (a rolled-back one leaves the hole for good)."""
 LEASE = "webhooks"
+PRUNE_EVERY = 1000
+KEEP_LOG = timedelta(days=30)
+"""Finished deliveries (delivered, failed, cancelled) stay in the log this long."""
 
 
 class WebhookError(ValueError):
@@ -355,16 +358,24 @@ class WebhookDispatcher:
         await self.db.run(self.feed)
         return await self.send_due()
 
+    def prune(self, session: Session) -> int:
+        """Drop finished deliveries older than ``KEEP_LOG``; how many."""
+        return repo.prune(session, before=self.clock() - KEEP_LOG)
+
     def _lease(self, session: Session) -> bool:
         return leases.acquire(
             session, LEASE, holder=self.holder, now=self.clock(), seconds=max(30, 5 * self.every)
         )
 
     async def _loop(self) -> None:
+        rounds = 0
         while True:
             try:
                 if await self.db.read(repo.any_active) and await self.db.run(self._lease):
                     await self.run_once()
+                    rounds += 1
+                    if rounds % PRUNE_EVERY == 1:
+                        await self.db.run(self.prune)
             except Exception:  # a database or receiver hiccup: the next round tries again
                 log.exception("webhook round failed")
             await asyncio.sleep(self.every)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from storage.models import Conversation, TicketEvent, WebhookCursor, WebhookDelivery, WebhookEndpoint
@@ -129,3 +129,13 @@ def send_again(session: Session, *, delivery_id: int, now: datetime) -> bool:
         .values(status="pending", next_attempt_at=now, created_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune(session: Session, *, before: datetime) -> int:
+    """Delete finished deliveries created before ``before``."""
+    result = session.execute(
+        delete(WebhookDelivery).where(
+            col(WebhookDelivery.status) != "pending", col(WebhookDelivery.created_at) < before
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import Session, col, select
 
 from bot.app import TousuApp
 from bot.services import webhooks
 from storage.models import TicketEvent, WebhookDelivery, WebhookEndpoint
+from storage.repositories import webhooks as repo
 from tests.bot.services.ticket_helpers import Clock, desk_app, file
 from tests.bot.web.api.live import free_port
 from tests.conftest import ROOT
@@ -289,3 +291,65 @@ def test_signature_scheme() -> None:
     expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhooks.sign("s3cret", "1700000000", body) == f"sha256={expected}"
     assert webhooks.backoff(1).total_seconds() == 30 and webhooks.backoff(20).total_seconds() == 3600
+
+
+async def test_the_feed_waits_at_a_hole_in_the_trail_then_reads_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit id still missing may be a transaction committing: its event must not be skipped;
+    a hole that stays (a rollback) is read past after a while."""
+    clock = Clock()
+    app = await _app(tmp_path, clock)
+    try:
+        await _endpoint(app, "http://127.0.0.1:9/hook", ["ticket.status_changed"])
+        ticket, _ = await file(app, "c1")
+        await app.db.run(app.webhooks.feed)
+        queued = len(await _deliveries(app))
+        last = await app.db.run(repo.last_event_id)
+
+        def add(session: Session, event_id: int) -> None:
+            session.add(
+                TicketEvent(
+                    id=event_id,
+                    ticket_id=ticket.id or 0,
+                    actor="system",
+                    action="status",
+                    before={"status": "a"},
+                    after={"status": f"s{event_id}"},
+                    at=clock(),
+                )
+            )
+
+        await app.db.run(lambda s: add(s, last + 2))
+        await app.db.run(app.webhooks.feed)
+        assert len(await _deliveries(app)) == queued  # waiting for last + 1
+        await app.db.run(lambda s: add(s, last + 1))  # the slow transaction commits
+        await app.db.run(app.webhooks.feed)
+        rows = await _deliveries(app)
+        assert [r.event_id for r in rows[queued:]] == [f"evt_{last + 1}", f"evt_{last + 2}"]
+        await app.db.run(lambda s: add(s, last + 4))  # last + 3 was rolled back: never comes
+        await app.db.run(app.webhooks.feed)
+        assert len(await _deliveries(app)) == queued + 2
+        monkeypatch.setattr(webhooks, "GAP_WAIT_S", 0.0)
+        await app.db.run(app.webhooks.feed)
+        assert (await _deliveries(app))[-1].event_id == f"evt_{last + 4}"
+    finally:
+        await app.stop()
+
+
+async def test_finished_deliveries_leave_the_log_after_a_month(tmp_path: Path) -> None:
+    clock = Clock()
+    app = await _app(tmp_path, clock)
+    receiver = Receiver()
+    try:
+        with receiving(receiver) as url:
+            await _endpoint(app, url, ["ticket.created"])
+            await file(app, "c1")
+            await _drain(app, 2)
+        clock.advance(days=29)
+        assert await app.db.run(app.webhooks.prune) == 0
+        clock.advance(days=2)
+        assert await app.db.run(app.webhooks.prune) == 1
+        assert await _deliveries(app) == []
+    finally:
+        await app.stop()
