@@ -30,6 +30,7 @@ from storage.db import make_unpooled_engine
 from storage.models import Conversation, Customer, Staff, Ticket
 from tests.bot.web.api.live import serving
 from tests.conftest import make_settings
+from tests.databases import empty_postgres
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 TOKENS: dict[str, str] = {}
@@ -76,10 +77,15 @@ def _seed(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The served app on each backend: PostgreSQL refuses what SQLite takes (NUL, big ids)."""
     folder: Path = tmp_path_factory.mktemp("fuzz")
-    settings_ = make_settings(folder, scheduler={"enabled": False})
+    db_url: str | None = None
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("postgres_url")
+        empty_postgres(db_url)
+    settings_ = make_settings(folder, db_url=db_url, scheduler={"enabled": False})
     _seed(settings_.database_url)
     tousu = TousuApp(settings_, channels=[], use_nlu=False)
     web = create_web_app(tousu)

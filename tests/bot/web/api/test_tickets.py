@@ -64,6 +64,10 @@ async def test_search_filters_and_cursor_pages(desk: ApiDesk) -> None:
         bad = await client.get("/tickets", params={"cursor": "not-a-cursor"})
         assert bad.status_code == 400 and bad.json()["detail"].startswith("cursor")
         assert (await client.get("/tickets", params={"status": "nonsense"})).status_code == 422
+        # PostgreSQL refuses NUL in text and ids beyond 32 bits: a 422 here, never a 500 there
+        assert (await client.get("/tickets", params={"q": "a\x00b"})).status_code == 422
+        assert (await client.post(f"/tickets/{first.number}/notes", json={"text": "x\x00"})).status_code == 422
+        assert (await client.get(f"/customers/{2**40}")).status_code == 422
 
 
 async def test_status_moves_through_the_state_machine(desk: ApiDesk) -> None:
