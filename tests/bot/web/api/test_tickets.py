@@ -66,7 +66,9 @@ async def test_search_filters_and_cursor_pages(desk: ApiDesk) -> None:
         assert (await client.get("/tickets", params={"status": "nonsense"})).status_code == 422
         # PostgreSQL refuses NUL in text and ids beyond 32 bits: a 422 here, never a 500 there
         assert (await client.get("/tickets", params={"q": "a\x00b"})).status_code == 422
-        assert (await client.post(f"/tickets/{first.number}/notes", json={"text": "x\x00"})).status_code == 422
+        assert (
+            await client.post(f"/tickets/{first.number}/notes", json={"text": "x\x00"})
+        ).status_code == 422
         assert (await client.get(f"/customers/{2**40}")).status_code == 422
 
 
