@@ -136,3 +136,38 @@ def matches_label(text: str, labels: Iterable[str]) -> bool:
 
 def other_language(language: Language) -> Language:
     return "en" if language == "zh" else "zh"
+
+
+_BARE_ZH = sorted(
+    {"你好", "您好", "请问", "麻烦", "请", "帮我", "帮", "我", "本人", "想要", "想", "要", "需要", "希望",
+     "有", "一件", "一个", "个", "件", "事情", "事", "一下", "你们", "公司", "向", "对", "的", "服务", "了",
+     "吗", "怎么", "弄", "办理", "提交", "登记", "投诉", "咨询", "问题", "问", "建议", "意见", "提", "反映",
+     "举报", "情况", "点"},
+    key=len,
+    reverse=True,
+)  # fmt: skip
+_BARE_EN = frozenset(
+    {"i", "i'd", "i'm", "i've", "want", "would", "like", "to", "make", "a", "an", "file", "lodge", "raise",
+     "put", "in", "have", "got", "please", "hello", "hi", "hey", "can", "could", "how", "do", "need", "wish",
+     "register", "for", "me", "submit", "report", "something", "problem", "question", "ask", "give",
+     "complaint", "complain", "suggestion", "suggest", "idea", "feedback", "there", "just", "quick", "one",
+     "some", "you", "your", "company", "about", "with", "is", "it", "possible"}
+)  # fmt: skip
+_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
+BARE_LENGTH = 40
+
+
+def is_bare_request(text: str) -> bool:
+    """Whether the text only announces a request ("我想投诉一下", "I have a question") without
+    saying what it is about: then it picks the path but is not kept as the answer to its first
+    question, which is asked instead."""
+    if len(text) > BARE_LENGTH:
+        return False
+    rest = fold(text)
+    words = re.findall(r"[a-z']+", rest)
+    if any(w not in _BARE_EN for w in words):
+        return False
+    rest = re.sub(r"[a-z']+", "", rest)
+    for word in _BARE_ZH:
+        rest = rest.replace(word, "")
+    return not _PUNCT_OR_SPACE.sub("", rest)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 CONVERSATION_INTENTS: tuple[str, ...] = (
+    "complain",
     "consult",
     "suggest",
     "request_human",
@@ -20,7 +21,8 @@ CONVERSATION_INTENTS: tuple[str, ...] = (
     "affirm",
     "deny",
 )
-"""The model's intents that are not complaint categories (nlu/data/conversation.yml). Every other
+"""The model's intents that are not complaint categories (nlu/data/conversation.yml; ``complain`` is a
+complaint announced before its content, nlu/data/requests.yml). Every other
 intent it knows is a category (nlu/data/complaints/, intent name = category code); which
 categories a conversation offers is its flow's ``categories`` list, not the NLU's."""
 

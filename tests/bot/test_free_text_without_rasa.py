@@ -90,6 +90,13 @@ async def test_an_unsure_category_is_confirmed_or_corrected_in_words(app: TousuA
     assert ConversationState.from_json(state).slots["category"] == "product_quality"
 
 
+async def test_a_complaint_announced_before_it_is_told_asks_what_happened(app: TousuApp) -> None:
+    await app.console.say(app.manager, "b", "你好")
+    assert "请描述" in _text(await app.console.say(app.manager, "b", "我想投诉一下"))
+    await app.console.say(app.manager, "c", "/english")
+    assert "what happened" in _text(await app.console.say(app.manager, "c", "I want to make a complaint"))
+
+
 async def test_a_question_in_english_becomes_a_consultation(app: TousuApp) -> None:
     say = app.console.say
     await say(app.manager, "e", "/english")
