@@ -131,11 +131,17 @@ def _body(event_id: str, kind: str, at: datetime, data: dict[str, Any]) -> str:
     )
 
 
-def audit_event(event: TicketEvent) -> str | None:
-    """The webhook event an audit row is, if any."""
-    if event.action == "reclassified" and (event.after or {}).get("severity") == "major":
-        return "ticket.major"
-    return AUDIT_EVENTS.get(event.action)
+def audit_events(event: TicketEvent) -> list[tuple[str, str]]:
+    """The webhook events an audit row is, with their ids: a complaint filed as major is both
+    ``ticket.created`` and ``ticket.major``, a reclassification to major is ``ticket.major``."""
+    out: list[tuple[str, str]] = []
+    kind = AUDIT_EVENTS.get(event.action)
+    if kind is not None:
+        out.append((kind, f"evt_{event.id}"))
+    major = (event.after or {}).get("severity") == "major"
+    if major and event.action in ("created", "reclassified"):
+        out.append(("ticket.major", f"evt_{event.id}_major"))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,27 +196,25 @@ class WebhookDispatcher:
             if event.id != position + 1 and not self._gap_passed(position):
                 break
             position = event.id
-            kind = audit_event(event)
-            wanted = [e for e in endpoints if kind in e.events]
-            if kind is None or not wanted:
-                continue
-            ticket = session.get(Ticket, event.ticket_id)
+            found = [
+                (kind, event_id)
+                for kind, event_id in audit_events(event)
+                if any(kind in e.events for e in endpoints)
+            ]
+            ticket = session.get(Ticket, event.ticket_id) if found else None
             if ticket is None:
                 continue
-            event_id = f"evt_{event.id}"
-            body = _body(
-                event_id,
-                kind,
-                event.at,
-                {
-                    "ticket": _ticket(ticket),
-                    "actor": event.actor,
-                    "before": event.before,
-                    "after": event.after,
-                    "note": event.note,
-                },
-            )
-            rows += [self._row(e, event_id, kind, f"ticket:{ticket.id}", body, now) for e in wanted]
+            data = {
+                "ticket": _ticket(ticket),
+                "actor": event.actor,
+                "before": event.before,
+                "after": event.after,
+                "note": event.note,
+            }
+            for kind, event_id in found:
+                body = _body(event_id, kind, event.at, data)
+                wanted = [e for e in endpoints if kind in e.events]
+                rows += [self._row(e, event_id, kind, f"ticket:{ticket.id}", body, now) for e in wanted]
         if position != after:
             repo.move_cursor(session, "audit", position)
             self._gap = None

@@ -126,9 +126,26 @@ async def test_a_new_complaint_arrives_signed_and_a_tickets_events_in_order(
                 select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id))
             ).all()
         )
-        expected = [f"evt_{e.id}" for e in trail if webhooks.audit_event(e) is not None]
+        expected = [event_id for e in trail for _, event_id in webhooks.audit_events(e)]
         assert [e["id"] for e in events] == expected  # every event once, in the trail's order
         assert all(d.status == "delivered" and d.last_status == 200 for d in await _deliveries(app))
+    finally:
+        await app.stop()
+
+
+async def test_a_complaint_filed_major_is_created_then_major(tmp_path: Path) -> None:
+    app = await _app(tmp_path, Clock())
+    receiver = Receiver()
+    try:
+        with receiving(receiver) as url:
+            endpoint = await _endpoint(app, url, ["ticket.created", "ticket.major"])
+            ticket, _ = await file(app, "c1", "电热水壶漏水把孩子烫伤了，我要找记者曝光")
+            await _drain(app, 4)
+        assert ticket.severity == "major"
+        events = [verified(endpoint.secret, *got) for got in receiver.got]
+        assert [e["type"] for e in events] == ["ticket.created", "ticket.major"]
+        assert events[1]["id"] == events[0]["id"] + "_major"
+        assert {e["data"]["ticket"]["number"] for e in events} == {ticket.number}
     finally:
         await app.stop()
 
