@@ -150,6 +150,43 @@ async def test_a_complaint_filed_major_is_created_then_major(tmp_path: Path) -> 
         await app.stop()
 
 
+async def test_deadline_warnings_and_breaches_are_events(tmp_path: Path) -> None:
+    clock = Clock()
+    app = await _app(tmp_path, clock)
+    receiver = Receiver()
+    try:
+        with receiving(receiver) as url:
+            endpoint = await _endpoint(app, url, ["ticket.deadline_warning", "ticket.breached"])
+            ticket, _ = await file(app, "c1")
+            clock.advance(days=30)
+            await app.tickets.fire_due()
+            await _drain(app, 12)
+        events = [verified(endpoint.secret, *got) for got in receiver.got]
+        kinds = [e["type"] for e in events]
+        assert "ticket.deadline_warning" in kinds and "ticket.breached" in kinds
+        assert kinds.index("ticket.deadline_warning") < kinds.index("ticket.breached")
+        assert {e["data"]["ticket"]["number"] for e in events} == {ticket.number}
+        assert all(e["data"]["after"]["deadline"] for e in events)
+    finally:
+        await app.stop()
+
+
+async def test_a_survey_answer_is_an_event(tmp_path: Path) -> None:
+    app = await _app(tmp_path, Clock())
+    receiver = Receiver()
+    try:
+        with receiving(receiver) as url:
+            endpoint = await _endpoint(app, url, ["survey.answered"])
+            ticket, _ = await file(app, "c1")
+            await app.tickets.on_ticket(ticket.number, lambda w, t: app.desk.survey_answer(w, t, 4, "还行"))
+            await _drain(app, 3)
+        (event,) = [verified(endpoint.secret, *got) for got in receiver.got]
+        assert event["type"] == "survey.answered"
+        assert event["data"]["after"] == {"score": 4} and event["data"]["note"] == "还行"
+    finally:
+        await app.stop()
+
+
 async def test_a_receiver_down_for_a_while_gets_the_event_later_and_once(tmp_path: Path) -> None:
     clock = Clock()
     app = await _app(tmp_path, clock)
