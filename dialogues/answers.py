@@ -6,7 +6,17 @@ from __future__ import annotations
 from dialogues import inputs, screens
 from dialogues.conditions import evaluate
 from dialogues.inputs import Command
-from dialogues.model import ANY_CATEGORY, AskStep, ClassifyStep, CollectStep, ConfirmStep, MenuStep, Option
+from dialogues.model import (
+    ANY_CATEGORY,
+    AnyStep,
+    AskStep,
+    ClassifyStep,
+    CollectStep,
+    ConfirmStep,
+    MenuStep,
+    Option,
+)
+from dialogues.prefill import date_in
 from dialogues.reading import (
     COMMAND_INTENTS,
     attachment_dict,
@@ -279,6 +289,7 @@ class Responder(TurnBuilder):
         keep = len(text) >= option.text_min_length and not inputs.is_bare_request(text)
         if option.text_slot is not None and keep:
             self.set_slots(**{option.text_slot: text})
+            self.remember_dates(text)
             self.nlu_slot = option.text_slot
             self.go(option.text_goto or option.goto)
         else:
@@ -299,9 +310,30 @@ class Responder(TurnBuilder):
             self.fail(self.msg(outcome.reason, **dict(outcome.params)))
             return
         self.set_slots(**{current.slot: outcome.value})
+        if current.validator == "text":
+            self.remember_dates(text)
         if self.nlu is not None and not editing(self.state):
             self.nlu_slot = current.slot
         self.go(current.next)
+
+    def remember_dates(self, text: str) -> None:
+        """A date in free text ("昨天买的", "on Nov 28") answers the flow's date questions that
+        are not answered yet; the confirmation shows it and offers to change it."""
+        for step in self.flow.steps:
+            if isinstance(step, AskStep) and step.validator == "date" and step.slot not in self.state.slots:
+                found = date_in(text, self.today)
+                if found is None:
+                    return
+                self.set_slots(**{step.slot: found})
+
+    def execute(self, current: AnyStep) -> str | None:
+        """A date question the customer already answered in words is not asked (outside an edit)."""
+        if isinstance(current, AskStep) and self.already_dated(current):
+            return current.next
+        return super().execute(current)
+
+    def already_dated(self, step: AskStep) -> bool:
+        return step.validator == "date" and bool(self.state.slots.get(step.slot)) and not editing(self.state)
 
     def answer_confirm(self, current: ConfirmStep, text: str, screen: str | None) -> None:
         if screen == "edit":
