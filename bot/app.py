@@ -130,6 +130,7 @@ class TousuApp:
             on_flag=self.handoff.changed,
         )
         self.webhooks = WebhookDispatcher(db=self.db, clock=clock)
+        self._sweep_task: asyncio.Task[None] | None = None
         self.started = False
 
     def _agents_back(self, now: datetime) -> datetime | None:
@@ -185,6 +186,8 @@ class TousuApp:
         self.stuck.start()
         self.started = True
         await self.manager.recover()
+        if self.manager.shared:  # a dead process's unanswered messages, on a shared database
+            self._sweep_task = asyncio.create_task(self.manager.sweep_forever(holder=self.delivery.holder))
 
     def _build_nlu_client(self) -> NluClient | None:
         """Rasa, backed by the in-process classifier while Rasa is not up yet or is down."""
@@ -211,6 +214,11 @@ class TousuApp:
             with contextlib.suppress(Exception):
                 await channel.stop()
         await self.stuck.stop()
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep_task
+            self._sweep_task = None
         await self.nlu_review.drain()
         await self.manager.drain()
         if self.scheduler is not None:

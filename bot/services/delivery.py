@@ -261,7 +261,10 @@ class Delivery:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.senders = {name: _ChannelSender(ch, self, concurrency) for name, ch in channels.items()}
         self._sent: list[tuple[int, str | None]] = []
-        self._unmarked: set[int] = set()  # sent, "sent" not yet written: never claimed again
+        # Finished with (sent or dead) but perhaps still "pending" to a claim reading now: never
+        # queued again. Ids whose new state committed go at the start of the next claim.
+        self._unmarked: set[int] = set()
+        self._committed: set[int] = set()
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_event = asyncio.Event()
         self._to_claim: list[int] = []
@@ -312,6 +315,8 @@ class Delivery:
         self._claim_event.set()
 
     async def _claim(self, ids: list[int] | None) -> int:
+        self._unmarked -= self._committed  # committed before this claim reads: it cannot see them
+        self._committed = set()
         started = time.monotonic()
         claim_s = self.settings.claim_seconds
         channels = list(self.senders)
@@ -434,6 +439,9 @@ class Delivery:
                 )
 
         await self.db.run(record)
+        if dead:
+            self._unmarked.add(item.id)
+            self._committed.add(item.id)
         level = logging.WARNING if dead else logging.INFO
         log.log(
             level,
@@ -472,7 +480,7 @@ class Delivery:
         except BaseException:
             self._sent[:0] = batch  # keep them for the next flush
             raise
-        self._unmarked.difference_update(i for i, _ in batch)
+        self._committed.update(i for i, _ in batch)
 
     @staticmethod
     def _mark_sent(conn: Connection, batch: list[tuple[int, str | None]], now: datetime) -> None:

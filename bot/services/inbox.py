@@ -5,6 +5,15 @@ conversation's lock load the state, ask the NLU if the step wants it, run the pu
 save state, transcript, outbox rows and the effects' database work in one transaction. Only
 after the commit do the replies go to the delivery queues. A message stored but never answered
 (a crash, a locked database) is found again by ``recover`` on start.
+
+Several processes may share one PostgreSQL database, and a customer's consecutive messages may
+reach different ones. Within a process an asyncio lock per conversation serialises its turns;
+across processes the turn's transaction locks the conversation row first and saves only when
+its message is still unanswered and nothing that arrived before it waits (else the turn is
+recomputed or dropped, so each message is answered once, in arrival order). A turn whose
+earlier messages another process stored waits for that process to answer them, and takes them
+over (``adopt_after_s``) when it does not: that process died. Messages of a dead process with
+nothing after them are taken by ``sweep``, run by the holder of the ``inbox-sweep`` lease.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from bot.domain.catalog import Catalog
 from bot.domain.enums import ConversationStatus
 from bot.domain.privacy import mask_phones
 from bot.domain.queue_rules import PRIORITY_ANGRY, QueueRules
-from bot.services import answers, turn_budget
+from bot.services import desk_flows, turn_budget
 from bot.services.delivery import Delivery, OutboxItem
 from bot.services.effects import RELEASED, Effects
 from bot.services.flow_catalog import FlowCatalog
@@ -49,7 +58,7 @@ from dialogues.types import Attachment, ConversationKey, InboundMessage, Languag
 from nlu.types import NluClient, NluResult
 from storage.db import Database, session_on
 from storage.models import UNANSWERED, Conversation, Customer, Message
-from storage.repositories import transcript
+from storage.repositories import leases, transcript
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +81,22 @@ class DatabaseBusy(Exception):
 
 class StaleConversation(Exception):
     """Another writer saved the conversation first; the turn is recomputed."""
+
+
+class _AnsweredElsewhere(Exception):
+    """Another process answered this message (it took it over with the chat's later one)."""
+
+
+class _Earlier(Exception):
+    """Messages of this chat that arrived before this one are still unanswered, stored by
+    another process that did not answer them in time; this process takes them over."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(ids)
+        self.ids = ids
+
+
+SWEEP_LEASE = "inbox-sweep"
 
 
 @dataclass(slots=True)
@@ -159,6 +184,7 @@ class ConversationManager:
         queue_rules: QueueRules | None = None,
         cache_size: int = 10_000,
         turn_budget_s: float = 5.0,
+        adopt_after_s: float | None = None,
         texts: Catalog,
     ) -> None:
         self.db = db
@@ -177,6 +203,10 @@ class ConversationManager:
             tz=tz, severity=severity, tickets=tickets, queue_rules=self.queue_rules, texts=texts
         )
         self.turn_budget_s = turn_budget_s
+        self.adopt_after_s = turn_budget_s + 2.0 if adopt_after_s is None else adopt_after_s
+        """How long a turn waits for another process to answer the chat's earlier messages
+        before it takes them over: longer than a turn may take (its budget), plus its commit."""
+        self.shared = not db.is_sqlite  # other processes may handle this database's messages
         self.texts = texts
         self._steps = turn_budget.StepRunner(turn_budget_s)
         self.listeners: list[Callable[[TurnRecord], None]] = []
@@ -226,21 +256,23 @@ class ConversationManager:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def recover(self) -> int:
+    async def recover(self, *, older_than: timedelta | None = None) -> int:
         """Process messages stored before a crash but never answered; returns how many.
 
         Each replay is counted on the row before it starts. A message whose turn stopped the
         process ``MAX_REPLAYS`` times (a hang, a crash in the turn itself) is recorded as failed
-        instead of replayed again, so one poisonous message cannot stop the bot at every start."""
+        instead of replayed again, so one poisonous message cannot stop the bot at every start.
+        ``older_than``: only messages stored that long ago (on a shared database the younger
+        ones may be another live process's turns in progress)."""
+        if older_than is None and self.shared:
+            older_than = timedelta(seconds=self.adopt_after_s)
+        cutoff = None if older_than is None else self.clock() - older_than
 
         def load(session: Session) -> list[Message]:
-            return list(
-                session.exec(
-                    select(Message)
-                    .where(UNANSWERED)  # as the partial index spells it, so SQLite uses it
-                    .order_by(col(Message.id))
-                ).all()
-            )
+            query = select(Message).where(UNANSWERED)  # as the partial index spells it
+            if cutoff is not None:
+                query = query.where(col(Message.created_at) < cutoff)
+            return list(session.exec(query.order_by(col(Message.id))).all())
 
         rows = await self.db.run(load)
         if rows:
@@ -251,15 +283,7 @@ class ConversationManager:
         for row in rows:
             assert row.id is not None
             key = ConversationKey(row.channel, row.user_id)
-            inbound = InboundMessage(
-                key=key,
-                text=row.text,
-                message_id=row.channel_message_id or f"row-{row.id}",
-                received_at=row.created_at,
-                payload=row.payload,
-                attachments=tuple(Attachment(**a) for a in row.attachments),
-                kind=row.kind,
-            )
+            inbound = _inbound_of(row)
             if row.attempts >= MAX_REPLAYS:
                 reason = f"the process stopped during this turn {row.attempts + 1} times"
                 failed.append((key, _Pending(row.id, inbound), reason))
@@ -276,6 +300,30 @@ class ConversationManager:
         if rows:
             log.info("recovered %d unanswered message(s) in %d conversation(s)", len(rows), len(keys))
         return len(rows)
+
+    async def sweep(self, *, holder: str, every: float) -> int:
+        """One round of the orphan sweep on a shared database: the holder of the sweep lease
+        answers messages older than ``adopt_after_s`` that nobody answered (their process died
+        and nothing came after them); returns how many. Only one process sweeps, so a replay
+        is counted once."""
+        if not self.shared:
+            return 0
+
+        def lease(session: Session) -> bool:
+            return leases.acquire(session, SWEEP_LEASE, holder=holder, now=self.clock(), seconds=every * 3)
+
+        if not await self.db.run(lease):
+            return 0
+        return await self.recover(older_than=timedelta(seconds=self.adopt_after_s))
+
+    async def sweep_forever(self, *, holder: str, every: float = 2.0) -> None:
+        """``sweep`` every ``every`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep(holder=holder, every=every)
+            except Exception:
+                log.exception("sweeping unanswered messages failed; will retry")
 
     def forget(self, key: ConversationKey) -> None:
         """Drop the cached state, e.g. after the console changed the conversation row."""
@@ -362,12 +410,39 @@ class ConversationManager:
                 item = queue[0]
                 try:
                     await self._run_turn(key, item)
+                except _Earlier as earlier:
+                    await self._adopt(key, queue, earlier.ids)
+                    continue  # the adopted messages come first
+                except _AnsweredElsewhere:
+                    self._cache.pop(key, None)  # that process changed the conversation
                 except (DatabaseBusy, asyncio.CancelledError):
                     raise  # not the message's fault: it stays stored for recovery
                 except Exception as exc:
                     await self._record_failure(key, item, _reason(exc))
-                queue.pop(0)
+                queue.remove(item)
             self._pending.pop(key, None)
+
+    async def _adopt(self, key: ConversationKey, queue: list[_Pending], ids: list[int]) -> None:
+        """Take over a dead process's unanswered messages of this chat (each replay counted,
+        as ``recover`` counts them)."""
+        log.warning(
+            "taking over %d unanswered message(s) of a %s chat from another process", len(ids), key.channel
+        )
+
+        def load(session: Session) -> list[Message]:
+            rows = list(session.exec(select(Message).where(col(Message.id).in_(ids))).all())
+            transcript.count_replays(session.connection(), ids=ids)
+            return rows
+
+        for row in await self.db.run(load):
+            assert row.id is not None
+            item = _Pending(row.id, _inbound_of(row), row.conversation_id)
+            if row.attempts >= MAX_REPLAYS:
+                await self._record_failure(
+                    key, item, f"the process stopped during this turn {row.attempts + 1} times"
+                )
+            elif all(p.row_id != row.id for p in queue):
+                queue.append(item)
 
     async def _record_failure(self, key: ConversationKey, item: _Pending, reason: str) -> None:
         """A turn that raised or ran over its budget: the message is marked processed with the
@@ -384,6 +459,13 @@ class ConversationManager:
             language = _as_language(conv.language, self.default_language)
 
             def record(conn: Connection) -> None:
+                if self.shared:
+                    transcript.lock_conversation(conn, conv.conversation_id)
+                    waiting = transcript.unanswered_up_to(
+                        conn, channel=key.channel, user_id=key.user_id, message_id=item.row_id
+                    )
+                    if item.row_id not in waiting:
+                        raise _AnsweredElsewhere()
                 transcript.mark_failed(
                     conn,
                     message_id=item.row_id,
@@ -402,6 +484,8 @@ class ConversationManager:
                 )
 
             await self.db.run_core(record)
+        except _AnsweredElsewhere:
+            return
         except Exception:
             log.exception("recording the failed turn failed; the message stays for recovery")
             return
@@ -515,7 +599,48 @@ class ConversationManager:
         assert customer is not None
         return customer
 
+    async def _wait_for_earlier(self, key: ConversationKey, item: _Pending) -> None:
+        """On a shared database: return when this message's turn may run (nothing that arrived
+        before it waits); raise ``_AnsweredElsewhere`` when another process answered it, and
+        ``_Earlier`` when the earlier messages were not answered in ``adopt_after_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.adopt_after_s
+        pause = 0.02
+        while True:
+            waiting = await self.db.run_core(
+                lambda c: transcript.unanswered_up_to(
+                    c, channel=key.channel, user_id=key.user_id, message_id=item.row_id
+                )
+            )
+            if item.row_id not in waiting:
+                raise _AnsweredElsewhere()
+            mine = {p.row_id for p in self._pending.get(key, ())}
+            earlier = [i for i in waiting if i not in mine]
+            if not earlier:
+                return
+            if loop.time() >= deadline:
+                raise _Earlier(earlier)
+            self._cache.pop(key, None)  # the other process's turn changes the conversation
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+    def _own_turn(self, conn: Connection, key: ConversationKey, conversation_id: int, item: _Pending) -> None:
+        """First in the turn's transaction on a shared database: lock the conversation, then
+        make sure the message is still unanswered and the first one waiting."""
+        if not self.shared:
+            return
+        transcript.lock_conversation(conn, conversation_id)
+        waiting = transcript.unanswered_up_to(
+            conn, channel=key.channel, user_id=key.user_id, message_id=item.row_id
+        )
+        if item.row_id not in waiting:
+            raise _AnsweredElsewhere()
+        if len(waiting) > 1:  # one stored before it committed meanwhile: wait for it
+            raise StaleConversation()
+
     async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
+        if self.shared:
+            await self._wait_for_earlier(key, item)
         conv = await self._load(key)
         inbound = item.inbound
         if conv.status == ConversationStatus.AGENT and conv.assigned_agent:
@@ -523,45 +648,52 @@ class ConversationManager:
             return
         state = conv.state
         fresh = state is None or state.status == "closed"
-        desk_answer = self.tickets is not None and answers.wants(inbound.payload, inbound.text, idle=fresh)
-        if (
-            desk_answer
-            and self.tickets is not None
-            and await self._answer_desk(key, conv, item, self.tickets)
-        ):
-            return
+        language: Language = (
+            state.language if state is not None else _as_language(conv.language, self.default_language)
+        )
+        # An answer to the desk (a proposal, a survey) goes to its flow: bot/services/desk_flows.py
+        button = desk_flows.is_button(inbound.payload)
+        ask_desk = self.tickets is not None and (fresh or button)
+        desk: desk_flows.DeskEntry | None = None
 
         def resolve(conn: Connection) -> tuple[Any, ConversationState]:
+            nonlocal desk
+            if ask_desk:
+                desk = desk_flows.entry(
+                    conn,
+                    self.catalog,
+                    customer_id=conv.customer_id,
+                    inbound=inbound,
+                    idle=fresh,
+                    language=language,
+                )
             if fresh:
                 version, flow = self.catalog.live_on(conn, name=self.default_flow)
-                language: Language = (
-                    state.language
-                    if state is not None
-                    else _as_language(conv.language, self.default_language)
-                )
-                new = engine.new_state(flow, version=version, language=language)
-                return flow, new
+                return flow, engine.new_state(flow, version=version, language=language)
             assert state is not None
             return self.catalog.get_on(conn, name=state.flow, version=state.flow_version), state
 
-        cached_flow = None if fresh or state is None else self.catalog.cached(state.flow, state.flow_version)
-        if cached_flow is not None and state is not None:
-            flow, current = cached_flow, state
+        cached = None if ask_desk or state is None else self.catalog.cached(state.flow, state.flow_version)
+        if cached is not None and state is not None:
+            flow, current = cached, state
         else:
             flow, current = await self.db.run_core(resolve)
         profile = {"phone_on_file": conv.phone} if conv.phone else {}
         if current.profile != profile:
             current = current.evolve(profile=profile)
+        now = self.clock()
+        turn = await self._desk_turn(desk, current, now)
 
         nlu_result: NluResult | None = None
-        nlu_text = engine.wants_nlu(flow, current, inbound, options=self.options)
+        nlu_text = engine.wants_nlu(flow, current, inbound, options=self.options) if turn is None else None
         if nlu_text and self.nlu is not None:
             nlu_result = await self.nlu.parse(nlu_text)
         unsure = _unsure(nlu_text, nlu_result, self.options.confidence_threshold)
-        now = self.clock()
-        turn = await self._steps.run(
-            lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
-        )
+        if turn is None:
+            now = self.clock()
+            turn = await self._steps.run(
+                lambda: engine.step(flow, current, inbound, nlu_result, now, options=self.options),
+            )
         try:
             saved = await self.db.run_core(lambda c: self._save(c, key, conv, item, turn, unsure))
         except Exception:
@@ -600,6 +732,7 @@ class ConversationManager:
         turn: Turn,
         unsure: dict[str, Any] | None = None,
     ) -> _SaveResult:
+        self._own_turn(conn, key, conv.conversation_id, item)
         now = self.clock()
         result = _SaveResult()
         state = turn.state
@@ -693,50 +826,26 @@ class ConversationManager:
         result.replies.extend(messages)
         result.outbox.extend(outbox)
 
-    async def _answer_desk(
-        self, key: ConversationKey, conv: _Cached, item: _Pending, tickets: TicketService
-    ) -> bool:
-        """A reply to the desk (a proposal, a survey, an appeal): handled outside the flow."""
-        inbound = item.inbound
-
-        def run(session: Session) -> Work | None:
-            work = Work(session, self.clock())
-            handled = answers.answer(
-                tickets.desk, work, customer_id=conv.customer_id, text=inbound.text, payload=inbound.payload
-            )
-            if not handled:
-                session.rollback()
-                return None
-            session.flush()
-            transcript.mark_processed(
-                session.connection(),
-                message_id=item.row_id,
-                conversation_id=conv.conversation_id,
-                now=work.now,
-            )
-            return work
-
-        work = await self.db.run(run)
-        if work is None:
-            return False
-        tickets.after_commit(work)
-        self._finish(
-            item,
-            TurnRecord(
-                key=key,
-                conversation_id=conv.conversation_id,
-                inbound=inbound,
-                replies=tuple(queued.message for queued in work.outbox),
-                state=conv.state,
-            ),
+    async def _desk_turn(
+        self, desk: desk_flows.DeskEntry | None, current: ConversationState, now: datetime
+    ) -> Turn | None:
+        """The desk flow's turn for an answer to the desk; None when there is no such flow or it
+        let the message go (then the conversation's own flow answers it)."""
+        if desk is None:
+            return None
+        turn = await self._steps.run(
+            lambda: engine.step(desk.flow, desk.state, desk.inbound, None, now, options=self.options)
         )
-        return True
+        if desk_flows.passed(turn):
+            return None
+        return desk_flows.kept(turn, current) if desk.keeps_place else turn
 
     async def _to_agent(self, key: ConversationKey, conv: _Cached, item: _Pending) -> None:
         """An agent holds the conversation: store it as processed and let the console show it."""
         now = self.clock()
 
         def mark(session: Session) -> None:
+            self._own_turn(session.connection(), key, conv.conversation_id, item)
             session.execute(
                 update(Message)
                 .where(col(Message.id) == item.row_id)
@@ -867,6 +976,19 @@ class ConversationManager:
                 listener(record)
             except Exception:
                 log.exception("turn listener failed")
+
+
+def _inbound_of(row: Message) -> InboundMessage:
+    """A stored message as the turn takes it (recovery, or taken over from another process)."""
+    return InboundMessage(
+        key=ConversationKey(row.channel, row.user_id),
+        text=row.text,
+        message_id=row.channel_message_id or f"row-{row.id}",
+        received_at=row.created_at,
+        payload=row.payload,
+        attachments=tuple(Attachment(**a) for a in row.attachments),
+        kind=row.kind,
+    )
 
 
 def _reason(exc: Exception) -> str:

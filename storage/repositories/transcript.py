@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import UNDELIVERED, Conversation, Customer, Message, NluSample
+from storage.models import UNANSWERED, UNDELIVERED, Conversation, Customer, Message, NluSample
 from storage.sql import insert_ignoring_conflicts
 from storage.types import UTCDateTime
 
@@ -146,7 +146,35 @@ def new_conversation(
         "created_at": now,
         "updated_at": now,
     }
-    return int(conn.execute(insert(CONVERSATIONS).returning(CONVERSATIONS.c.id), values).scalar_one())
+    # Another process may create it at the same moment (the customer's next message, there).
+    conn.execute(insert_ignoring_conflicts(conn, CONVERSATIONS), values)
+    found = conversation_by_key(conn, channel=channel, user_id=user_id)
+    assert found is not None
+    return found.id
+
+
+def lock_conversation(conn: Connection, conversation_id: int) -> None:
+    """Hold the conversation's row until the transaction ends: turns and every other writer of
+    the conversation in any process go one at a time (``FOR UPDATE``; on SQLite the writer
+    lock of ``BEGIN IMMEDIATE`` holds already)."""
+    conn.execute(
+        select(CONVERSATIONS.c.id).where(CONVERSATIONS.c.id == conversation_id).with_for_update()
+    ).first()
+
+
+def unanswered_up_to(conn: Connection, *, channel: str, user_id: str, message_id: int) -> list[int]:
+    """The chat's unanswered inbound rows up to and including ``message_id``, oldest first: a
+    turn for that message may run when it is the only one (it is still unanswered, and nothing
+    that arrived before it waits)."""
+    return [
+        int(row_id)
+        for row_id in conn.execute(
+            select(MESSAGES.c.id)
+            .where(UNANSWERED, MESSAGES.c.channel == channel, MESSAGES.c.user_id == user_id)
+            .where(MESSAGES.c.id <= message_id)
+            .order_by(MESSAGES.c.id)
+        ).scalars()
+    ]
 
 
 def insert_inbound(
