@@ -16,7 +16,7 @@ import warnings
 from collections import OrderedDict
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram import Bot as TelegramBot
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -77,12 +77,22 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return parts
 
 
+class PollerLease(Protocol):
+    """One process at a time polls (bot/services/roles.py): two getUpdates callers fight."""
+
+    async def hold(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
 class TelegramChannel(Channel):
     name = "telegram"
     supports_buttons = True
 
-    def __init__(self, settings: Settings, bot: TelegramBot | None = None):
+    def __init__(self, settings: Settings, bot: TelegramBot | None = None, poller: PollerLease | None = None):
         tg = settings.telegram
+        self.poller = poller
+        self.polls = 0  # getUpdates calls made
         assert tg.token is not None
         self.settings = settings
         self.mode = tg.mode
@@ -139,6 +149,9 @@ class TelegramChannel(Channel):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.poller is not None:
+            with contextlib.suppress(Exception):
+                await self.poller.release()
         with contextlib.suppress(Exception):
             await self.bot.shutdown()
 
@@ -146,6 +159,11 @@ class TelegramChannel(Channel):
         backoff = 1.0
         while True:
             try:
+                if self.poller is not None and not await self.poller.hold():
+                    self.offset = None  # the holder acknowledges; take up from Telegram's next
+                    await asyncio.sleep(poller_retry_seconds(self.poll_timeout))
+                    continue
+                self.polls += 1
                 updates = await self.bot.get_updates(
                     offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
                 )
@@ -309,5 +327,18 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
     return DeliveryError(f"Telegram unreachable: {exc.message}")
 
 
+def poller_lease_seconds(poll_timeout: float) -> float:
+    """The poller's lease outlives a long poll and its updates; a dead poller's successor starts
+    within this (plus a retry)."""
+    return 2 * poll_timeout + 5
+
+
+def poller_retry_seconds(poll_timeout: float) -> float:
+    return poller_lease_seconds(poll_timeout) / 3
+
+
 def build_telegram_channel(settings: Settings, db: Database) -> TelegramChannel:
-    return TelegramChannel(settings)
+    from bot.services.roles import RoleLease
+
+    seconds = poller_lease_seconds(settings.telegram.poll_timeout_seconds)
+    return TelegramChannel(settings, poller=RoleLease(db, "telegram-poller", seconds=seconds))
