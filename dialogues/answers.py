@@ -27,6 +27,7 @@ from dialogues.reading import (
     intent_score,
     needs_fresh_start,
     option_by_label,
+    option_by_prefix,
     pressed,
 )
 from dialogues.screens import Action
@@ -155,6 +156,8 @@ class Responder(TurnBuilder):
                 self.set_slots(**{current.slot: self.state.profile.get(current.offer_profile or "")})
             else:
                 self.set_slots(**{current.slot: action.value if kind == "choice" else None})
+            if current.rest_slot is not None:
+                self.set_slots(**{current.rest_slot: None})
             self.go(current.next)
         elif isinstance(current, CollectStep):
             self.go(current.next)
@@ -251,6 +254,8 @@ class Responder(TurnBuilder):
             self.set_slots(**dict(option.set))
             self.go(option.goto)
             return
+        if self.by_prefix(current, text):
+            return
         if current.free_text is not None:
             self.set_slots(**{current.free_text.slot: text})
             self.go(current.free_text.goto)
@@ -283,6 +288,21 @@ class Responder(TurnBuilder):
         score, index = max(scored, default=(0.0, -1))
         return current.options[index] if score >= threshold else None
 
+    def by_prefix(self, current: MenuStep, text: str) -> bool:
+        """An option picked by the words the text starts with ("申诉 2611230001 还是漏水"): the
+        rest of the text answers the option's first question. False when no prefix matches."""
+        found = option_by_prefix(current, text)
+        if found is None:
+            return False
+        option, rest = found
+        self.set_slots(**dict(option.set))
+        self.go(option.goto)
+        asked = self.flow.step(self.state.step) if self.flow.has_step(self.state.step) else None
+        if rest and isinstance(asked, AskStep) and self.state.status == "bot" and self.replies:
+            self.replies.pop()  # the question the rest of the text answers
+            self.answer_ask(asked, rest)
+        return True
+
     def choose_by_text(self, option: Option, text: str) -> None:
         """An option picked from free text: the text itself may answer the option's first question."""
         self.set_slots(**dict(option.set))
@@ -306,12 +326,17 @@ class Responder(TurnBuilder):
             choices=tuple((c.value, (c.label.zh, c.label.en, *c.aliases)) for c in current.choices),
         )
         outcome = VALIDATORS[current.validator](text, ctx)
+        if isinstance(outcome, Invalid) and current.otherwise is not None:
+            self.go(current.otherwise)
+            return
         if isinstance(outcome, Invalid):
             self.fail(self.msg(outcome.reason, **dict(outcome.params)))
             return
         self.set_slots(**{current.slot: outcome.value})
         if current.validator == "text":
             self.remember_dates(text)
+        if current.rest_slot is not None:
+            self.set_slots(**{current.rest_slot: outcome.rest})
         if self.nlu is not None and not editing(self.state):
             self.nlu_slot = current.slot
         self.go(current.next)
@@ -365,6 +390,8 @@ class Responder(TurnBuilder):
         if option is not None:
             self.set_slots(**dict(option.set))
             self.go(option.goto)
+            return
+        if self.by_prefix(start, text):
             return
         choice = self.intent_choice(start, text) if start.free_text is None else None
         if isinstance(choice, Command):

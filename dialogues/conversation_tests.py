@@ -17,21 +17,26 @@ File format (YAML)::
             nlu: {intent: product_quality, confidence: 0.95}   # optional: what the NLU would say
         ticket: {ticket_kind: complaint, category: product_quality}
         handoff: false           # optional: whether the conversation ends with a person
+      - name: a survey score     # a flow the desk enters (survey, proposal): start at its first
+        slots: {ticket: 7}       #   step with these slots, as when the desk asked its question
+        steps: [{say: 4 处理很快}]
+        desk: {kind: survey, ticket: 7, score: 4, comment: 处理很快}   # the answer for the desk
+                                 #   (desk: none: no answer, the message goes to the main flow)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from dialogues import engine
 from dialogues.model import Flow
 from dialogues.options import EngineOptions
-from dialogues.state import CreateTicket
-from dialogues.types import ConversationKey, InboundMessage
+from dialogues.state import CreateTicket, DeskAnswer
+from dialogues.types import ConversationKey, InboundMessage, Language
 from nlu.types import IntentScore, NluResult
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -58,6 +63,8 @@ class Case:
     profile: dict[str, str] = field(default_factory=dict)
     ticket: dict[str, Any] | None = None
     handoff: bool | None = None
+    slots: dict[str, Any] | None = None
+    desk: dict[str, Any] | Literal["none"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,12 @@ def parse_suite(text: str, *, source: str = "<tests>") -> Suite:
             raise SuiteInvalid(f"{where}.language: zh or en")
         profile = {"phone_on_file": str(raw["phone_on_file"])} if raw.get("phone_on_file") else {}
         handoff = raw.get("handoff")
+        slots = raw.get("slots")
+        if slots is not None and not isinstance(slots, dict):
+            raise SuiteInvalid(f"{where}.slots: expected a mapping of slot: value")
+        desk = raw.get("desk")
+        if desk is not None and desk != "none" and not isinstance(desk, dict):
+            raise SuiteInvalid(f"{where}.desk: expected a mapping of field: value, or none")
         cases.append(
             Case(
                 name=str(raw.get("name") or f"test {i + 1}"),
@@ -140,6 +153,8 @@ def parse_suite(text: str, *, source: str = "<tests>") -> Suite:
                 profile=profile,
                 ticket=ticket,
                 handoff=bool(handoff) if handoff is not None else None,
+                slots=slots,
+                desk=desk,
             )
         )
     return Suite(flow=data["flow"], cases=tuple(cases), source=source)
@@ -154,12 +169,17 @@ def _nlu(text: str, raw: dict[str, Any] | None) -> NluResult | None:
 
 def run_case(flow: Flow, case: Case, *, source: str, options: EngineOptions | None = None) -> list[Failure]:
     opts = options or EngineOptions()
-    state = engine.new_state(flow, version=0, language="en" if case.language == "en" else "zh")
+    language: Language = "en" if case.language == "en" else "zh"
+    if case.slots is not None:
+        state = engine.enter(flow, version=0, language=language, slots=case.slots)
+    else:
+        state = engine.new_state(flow, version=0, language=language)
     if case.profile:
         state = state.evolve(profile=case.profile)
     key = ConversationKey("test", case.name)
     failures: list[Failure] = []
     ticket: dict[str, Any] | None = None
+    desk: DeskAnswer | None = None
     for number, step in enumerate(case.steps, start=1):
         inbound = InboundMessage(key, step.say, f"{number}", NOW, payload=step.payload)
         turn = engine.step(flow, state, inbound, _nlu(step.say, step.nlu), NOW, options=opts)
@@ -175,6 +195,9 @@ def run_case(flow: Flow, case: Case, *, source: str, options: EngineOptions | No
         for effect in turn.effects:
             if isinstance(effect, CreateTicket):
                 ticket = {"ticket_kind": effect.kind, **dict(effect.fields)}
+            elif isinstance(effect, DeskAnswer):
+                desk = effect
+    failures.extend(_desk_failures(case, desk, source))
     if case.ticket is not None:
         if ticket is None:
             failures.append(Failure(source, case.name, None, "no ticket was created"))
@@ -188,6 +211,21 @@ def run_case(flow: Flow, case: Case, *, source: str, options: EngineOptions | No
         message = "expected a handoff to a person" if case.handoff else "unexpected handoff"
         failures.append(Failure(source, case.name, None, message))
     return failures
+
+
+def _desk_failures(case: Case, desk: DeskAnswer | None, source: str) -> list[Failure]:
+    if case.desk is None:
+        return []
+    if isinstance(case.desk, str):  # none
+        return [] if desk is None else [Failure(source, case.name, None, f"unexpected answer {desk}")]
+    if desk is None:
+        return [Failure(source, case.name, None, "no answer for the desk")]
+    out: list[Failure] = []
+    for name, value in case.desk.items():
+        got = getattr(desk, name, None)
+        if str(got) != str(value):
+            out.append(Failure(source, case.name, None, f"desk {name}: expected {value!r}, got {got!r}"))
+    return out
 
 
 def run_suite(flow: Flow, suite: Suite, *, options: EngineOptions | None = None) -> tuple[int, list[Failure]]:

@@ -11,6 +11,7 @@ so the manager fills them after running the turn's CreateTicket effect.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialogues import inputs, screens
@@ -29,12 +30,21 @@ from dialogues.state import ConversationState, Turn
 from dialogues.types import InboundMessage, Language
 from nlu.types import NluResult
 
-__all__ = ["EngineOptions", "new_state", "resume", "step", "wants_nlu"]
+__all__ = ["EngineOptions", "enter", "new_state", "resume", "step", "wants_nlu"]
 
 
 def new_state(flow: Flow, *, version: int, language: Language) -> ConversationState:
     """A conversation that has not started: its first message gets the greeting."""
     return ConversationState(flow=flow.name, flow_version=version, language=language)
+
+
+def enter(flow: Flow, *, version: int, language: Language, slots: dict[str, Any]) -> ConversationState:
+    """A conversation already at the flow's first step with ``slots`` set: someone outside the
+    conversation asked its question (the desk sent a proposal or a survey), so the customer's
+    next message is the answer, not a first contact."""
+    return ConversationState(
+        flow=flow.name, flow_version=version, step=flow.start, slots=dict(slots), language=language
+    )
 
 
 def wants_nlu(

@@ -56,6 +56,8 @@ MESSAGE_FIELDS: Mapping[str, frozenset[str]] = {
     "future_date": frozenset(),
     "invalid_choice": frozenset(),
     "invalid_reference": frozenset(),
+    "invalid_score": frozenset(),
+    "invalid_ticket_number": frozenset(),
 }
 """Every engine message and the values the engine fills it with."""
 

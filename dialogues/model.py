@@ -83,6 +83,9 @@ class Option(_Frozen):
     """... and the conversation goes here instead of ``goto`` ..."""
     text_min_length: int = Field(default=1, ge=1)
     """... if the text is at least this long ("我要投诉" alone describes nothing)."""
+    prefixes: tuple[str, ...] = ()
+    """Typed text starting with one of these picks the option, and the words after it answer
+    the option's first question ("申诉 2611230001 还是漏水")."""
 
 
 class FreeText(_Frozen):
@@ -219,10 +222,17 @@ class AskStep(_Step):
     choices: tuple[Choice, ...] = ()
     offer_profile: str | None = None
     """A ``state.profile`` key whose value is offered as a button (masked), e.g. phone_on_file."""
+    rest_slot: SlotName | None = None
+    """Words the validator read after the answer ("4 处理很快": the comment) go here."""
+    otherwise: StepId | None = None
+    """An answer the validator refuses goes here instead of being asked again (a desk question
+    the customer did not answer lets the message go to the main flow)."""
     next: StepId
 
     def edges(self) -> tuple[Edge, ...]:
-        return (Edge("next", self.next, frozenset({self.slot})),)
+        sets = frozenset({self.slot} if self.rest_slot is None else {self.slot, self.rest_slot})
+        refused = () if self.otherwise is None else (Edge("otherwise", self.otherwise),)
+        return (Edge("next", self.next, sets), *refused)
 
     def texts(self) -> tuple[tuple[str, Text], ...]:
         return (("text", self.text), *((f"choices[{i}].label", c.label) for i, c in enumerate(self.choices)))
@@ -326,6 +336,26 @@ class ProgressStep(_Step):
         return _maybe("text", self.text)
 
 
+DeskAnswerKind = Literal["accept", "reject", "survey", "appeal"]
+
+
+class DeskAnswerStep(_Step):
+    """Emits DeskAnswer: the customer's answer to the complaint desk, applied by the desk with its
+    own rules and refusal texts. Reads the slots ``ticket`` (the ticket id the desk asked about),
+    ``appeal_number`` (the ticket an appeal names), ``score`` and ``comment``."""
+
+    kind: Literal["desk_answer"]
+    answer: DeskAnswerKind
+    text: Text | None = None
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (Edge("next", self.next),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return _maybe("text", self.text)
+
+
 class HandoffStep(_Step):
     kind: Literal["handoff"]
     reason: str = "customer_request"
@@ -354,6 +384,7 @@ Step = Annotated[
     | BranchStep
     | CreateTicketStep
     | ProgressStep
+    | DeskAnswerStep
     | HandoffStep
     | EndStep,
     Field(discriminator="kind"),
@@ -368,6 +399,7 @@ AnyStep = (
     | BranchStep
     | CreateTicketStep
     | ProgressStep
+    | DeskAnswerStep
     | HandoffStep
     | EndStep
 )
@@ -381,6 +413,7 @@ STEP_KINDS: tuple[str, ...] = (
     "branch",
     "create_ticket",
     "progress",
+    "desk_answer",
     "handoff",
     "end",
 )

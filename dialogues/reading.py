@@ -45,11 +45,26 @@ def pressed(flow: Flow, state: ConversationState, text: str) -> screens.Key | No
 def menu_wants_nlu(flow: Flow, state: ConversationState, menu: MenuStep, text: str) -> bool:
     if menu.free_text is not None or pressed(flow, state, text) is not None:
         return False
-    return option_by_label(menu, text) is None
+    return option_by_label(menu, text) is None and option_by_prefix(menu, text) is None
 
 
 def option_by_label(menu: MenuStep, text: str) -> Option | None:
     return next((o for o in menu.options if inputs.matches_label(text, (o.label.zh, o.label.en))), None)
+
+
+def option_by_prefix(menu: MenuStep, text: str) -> tuple[Option, str] | None:
+    """The option whose ``prefixes`` the text starts with (case and width folded), and the rest
+    of the text without the separator after the prefix."""
+    typed = text.strip()
+    for option in menu.options:
+        for prefix in option.prefixes:
+            size = len(prefix.strip())
+            after = typed[size : size + 1]
+            if after.isascii() and after.isalpha() and prefix.strip()[-1].isascii():
+                continue  # "appeal" does not start "appealing"
+            if size and inputs.fold(typed[:size]) == inputs.fold(prefix):
+                return option, typed[size:].lstrip(" \t:：,，")
+    return None
 
 
 def feeds_classify(flow: Flow, ask: AskStep) -> bool:

@@ -10,7 +10,7 @@ The format (the schema is ``dialogues.model``, re-exported here)::
     steps:
       greeting:                       # the step id (lowercase, digits, _; the button payload prefix)
         kind: menu                    # say menu ask classify collect confirm branch
-        text: {zh: ..., en: ...}      #   create_ticket progress handoff end
+        text: {zh: ..., en: ...}      #   create_ticket progress desk_answer handoff end
         options:
           - {key: 1, label: {zh: ..., en: ...}, goto: step, set: {slot: value}}
 
@@ -41,6 +41,7 @@ from dialogues.model import (
     CollectStep,
     ConfirmStep,
     CreateTicketStep,
+    DeskAnswerStep,
     EndStep,
     Flow,
     HandoffStep,
@@ -60,6 +61,7 @@ __all__ = [
     "CollectStep",
     "ConfirmStep",
     "CreateTicketStep",
+    "DeskAnswerStep",
     "EndStep",
     "EngineMessages",
     "Flow",

@@ -118,7 +118,20 @@ class EndConversation:
     reason: str = "done"  # done, cancelled
 
 
-Effect = CreateTicket | RequestHandoff | ShowProgress | EndConversation
+@dataclass(frozen=True, slots=True)
+class DeskAnswer:
+    """The customer answered the complaint desk: accepted or rejected a proposed solution (about
+    ticket id ``ticket``), gave it a survey ``score`` (1-5) with a ``comment``, or appealed the
+    closed ticket numbered ``number``. The desk applies it with its own rules."""
+
+    kind: str  # accept, reject, survey, appeal
+    ticket: int | None = None
+    number: str | None = None
+    score: int | None = None
+    comment: str | None = None
+
+
+Effect = CreateTicket | RequestHandoff | ShowProgress | DeskAnswer | EndConversation
 
 
 @dataclass(frozen=True, slots=True)

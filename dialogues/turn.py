@@ -14,6 +14,7 @@ from dialogues.model import (
     ClassifyStep,
     CollectStep,
     CreateTicketStep,
+    DeskAnswerStep,
     EndStep,
     Flow,
     HandoffStep,
@@ -25,6 +26,7 @@ from dialogues.reading import category_scores, editing, fresh_state, needs_fresh
 from dialogues.state import (
     ConversationState,
     CreateTicket,
+    DeskAnswer,
     Effect,
     EndConversation,
     RequestHandoff,
@@ -179,6 +181,10 @@ class TurnBuilder:
             self.effects.append(ShowProgress(None))
             self.say_optional(current.text)
             return current.next
+        if isinstance(current, DeskAnswerStep):
+            self.effects.append(desk_answer(current, slots))
+            self.say_optional(current.text)
+            return current.next
         if isinstance(current, HandoffStep):
             text = current.text.get(self.lang) if current.text else None
             self.handoff(current.reason, text)
@@ -226,3 +232,15 @@ class TurnBuilder:
             if guess_code == code:
                 return float(conf)
         return None
+
+
+def desk_answer(step: DeskAnswerStep, slots: dict[str, Any]) -> DeskAnswer:
+    """The effect of a desk_answer step, from the slots its documentation names."""
+    ticket, number, score, comment = (slots.get(k) for k in ("ticket", "appeal_number", "score", "comment"))
+    return DeskAnswer(
+        step.answer,
+        ticket=int(ticket) if isinstance(ticket, int | str) and str(ticket).isdigit() else None,
+        number=str(number) if number is not None else None,
+        score=int(score) if isinstance(score, int | str) and str(score).isdigit() else None,
+        comment=str(comment).strip() or None if comment is not None else None,
+    )

@@ -27,6 +27,9 @@ class AnswerContext:
 @dataclass(frozen=True, slots=True)
 class Valid:
     value: SlotValue
+    rest: str | None = None
+    """Words the customer added after the answer ("4 处理很快": the comment), for the step's
+    ``rest_slot``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +197,41 @@ def validate_date(text: str, ctx: AnswerContext) -> Outcome:
     return Valid(f"{found.isoformat()} {rest}" if rest else found.isoformat())
 
 
+# One class for what separates the answer from the rest: two ``\s*`` around optional parts
+# would share a run of spaces and backtrack quadratically over it (tests/test_adversarial_text.py).
+_SCORE = re.compile(r"([1-5])(?!\d)[\s分.,，。:：]*(.*)", re.S)
+_TICKET_NUMBER = re.compile(r"[#＃\s]*(\d{10})(?!\d)[\s:：,，.。]*(.*)", re.S)
+
+
+def _rest(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def validate_score(text: str, ctx: AnswerContext) -> Outcome:
+    """A satisfaction score 1-5 (stored as the digit), anything after it kept as ``rest``:
+    "4 处理很快", "5分，谢谢"."""
+    match = _SCORE.fullmatch(normalize(text))
+    if match is None:
+        return Invalid("invalid_score")
+    return Valid(match.group(1), _rest(match.group(2)))
+
+
+def validate_ticket_number(text: str, ctx: AnswerContext) -> Outcome:
+    """A ticket number (ten digits, YYMMDD and the day's sequence) at the start of the text,
+    the words after it kept as ``rest``: "2611230001 水壶还是漏水"."""
+    match = _TICKET_NUMBER.fullmatch(normalize(text))
+    if match is None:
+        return Invalid("invalid_ticket_number")
+    return Valid(match.group(1), _rest(match.group(2)))
+
+
 VALIDATORS: Mapping[str, Validator] = {
     "text": validate_text,
     "phone": validate_phone,
     "choice": validate_choice,
     "date": validate_date,
     "reference_number": validate_reference,
+    "score": validate_score,
+    "ticket_number": validate_ticket_number,
 }
 """Validator names a flow may use in ``validator:``."""

@@ -18,10 +18,10 @@ from bot.domain.privacy import mask_phones
 from bot.domain.queue_rules import QueueRules
 from bot.domain.routing import StaffMember, named_staff
 from bot.domain.severity import largest_amount, largest_group
-from bot.services.answers import looks_like_answer
-from bot.services.ticket_desk import TicketDesk
 from bot.services.ticket_intake import extract_references, load_severity
 from dialogues import engine, inputs
+from dialogues.model import MenuStep
+from dialogues.reading import option_by_prefix
 from dialogues.types import ConversationKey, InboundMessage
 from dialogues.validators import VALIDATORS, AnswerContext, parse_date
 from tests.dialogues.helpers import NOW, intake
@@ -52,6 +52,8 @@ def _checks() -> dict[str, Callable[[str], object]]:
     staff = [StaffMember(username="li.ming", name="李明", department="ops", employee_no="A1001")]
     flow = intake()
     start = engine.new_state(flow, version=1, language="zh")
+    greeting = flow.step(flow.start)
+    assert isinstance(greeting, MenuStep)
     checks: dict[str, Callable[[str], object]] = {
         "clean": inputs.clean,
         "fold": inputs.fold,
@@ -67,8 +69,7 @@ def _checks() -> dict[str, Callable[[str], object]]:
         "named_staff": lambda t: named_staff([t], staff),
         "references": extract_references,
         "mask_phones": mask_phones,
-        "answers": looks_like_answer,
-        "survey_score": lambda t: TicketDesk.read_answer("survey", t),
+        "option_by_prefix": lambda t: option_by_prefix(greeting, t),
         "engine_step": lambda t: engine.step(flow, start, _inbound(t), None, NOW),
     }
     for name, validator in VALIDATORS.items():

@@ -1,5 +1,6 @@
-"""The database side of a turn's effects: a ticket filed, a progress question answered, a request
-for a person, a wait given up.
+"""The database side of a turn's effects: a ticket filed, a progress question answered, an answer
+to the desk (a proposal accepted or rejected, a survey score, an appeal), a request for a person,
+a wait given up.
 
 Runs inside the turn's transaction (the inbox owns it), so an effect and the conversation state
 that produced it commit together or not at all. What it returns tells the inbox what to add to
@@ -8,6 +9,7 @@ the replies and to the conversation row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,12 +21,14 @@ from sqlmodel import Session
 from bot.domain.catalog import Catalog
 from bot.domain.enums import ConversationStatus
 from bot.domain.queue_rules import QueueRules
+from bot.services.ticket_desk import LifecycleError, TicketDesk, language_of
 from bot.services.ticket_intake import SeverityFn, create_ticket, format_local
 from bot.services.tickets import TicketService
 from bot.services.work import Work
-from dialogues.state import CreateTicket, Effect, EndConversation, RequestHandoff, ShowProgress
-from dialogues.types import Language, Reply
+from dialogues.state import CreateTicket, DeskAnswer, Effect, EndConversation, RequestHandoff, ShowProgress
+from dialogues.types import Button, Language, Reply
 from storage.db import session_on
+from storage.models import Ticket
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
@@ -77,7 +81,7 @@ class Effects:
         out = Outcome()
         session: Session | None = None
         for effect in effects:
-            if isinstance(effect, CreateTicket | ShowProgress) and session is None:
+            if isinstance(effect, CreateTicket | ShowProgress | DeskAnswer) and session is None:
                 # Rare, richer work gets the ORM, in the same transaction as the turn.
                 session = session_on(conn)
             if isinstance(effect, CreateTicket):
@@ -86,6 +90,9 @@ class Effects:
             elif isinstance(effect, ShowProgress):
                 assert session is not None
                 out.before.extend(self.progress(session, customer_id, effect.number, language))
+            elif isinstance(effect, DeskAnswer):
+                assert session is not None
+                self._answer(session, out, effect, customer_id, language, now)
             elif isinstance(effect, RequestHandoff):
                 out.values.update(
                     status=ConversationStatus.AGENT, handoff_reason=effect.reason, waiting_since=now
@@ -139,6 +146,44 @@ class Effects:
         if created.phone_on_file:
             out.phone_on_file = created.phone_on_file
 
+    def _answer(
+        self,
+        session: Session,
+        out: Outcome,
+        effect: DeskAnswer,
+        customer_id: int,
+        language: Language,
+        now: datetime,
+    ) -> None:
+        """The customer's answer, applied by the desk with all its rules; what the desk tells
+        the customer comes first in the turn's replies. A refusal (a stale button, a closed
+        appeal period) is told and changes nothing."""
+        if self.tickets is None:
+            return
+        desk = self.tickets.desk
+        ticket = _ticket_for(session, effect, customer_id)
+        if ticket is None:
+            number = effect.number or "-"
+            out.before.append(Reply(self.texts.text("bot.progress_not_found", language, number=number)))
+            return
+        work = TurnWork(session, now, customer_id=customer_id)
+        action = _action(desk, work, ticket, effect)
+        if action is None:
+            return
+        savepoint = session.begin_nested()
+        try:
+            action()
+            savepoint.commit()
+        except LifecycleError as exc:
+            savepoint.rollback()
+            told = exc.customer_text or desk.to_customer(
+                "stale_answer", language_of(ticket), number=ticket.number
+            )
+            out.before.append(Reply(told))
+            return
+        out.before.extend(work.replies)
+        out.lifecycle.append(work)
+
     def progress(
         self, session: Session, customer_id: int, number: str | None, language: Language
     ) -> list[Reply]:
@@ -165,3 +210,41 @@ class Effects:
                 )
             )
         return [Reply("\n".join(lines))]
+
+
+class TurnWork(Work):
+    """Desk work inside a customer's turn: what the desk tells this customer joins the turn's
+    replies (queued, ordered and delivered with them) instead of a message of its own."""
+
+    def __init__(self, session: Session, now: datetime, *, customer_id: int) -> None:
+        super().__init__(session, now)
+        self.customer_id = customer_id
+        self.replies: list[Reply] = []
+
+    def tell(self, ticket: Ticket, text: str, buttons: tuple[Button, ...] = ()) -> None:
+        if ticket.customer_id == self.customer_id:
+            self.replies.append(Reply(text, buttons))
+        else:
+            super().tell(ticket, text, buttons)
+
+
+def _ticket_for(session: Session, effect: DeskAnswer, customer_id: int) -> Ticket | None:
+    """The customer's own ticket the answer is about; someone else's reads as not found."""
+    if effect.kind == "appeal":
+        ticket = ticket_repo.by_number(session, number=effect.number or "")
+    else:
+        ticket = session.get(Ticket, effect.ticket) if effect.ticket is not None else None
+    return ticket if ticket is not None and ticket.customer_id == customer_id else None
+
+
+def _action(desk: TicketDesk, work: Work, ticket: Ticket, effect: DeskAnswer) -> Callable[[], object] | None:
+    if effect.kind == "accept":
+        return lambda: desk.accept(work, ticket)
+    if effect.kind == "reject":
+        return lambda: desk.reject(work, ticket, comment=effect.comment)
+    if effect.kind == "survey" and effect.score is not None:
+        score = effect.score
+        return lambda: desk.survey_answer(work, ticket, score, effect.comment)
+    if effect.kind == "appeal":
+        return lambda: desk.appeal(work, ticket, effect.comment or "")
+    return None

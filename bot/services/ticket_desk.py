@@ -42,12 +42,6 @@ they type, so the repeat rule counts only customers the platform vouches for (Te
 staff-entered): fake identities must not make a complaint major."""
 
 CUSTOMER_FACING = frozenset({FollowUpKind.CALLBACK, FollowUpKind.SURVEY_REMINDER})
-# No two ``\s*`` are separated by optional parts only: they would share a run of spaces and
-# backtrack quadratically over it (tests/test_adversarial_text.py).
-SCORE = re.compile(r"^\s*([1-5])(?:\s*(?:[分.,，。:：]\s*)?(.*))?$", re.S)
-APPEAL = re.compile(r"^\s*(?:申诉|appeal)\s*(?:[:：]\s*)?(\d{10})\s*(.*)$", re.S | re.I)
-ACCEPT_WORDS = {"1", "接受", "满意", "同意", "accept", "yes", "ok"}
-REJECT_WORDS = {"2", "不满意", "不接受", "不同意", "not satisfied", "reject", "no"}
 
 
 class LifecycleError(ValueError):
@@ -754,23 +748,6 @@ class TicketDesk:
                     note="late" if work.now > row.due_at else None,
                 )
                 work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=name)
-
-    # -- reading answers from plain text ----------------------------------------------------------
-    @staticmethod
-    def read_answer(awaiting: str, text: str) -> tuple[str, int | None, str | None] | None:
-        """("accept"|"reject"|"score", score, comment) for a typed answer, None when it is not one."""
-        cleaned = text.strip().lower()
-        if awaiting == "solution":
-            if cleaned in ACCEPT_WORDS:
-                return ("accept", None, None)
-            if cleaned in REJECT_WORDS:
-                return ("reject", None, None)
-            return None
-        if awaiting == "survey":
-            match = SCORE.match(text)
-            if match:
-                return ("score", int(match.group(1)), (match.group(2) or "").strip() or None)
-        return None
 
 
 def _soonest(wanted: list[datetime], fallback: list[datetime], now: datetime) -> datetime:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Connection, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -217,3 +217,21 @@ def events(session: Session, *, ticket_id: int) -> Sequence[TicketEvent]:
     return session.exec(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
     ).all()
+
+
+def awaiting_answer(conn: Connection, *, customer_id: int) -> tuple[int, str] | None:
+    """(id, what it waits for) of the customer's ticket most recently left waiting for their
+    answer (``solution`` or ``survey``), if any."""
+    row = conn.execute(
+        sa_select(col(Ticket.id), col(Ticket.awaiting))
+        .where(col(Ticket.customer_id) == customer_id, col(Ticket.awaiting).is_not(None))
+        .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[0] is None or row[1] is None else (int(row[0]), str(row[1]))
+
+
+def customer_of(conn: Connection, *, ticket_id: int) -> int | None:
+    """The customer a ticket belongs to (None when there is no such ticket)."""
+    found = conn.execute(sa_select(col(Ticket.customer_id)).where(col(Ticket.id) == ticket_id)).scalar()
+    return None if found is None else int(found)

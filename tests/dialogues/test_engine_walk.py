@@ -102,7 +102,7 @@ def test_every_button_payload_is_step_and_key_within_telegram_limit(flow: Flow, 
     assert all(len(p.encode()) <= 64 for p in payloads)
 
 
-def test_the_greeting_offers_the_four_services_and_a_person(flow: Flow) -> None:
+def test_the_greeting_offers_the_five_services_and_a_person(flow: Flow) -> None:
     chat = Chat(flow)
     chat.send("hi")
     assert chat.buttons == [
@@ -110,6 +110,7 @@ def test_the_greeting_offers_the_four_services_and_a_person(flow: Flow) -> None:
         ("2. 咨询问题", "greeting:2"),
         ("3. 意见建议", "greeting:3"),
         ("4. 查询工单进度", "greeting:4"),
+        ("5. 申诉", "greeting:5"),
         ("0. 人工客服", "greeting:0"),
     ]
 

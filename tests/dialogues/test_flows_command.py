@@ -24,7 +24,7 @@ def run(settings: Settings, *argv: str) -> int:
 def test_the_configured_flows_folder_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(make_settings(tmp_path)) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK: 1 flow file(s) valid in ")
+    assert out.startswith("OK: 3 flow file(s) valid in ")
     assert out.rstrip().endswith("dialogues/flows")
 
 

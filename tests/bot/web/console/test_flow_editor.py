@@ -79,6 +79,32 @@ async def test_a_draft_with_errors_or_failing_tests_is_not_published(desk: Desk)
         assert "v2" not in (await admin.get("/console/flows")).text
 
 
+async def test_the_desk_flows_are_edited_and_tested_like_the_intake(desk: Desk) -> None:
+    async with desk.client("root") as admin:
+        listing = (await admin.get("/console/flows")).text
+        assert "/console/flows/survey" in listing and "/console/flows/proposal" in listing
+        page = (await admin.get("/console/flows/proposal")).text
+        found = re.search(r'<textarea name="content" id="flow-content"[^>]*>(.*?)</textarea>', page, re.S)
+        assert found
+        import html
+
+        text = html.unescape(found.group(1))
+        csrf = await page_csrf(admin)
+        # the proposal's conversation tests expect 满意 to accept
+        narrowed = text.replace("aliases: [接受, 满意, 同意,", "aliases: [接受, 同意,")
+        assert narrowed != text
+        failing = await admin.post(
+            "/console/flows/proposal/publish", data={"csrf_token": csrf, "content": narrowed}
+        )
+        assert failing.status_code == 422 and 'id="test-failures"' in failing.text
+        assert "accepted in words" in failing.text
+        reworded = text.replace("您是否接受这个处理方案？", "这个方案您满意吗？")
+        published = await admin.post(
+            "/console/flows/proposal/publish", data={"csrf_token": csrf, "content": reworded}
+        )
+        assert published.status_code == 303 and published.headers["location"].endswith("published=2")
+
+
 async def test_rollback_publishes_an_old_version_again(desk: Desk) -> None:
     async with desk.client("root") as admin:
         text = await live_text(desk, admin)
