@@ -18,6 +18,7 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
 from bot.domain.catalog import Catalog
 from bot.domain.queue_rules import QueueRules
+from bot.services import notifications
 from bot.services.delivery import Delivery
 from bot.services.flow_catalog import FlowCatalog
 from bot.services.inbox import ConversationManager
@@ -34,6 +35,7 @@ from dialogues.engine import EngineOptions
 from nlu.types import NluClient
 from storage import migrate
 from storage.db import Database
+from storage.repositories import leases
 from storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -56,7 +58,10 @@ class TousuApp:
         manage_nlu: bool | None = None,
         clock: Callable[[], datetime] = utcnow,
         migrate_on_start: bool = True,
+        run_scheduler: bool | None = None,
     ) -> None:
+        """``run_scheduler``: whether this process competes for the scheduler lease (default
+        ``scheduler.enabled``; False for ``tousu run --no-scheduler`` beside ``tousu scheduler``)."""
         self.settings = settings
         self.clock = clock
         self.migrate_on_start = migrate_on_start
@@ -84,8 +89,11 @@ class TousuApp:
         self.nlu_supervisor: RasaSupervisor | None = None
         self.desk = TicketDesk.from_settings(settings, texts=self.texts)
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
+        self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock)
+        self._notify_stop = asyncio.Event()
+        self._notify_task: asyncio.Task[None] | None = None
         self.scheduler: FollowUpScheduler | None = None
-        if settings.scheduler.enabled:
+        if settings.scheduler.enabled if run_scheduler is None else run_scheduler:
             self.scheduler = FollowUpScheduler(db=self.db, service=self.tickets, settings=settings.scheduler)
         self.manager = ConversationManager(
             db=self.db,
@@ -168,6 +176,7 @@ class TousuApp:
         flows_dir = self.settings.path(self.settings.dialogue.flows_dir)
 
         def publish(session: Session) -> list[tuple[str, int]]:
+            leases.one_at_a_time(session, leases.STARTUP_LOCK)  # processes starting together
             return self.catalog.publish_dir(session, flows_dir)
 
         live = await self.db.run(publish)
@@ -181,6 +190,9 @@ class TousuApp:
         await self.webhooks.start()
         if self.scheduler is not None:
             await self.scheduler.start()
+            # staff notifications go out from the one process that runs the scheduler
+            self._notify_stop.clear()
+            self._notify_task = asyncio.create_task(self.notifier.run(self._notify_stop))
         for channel in self.channels.values():
             await channel.start(self.manager)
         self.stuck.start()
@@ -223,6 +235,10 @@ class TousuApp:
         await self.manager.drain()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self._notify_task is not None:
+            self._notify_stop.set()
+            await self._notify_task
+            self._notify_task = None
         await self.webhooks.stop()
         await self.delivery.stop()
         if self._nlu_task is not None:
@@ -246,3 +262,28 @@ class TousuApp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class SchedulerProcess:
+    """``tousu scheduler``: the follow-up scheduler alone, for a deployment that runs it apart
+    from the app processes (which then run with ``--no-scheduler``). The messages its jobs write
+    stay pending for the app processes' delivery, whose claim poll takes them within a second."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+        )
+        self.desk = TicketDesk.from_settings(settings, texts=Catalog.load())
+        self.tickets = TicketService(db=self.db, desk=self.desk, delivery=None, clock=clock)
+        self.scheduler = FollowUpScheduler(db=self.db, service=self.tickets, settings=settings.scheduler)
+
+    async def start(self) -> None:
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        self.db.close()

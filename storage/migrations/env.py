@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage.db import make_unpooled_engine
 
 config = context.config
+MIGRATION_LOCK = 7_105_310_001  # an advisory lock key of our own
 target_metadata = SQLModel.metadata
 
 
@@ -21,6 +22,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes starting together migrate one at a time; the others then find it done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -31,11 +31,22 @@ def free_port() -> int:
 
 
 class BotProcess:
-    """One ``tousu run --no-nlu`` on ``db_url``; every start appends to ``log``."""
+    """One ``tousu run --no-nlu`` (or ``args``) on ``db_url``; every start appends to ``log``.
+    Several may share a database, each with its own ``name`` (log file) and port."""
 
-    def __init__(self, tmp_path: Path, db_url: str, fake: FakeWeChat) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        db_url: str,
+        fake: FakeWeChat,
+        *,
+        name: str = "tousu",
+        args: tuple[str, ...] = ("run", "--no-nlu"),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
-        self.log = tmp_path / "tousu.log"
+        self.args = args
+        self.log = tmp_path / f"{name}.log"
         self.env = {
             **os.environ,
             "TOUSU_DATABASE__URL": db_url,
@@ -49,6 +60,7 @@ class BotProcess:
             "TOUSU_WECHAT_ACCOUNT_ID": wx.OFFICIAL,
             "TOUSU_WECHAT__API_BASE_URL": fake.base_url,
             "TOUSU_OUTBOX__BACKOFF_BASE_SECONDS": "0.05",
+            **(env or {}),
         }
         for name in ("TOUSU_TELEGRAM_TOKEN", "TOUSU_WECHAT_AES_KEY", "TOUSU_CONFIG"):
             self.env.pop(name, None)
@@ -59,10 +71,17 @@ class BotProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> None:
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0, *, ready: str | None = None) -> None:
+        """Start and wait until ``/health`` answers (or, for a process without a web server,
+        until its log has the line ``ready``)."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(TOUSU), "run", "--no-nlu"],
+                [str(TOUSU), *self.args],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -74,6 +93,11 @@ class BotProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"tousu run exited with {self.process.returncode}:\n{self.tail()}")
+            if ready is not None:
+                if ready in self.log.read_text(errors="replace"):
+                    return
+                time.sleep(0.1)
+                continue
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
