@@ -16,6 +16,11 @@ claims the chats nobody holds: rows written by processes without a sender (the C
 the rows of a process that died, once its claims ran out. A process never sends a row whose
 claim it may have lost (not renewed for two thirds of the claim's life), so a reply goes out
 once; the one window left is a send whose "sent" mark died with its process (one flush, 50 ms).
+
+The platforms' limits hold across processes: a chat's replies go out from the one process that
+claimed the chat, so its per-chat interval holds as it does in one process; and each sending
+process announces itself with a lease (``senders:<holder>``, renewed with its claims), so each
+takes an equal share of a channel's global rate (Telegram's 30/s split over the live senders).
 """
 
 from __future__ import annotations
@@ -41,13 +46,15 @@ from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
 from storage.models import UNDELIVERED, Customer, Message
-from storage.repositories import transcript
+from storage.repositories import leases, transcript
 from storage.repositories.transcript import PendingReply
 
 log = logging.getLogger(__name__)
 
 MARK_SENT_DELAY_SECONDS = 0.05
 LOST_CLAIM_RETRY_SECONDS = 0.2
+SENDERS = "senders:"
+"""The lease name prefix by which sending processes count each other."""
 
 
 @dataclass(slots=True)
@@ -203,7 +210,7 @@ class _ChannelSender:
         start = max(now, self.paused_until)
         if limits.global_rate:
             start = max(start, self.next_global)
-            self.next_global = start + 1.0 / limits.global_rate
+            self.next_global = start + self.owner.peers / limits.global_rate  # this process's share
         if start > now:
             await asyncio.sleep(start - now)
 
@@ -271,9 +278,11 @@ class Delivery:
         self._claim_event = asyncio.Event()
         self._claim_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.peers = 1  # sending processes on this database, this one included
         self.listeners: list[Callable[[OutboxItem, str | None], None]] = []
 
     async def start(self) -> None:
+        await self._announce()
         await self.reload()
         for sender in self.senders.values():
             sender.start()
@@ -298,6 +307,27 @@ class Delivery:
         # What is still pending goes to the other processes now, not when the claims run out.
         with contextlib.suppress(Exception):
             await self.db.run_core(lambda c: transcript.release_claims(c, holder=self.holder))
+        with contextlib.suppress(Exception):
+            await self.db.run(lambda s: leases.release(s, self._presence, holder=self.holder))
+
+    @property
+    def _presence(self) -> str:
+        return f"{SENDERS}{self.holder}"[:64]
+
+    async def _announce(self) -> None:
+        """Renew this process's presence among the senders and count them (for the rate share)."""
+        now = self.clock()
+        seconds = self.settings.claim_seconds
+
+        def run(session: Session) -> int:
+            leases.acquire(session, self._presence, holder=self.holder, now=now, seconds=seconds)
+            leases.forget(session, prefix=SENDERS, before=now - timedelta(hours=1))
+            return leases.count_live(session, prefix=SENDERS, now=now)
+
+        peers = max(1, await self.db.run(run))
+        if peers != self.peers:
+            log.info("%d process(es) send replies; this one takes 1/%d of each global rate", peers, peers)
+        self.peers = peers
 
     async def reload(self) -> int:
         """Claim and queue every chat's pending rows that no live process holds (at start, and
@@ -354,7 +384,7 @@ class Delivery:
         poll = self.settings.claim_poll_seconds
         renew_every = self.settings.claim_seconds / 4
         loop = asyncio.get_running_loop()
-        next_poll = next_renew = loop.time() + min(poll, renew_every)
+        next_poll, next_renew = loop.time() + poll, loop.time() + renew_every  # start() claimed
         while True:
             timeout = max(0.0, min(next_poll, next_renew) - loop.time())
             with contextlib.suppress(TimeoutError):
@@ -364,6 +394,7 @@ class Delivery:
                 if loop.time() >= next_renew:
                     next_renew = loop.time() + renew_every
                     await self._renew()
+                    await self._announce()
                 if self._to_claim:
                     ids, self._to_claim = self._to_claim, []
                     try:

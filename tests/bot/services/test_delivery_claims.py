@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -76,8 +77,10 @@ def _write(db: Database, chats: dict[str, int]) -> list[int]:
     return db.run_sync(add)
 
 
-def _delivery(db: Database, channel: Channel, holder: str, claim_seconds: float = 10.0) -> Delivery:
-    settings = OutboxSettings(claim_seconds=claim_seconds, claim_poll_seconds=0.1)
+def _delivery(
+    db: Database, channel: Channel, holder: str, claim_seconds: float = 10.0, poll: float = 0.1
+) -> Delivery:
+    settings = OutboxSettings(claim_seconds=claim_seconds, claim_poll_seconds=poll)
     return Delivery(db=db, channels={"rec": channel}, settings=settings, clock=utcnow, holder=holder)
 
 
@@ -184,3 +187,36 @@ async def test_a_reply_taken_over_meanwhile_is_not_sent_by_the_process_that_lost
         await a.stop()
     assert sent == [("a", "w", "w-0")]
     assert _pending(db) == 2  # still proc-b's to send
+
+
+async def test_two_processes_share_a_channels_global_rate(db: Database) -> None:
+    sent: list[tuple[str, str, str]] = []
+    times: list[float] = []
+
+    class Timed(Recorder):
+        def __init__(self, who: str) -> None:
+            super().__init__(sent, who)
+            self.limits = DeliveryLimits(per_chat_interval=0.0, global_rate=10.0)
+
+        async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+            times.append(time.monotonic())
+            return await super().send(user_id, message)
+
+    # no polls: each process sends the chats it wrote, as a turn's replies are claimed
+    a = _delivery(db, Timed("a"), "proc-a", claim_seconds=2.0, poll=60.0)
+    b = _delivery(db, Timed("b"), "proc-b", claim_seconds=2.0, poll=60.0)
+    await a.start()
+    await b.start()
+    try:
+        await _until(lambda: a.peers == 2 and b.peers == 2, timeout=5.0)
+        ids = _write(db, {f"r{n}": 1 for n in range(30)})
+        items = [OutboxItem(id=i, channel="rec", user_id="", message=OutboundMessage("")) for i in ids]
+        a.enqueue(items[:15])
+        b.enqueue(items[15:])
+        await _until(lambda: len(sent) == 30)
+    finally:
+        await asyncio.gather(a.stop(), b.stop())
+    assert Counter(who for who, _, _ in sent) == {"a": 15, "b": 15}
+    # 30 sends at 10/s between them take about 3 s (each alone at 10/s would take 1.5 s)
+    assert times[-1] - times[0] >= 2.4
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 12
