@@ -3,6 +3,7 @@ fetch``), a redirect back (with ``?error=``) to a plain form."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from bot.domain.catalog import Words
 from bot.domain.states import InvalidTransition
 from bot.services.takeover import HandoffError
 from bot.services.ticket_desk import LifecycleError
@@ -26,15 +28,68 @@ def fail(request: Request, back: str, message: str) -> Response:
     return RedirectResponse(f"{back}?error={quote(message)}", status_code=303)
 
 
-async def act(request: Request, back: str, action: Awaitable[Any]) -> Response:
-    """Run ``action``; a refusal of the desk or the handoff is the ``fail`` answer."""
+class Refusal(ValueError):
+    """A refusal already in the agent's words (e.g. which of a bulk action's tickets failed)."""
+
+
+REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (r"already taken by (?P<who>.+)", "error_taken"),
+        (r"named in", "error_recused"),
+        (r"write a reply or attach", "error_empty_reply"),
+        (r"a (reply|note) holds", "error_too_long"),
+        (r"no such conversation", "error_no_conversation"),
+        (r"choose a colleague or a department", "error_choose_target"),
+        (r"no active (console user|staff member)", "error_no_person"),
+        (r"no resolved ticket waiting for a survey", "error_no_survey"),
+        (r"take the conversation first", "error_take_first"),
+        (r"not yours to work on", "error_not_yours"),
+        (r"write the finding", "error_finding"),
+        (r"solution needs text|use the solution form", "error_solution_text"),
+        (r"file too large", "error_file_large"),
+        (r"unknown hand-back point", "error_other"),
+    )
+)
+"""The services refuse in English for logs and the API; the console says it in the agent's words."""
+
+
+def in_words(exc: Exception, t: Words, label: Any = None) -> str:
+    """A refusal as the agent reads it: never the service's English, never a code."""
+    if isinstance(exc, InvalidTransition):
+        name = label or (lambda area, code: code)
+        return t("error_transition").format(
+            current=name("status", exc.current), target=name("status", exc.target)
+        )
+    message = str(exc)
+    for pattern, key in REFUSALS:
+        found = pattern.search(message)
+        if found:
+            return t(key).format(**found.groupdict())
+    if isinstance(exc, Refusal):
+        return message
+    return t("error_refused")
+
+
+async def act(
+    request: Request,
+    back: str,
+    action: Awaitable[Any],
+    *,
+    t: Words | None = None,
+    label: Any = None,
+    done: str | None = None,
+) -> Response:
+    """Run ``action``; a refusal of the desk or the handoff is the ``fail`` answer (in the
+    agent's words when ``t`` is given). ``done``: where to go after success, when ``back`` is
+    no longer the agent's to see (a conversation handed back)."""
     try:
         await action
-    except (HandoffError, LifecycleError, InvalidTransition) as exc:
-        return fail(request, back, str(exc))
+    except (HandoffError, LifecycleError, InvalidTransition, Refusal) as exc:
+        return fail(request, back, in_words(exc, t, label) if t is not None else str(exc))
     if wants_json(request):
         return JSONResponse({"ok": True})
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(done or back, status_code=303)
 
 
 def departments(settings: Settings) -> list[str]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -15,12 +16,14 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
+from bot.domain.catalog import Words
 from bot.services import data_rights
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work
 from bot.web.console import accounts
 from bot.web.console.accounts import Agent
 from bot.web.console.live import LiveHub
+from dialogues.types import Language
 from storage.models import Conversation
 
 if TYPE_CHECKING:
@@ -98,20 +101,39 @@ class Console:
             lambda s: accounts.agent_for(s, token, now=now, idle=idle, lifetime=lifetime)
         )
 
+    def words(self, agent: Agent | None) -> Words:
+        """The console area's words in the agent's language."""
+        return self.tousu.texts.words("console", _language(agent.language if agent else "zh"))
+
+    def labels(self, agent: Agent | None) -> Callable[[str, str], str]:
+        """The word for a code (``status``, ``kind``, ``department``, ``deadline``...) in the
+        agent's language; the code itself only when the catalog has none."""
+        language = _language(agent.language if agent else "zh")
+        texts = self.tousu.texts
+        return lambda area, code: texts.name(area, code, language, code or "") if code else ""
+
+    def when(self, moment: datetime | None, language: str) -> str:
+        """A moment in the configured time zone, as every page shows it."""
+        return format_local(moment, self.tz, _language(language)) if moment else ""
+
     def render(self, name: str, agent: Agent | None, *, status: int = 200, **values: Any) -> HTMLResponse:
         language = agent.language if agent is not None else values.pop("language", "zh")
         template = self.env.get_template(name)
         html = template.render(
-            t=self.tousu.texts.words("console", "en" if language == "en" else "zh"),
+            t=self.tousu.texts.words("console", _language(language)),
+            label=self.labels(agent),
             lang=language,
             agent=agent,
             csrf=agent.csrf if agent else values.pop("login_csrf", ""),
-            when=lambda moment: (
-                format_local(moment, self.tz, "en" if language == "en" else "zh") if moment else ""
-            ),
+            when=lambda moment: self.when(moment, language),
+            tz_name=str(self.tz),
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _language(code: str) -> Language:
+    return "en" if code == "en" else "zh"
 
 
 SECURITY_HEADERS = {

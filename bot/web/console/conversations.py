@@ -13,10 +13,18 @@ from starlette.datastructures import UploadFile
 
 from bot.domain.access import Action
 from bot.services.takeover import HandBackPoint, Upload
-from bot.web.console import views
+from bot.web.console import history, views
 from bot.web.console.accounts import Agent
 from bot.web.console.answers import act, departments, fail
-from bot.web.console.deps import ConsoleDep, CurrentAgent, DbDep, HandoffDep, NowDep, SettingsDep
+from bot.web.console.deps import (
+    CatalogDep,
+    ConsoleDep,
+    CurrentAgent,
+    DbDep,
+    HandoffDep,
+    NowDep,
+    SettingsDep,
+)
 from bot.web.console.security import role_extra
 from storage.db import Database
 from storage.models import Conversation
@@ -39,17 +47,30 @@ async def conversation_page(
     db: DbDep,
     now: NowDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
 ) -> HTMLResponse:
-    view = await db.run(lambda s: views.conversation(s, conversation_id, agent, now=now))
-    if view is None:
+    def load(session: Session) -> dict[str, Any] | None:
+        view = views.conversation(session, conversation_id, agent, now=now)
+        if view is None:
+            return None
+        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        return {
+            "view": view,
+            "lines": history.sentences(view.events, words),
+            "categories": list(words.categories.items()),
+            "people": words.people,
+        }
+
+    data = await db.run(load)
+    if data is None:
         raise HTTPException(status_code=404, detail="no such conversation, or not yours to see")
     return console.render(
         "conversation.html",
         agent,
-        view=view,
         now=now,
         error=request.query_params.get("error"),
         departments=departments(settings),
+        **data,
     )
 
 
@@ -75,10 +96,17 @@ async def conversation_messages(
 
 @router.post("/{conversation_id}/take", openapi_extra=role_extra("agent"))
 async def take(
-    conversation_id: int, agent: CurrentAgent, request: Request, db: DbDep, handoff: HandoffDep
+    conversation_id: int,
+    agent: CurrentAgent,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    handoff: HandoffDep,
 ) -> Response:
     await _can_open(db, conversation_id, agent, Action.TAKE)
-    return await act(request, conv_url(conversation_id), handoff.take(conversation_id, agent))
+    return await act(
+        request, conv_url(conversation_id), handoff.take(conversation_id, agent), t=console.words(agent)
+    )
 
 
 @router.post("/{conversation_id}/reply", openapi_extra=role_extra("agent"))
@@ -98,25 +126,42 @@ async def reply(
         if isinstance(item, UploadFile) and item.filename:
             data = await item.read(most + 1)
             if len(data) > most:
-                return fail(request, conv_url(conversation_id), "file too large")
+                return fail(request, conv_url(conversation_id), console.words(agent)("error_file_large"))
             uploads.append(Upload(item.filename, item.content_type or "application/octet-stream", data))
     text = str(form.get("text") or "")
-    return await act(request, conv_url(conversation_id), handoff.reply(conversation_id, agent, text, uploads))
+    return await act(
+        request,
+        conv_url(conversation_id),
+        handoff.reply(conversation_id, agent, text, uploads),
+        t=console.words(agent),
+    )
 
 
 @router.post("/{conversation_id}/note", openapi_extra=role_extra("agent"))
 async def note(
-    conversation_id: int, agent: CurrentAgent, request: Request, db: DbDep, handoff: HandoffDep
+    conversation_id: int,
+    agent: CurrentAgent,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    handoff: HandoffDep,
 ) -> Response:
     await _can_open(db, conversation_id, agent, Action.WORK)
     form = await request.form()
     text = str(form.get("text") or "")
-    return await act(request, conv_url(conversation_id), handoff.note(conversation_id, agent, text))
+    return await act(
+        request, conv_url(conversation_id), handoff.note(conversation_id, agent, text), t=console.words(agent)
+    )
 
 
 @router.post("/{conversation_id}/transfer", openapi_extra=role_extra("agent"))
 async def transfer(
-    conversation_id: int, agent: CurrentAgent, request: Request, db: DbDep, handoff: HandoffDep
+    conversation_id: int,
+    agent: CurrentAgent,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    handoff: HandoffDep,
 ) -> Response:
     await _can_open(db, conversation_id, agent, Action.TRANSFER)
     form = await request.form()
@@ -126,22 +171,33 @@ async def transfer(
         request,
         conv_url(conversation_id),
         handoff.transfer(conversation_id, agent, to_user=to_user, to_department=to_department),
+        t=console.words(agent),
     )
 
 
 @router.post("/{conversation_id}/handback", openapi_extra=role_extra("agent"))
 async def hand_back(
-    conversation_id: int, agent: CurrentAgent, request: Request, db: DbDep, handoff: HandoffDep
+    conversation_id: int,
+    agent: CurrentAgent,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    handoff: HandoffDep,
 ) -> Response:
+    """Back to the bot; the agent lands on the queue (the conversation may no longer be theirs
+    to see), told it is done."""
     await _can_open(db, conversation_id, agent, Action.WORK)
+    t = console.words(agent)
     form = await request.form()
     point = str(form.get("point") or "resume")
     if point not in HAND_BACK:
-        return fail(request, conv_url(conversation_id), "unknown hand-back point")
+        return fail(request, conv_url(conversation_id), t("error_refused"))
     return await act(
         request,
         conv_url(conversation_id),
         handoff.hand_back(conversation_id, agent, cast(HandBackPoint, point)),
+        t=t,
+        done="/console?done=handed_back",
     )
 
 

@@ -16,6 +16,7 @@ from bot.web.console import (
     nlu_review,
     queue,
     reports,
+    ticket_list,
     tickets,
 )
 from bot.web.console.context import STATIC, Console
@@ -24,6 +25,7 @@ AREAS: tuple[APIRouter, ...] = (
     auth.router,
     queue.router,
     conversations.router,
+    ticket_list.router,  # before tickets: /console/tickets/export.csv is not a ticket number
     tickets.router,
     canned.router,
     flow_editor.router,

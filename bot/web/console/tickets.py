@@ -15,11 +15,20 @@ from bot.domain.access import Action
 from bot.services.ticket_desk import LifecycleError, TicketDesk
 from bot.services.tickets import TicketService
 from bot.services.work import Work
-from bot.web.console import views
+from bot.web.console import history, views
 from bot.web.console.accounts import Agent
 from bot.web.console.answers import act, departments
 from bot.web.console.context import Console
-from bot.web.console.deps import ConsoleDep, CurrentAgent, DbDep, DeskDep, NowDep, SettingsDep, TicketsDep
+from bot.web.console.deps import (
+    CatalogDep,
+    ConsoleDep,
+    CurrentAgent,
+    DbDep,
+    DeskDep,
+    NowDep,
+    SettingsDep,
+    TicketsDep,
+)
 from bot.web.console.security import role_extra
 from storage.db import Database
 from storage.models import Ticket
@@ -36,13 +45,21 @@ async def ticket_page(
     db: DbDep,
     now: NowDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
 ) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any] | None:
         ticket = views.ticket_by_number(session, number, agent)
         if ticket is None:
             return None
         events, deadlines, next_statuses = views.ticket_detail(session, ticket)
-        return {"ticket": ticket, "events": events, "deadlines": deadlines, "next_statuses": next_statuses}
+        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        return {
+            "ticket": ticket,
+            "lines": history.sentences(events, words),
+            "categories": sorted(words.categories.items(), key=lambda c: list(words.categories).index(c[0])),
+            "deadlines": deadlines,
+            "next_statuses": next_statuses,
+        }
 
     data = await db.run(load)
     if data is None:
@@ -125,19 +142,7 @@ async def ticket_action(
             desk.record_investigation(unit, ticket, finding, actor=actor)
         else:
             target = str(form.get("status") or "")
-            note_text = str(form.get("note") or "").strip() or None
-            if target == "resolved":
-                desk.resolve(unit, ticket, actor=actor, note=note_text)
-            elif target == "closed":
-                desk.close(unit, ticket, actor=actor, note=note_text)
-            elif target == "cancelled":
-                desk.cancel(unit, ticket, actor=actor)
-            elif target == "reopened":
-                desk.reopen(unit, ticket, actor=actor, reason=note_text or "reopened", mishandled=False)
-            elif target == "solution_proposed":
-                raise LifecycleError("use the solution form to propose a solution")
-            else:
-                desk.move(unit, ticket, target, actor=actor, note=note_text)
+            apply_status(desk, unit, ticket, target, str(form.get("note") or "").strip() or None, actor)
 
     async def run() -> None:
         await work.tickets.on_ticket(number, operation)
@@ -147,4 +152,23 @@ async def ticket_action(
         if conversation:
             work.console.hub.publish("activity", id=conversation)
 
-    return await act(request, back, run())
+    return await act(request, back, run(), t=work.console.words(agent), label=work.console.labels(agent))
+
+
+def apply_status(
+    desk: TicketDesk, unit: Work, ticket: Ticket, target: str, note: str | None, actor: str
+) -> None:
+    """Move the ticket to ``target`` the way the desk does that move (a resolution tells the
+    customer, a reopening records why); the state machine refuses what it does not allow."""
+    if target == "resolved":
+        desk.resolve(unit, ticket, actor=actor, note=note)
+    elif target == "closed":
+        desk.close(unit, ticket, actor=actor, note=note)
+    elif target == "cancelled":
+        desk.cancel(unit, ticket, actor=actor)
+    elif target == "reopened":
+        desk.reopen(unit, ticket, actor=actor, reason=note or "reopened", mishandled=False)
+    elif target == "solution_proposed":
+        raise LifecycleError("use the solution form to propose a solution")
+    else:
+        desk.move(unit, ticket, target, actor=actor, note=note)

@@ -1,0 +1,129 @@
+"""A ticket's audit trail as sentences in the reader's language ("小李 将类别从 产品质量 改为
+服务态度"): people by name, codes by their label. The trail itself stays data (the API and the
+webhooks read it); only the console words it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.domain.catalog import Words
+from bot.services.flow_catalog import FlowCatalog
+from dialogues.types import Language
+from storage.models import Staff, TicketEvent
+
+Label = Callable[[str, str], str]
+FIELD_AREAS = {"department": "department", "severity": "severity", "status": "status"}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    at: datetime
+    text: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What wording needs: the console's words, the catalog's labels, people's and categories'
+    names."""
+
+    t: Words
+    label: Label
+    people: Mapping[str, str]
+    categories: Mapping[str, str]
+
+    def who(self, actor: str) -> str:
+        if actor.startswith("agent:"):
+            username = actor.removeprefix("agent:")
+            return self.people.get(username, username)
+        if actor in ("system", "customer", "bot"):
+            return self.t("who_" + actor)
+        return self.people.get(actor, actor)
+
+    def person(self, value: Any) -> str:
+        if isinstance(value, list):
+            return "、".join(self.person(v) for v in value) or self.t("nobody")
+        return self.people.get(str(value), str(value)) if value else self.t("nobody")
+
+    def value(self, field: str, value: Any) -> str:
+        if value in (None, ""):
+            return self.t("nobody")
+        if field == "category":
+            return self.categories.get(str(value), str(value))
+        if field == "severity":
+            return self.t(str(value))
+        area = FIELD_AREAS.get(field)
+        return self.label(area, str(value)) if area else str(value)
+
+
+def sentences(events: list[TicketEvent], words: Wording) -> list[Line]:
+    """One line per event (a reclassification: one per field changed)."""
+    t = words.t
+    out: list[Line] = []
+    for event in events:
+        who = words.who(event.actor)
+        after, before = event.after or {}, event.before or {}
+        note = event.note
+        if event.action == "reclassified":
+            for field in after:
+                out.append(
+                    Line(
+                        event.at,
+                        t("hist_reclassified").format(
+                            who=who,
+                            field=t("field_" + field, field),
+                            before=words.value(field, before.get(field)),
+                            after=words.value(field, after.get(field)),
+                        ),
+                        note,
+                    )
+                )
+            continue
+        values = {
+            "who": who,
+            "before": words.value("status", before.get("status")),
+            "after": words.value("status", after.get("status")),
+            "assignee": words.person(after.get("assignee")),
+            "department": words.value("department", after.get("department")),
+            "deadline": words.label("deadline", str(after.get("deadline") or note or "")),
+            "to": words.person(after.get("to")),
+            "staff": words.person(after.get("staff")),
+            "score": after.get("score", ""),
+            "appeal": after.get("appeal", ""),
+        }
+        key = "hist_" + event.action
+        template = t(key, "")
+        if not template:
+            template = t("hist_other")
+        if event.action in ("urged", "escalated_to_supervisor", "sla_warning", "sla_breached"):
+            note = None  # the clock's name, already in the sentence
+        if event.action == "deadline_met" or not event.actor.startswith(("agent:", "customer")):
+            note = None  # the system's notes are codes and English for the log, not sentences
+        out.append(Line(event.at, template.format_map(values), note))
+    return out
+
+
+def people(session: Session) -> list[tuple[str, str]]:
+    """Everyone a ticket may be assigned to or filtered by: the active staff, by name."""
+    rows = session.exec(select(Staff).where(col(Staff.active)).order_by(col(Staff.display_name)))
+    return [(s.username, s.display_name) for s in rows]
+
+
+def category_choices(session: Session, catalog: FlowCatalog, language: str) -> list[tuple[str, str]]:
+    """The categories of the live intake flow: the tree the customer chose from."""
+    try:
+        _, flow = catalog.live(session, name="intake")
+    except LookupError:
+        return []
+    lang: Language = "en" if language == "en" else "zh"
+    return [(c.code, c.label.get(lang)) for c in flow.categories]
+
+
+def wording(session: Session, catalog: FlowCatalog, t: Words, label: Label, language: str) -> Wording:
+    everyone = dict(session.exec(select(Staff.username, Staff.display_name)).all())
+    return Wording(t, label, everyone, dict(category_choices(session, catalog, language)))
