@@ -22,6 +22,7 @@ from bot.services import notifications
 from bot.services.delivery import Delivery
 from bot.services.flow_catalog import FlowCatalog
 from bot.services.inbox import ConversationManager
+from bot.services.live_relay import LiveRelay
 from bot.services.nlu_review import NluReview
 from bot.services.queue_watch import StuckWatcher
 from bot.services.scheduler import FollowUpScheduler
@@ -139,6 +140,7 @@ class TousuApp:
         )
         self.webhooks = WebhookDispatcher(db=self.db, clock=clock)
         self._sweep_task: asyncio.Task[None] | None = None
+        self.live = LiveRelay(self.db, origin=self.delivery.holder)  # console events, all processes
         self.started = False
 
     def _agents_back(self, now: datetime) -> datetime | None:
@@ -187,6 +189,7 @@ class TousuApp:
             if self._manage_nlu:
                 self._start_managed_nlu()
         await self.delivery.start()
+        await self.live.start()
         await self.webhooks.start()
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -241,6 +244,7 @@ class TousuApp:
             self._notify_task = None
         await self.webhooks.stop()
         await self.delivery.stop()
+        await self.live.stop()
         if self._nlu_task is not None:
             self._nlu_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -76,6 +76,7 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
     app.include_router(webhook_router(tousu.channels))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     console = Console(tousu)
+    console.hub.relay_through(tousu.live)  # pages on every process see every event
     install_console(app, console)
     install_api(app, tousu)
 

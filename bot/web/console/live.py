@@ -3,8 +3,8 @@
 An event only says what changed ("conversation 12", "queue"); the page then fetches what it may
 see through the ordinary, permission-checked routes. Even a conversation's id reaches a page only
 when its agent may see that conversation (the stream's ``visible`` check), and a page that missed
-events catches up with its next fetch. Events reach pages served by this
-process; with several workers each worker's pages see the changes that worker made or received.
+events catches up with its next fetch. With several processes on one PostgreSQL database, the
+hub relays its events to the others' hubs (bot/services/live_relay.py), so every page sees them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.services.live_relay import LiveRelay
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 300.0
@@ -30,9 +34,21 @@ class LiveHub:
     def __init__(self) -> None:
         self._subscribers: set[_Subscriber] = set()
         self.closed = False
+        self._relay: LiveRelay | None = None
+
+    def relay_through(self, relay: LiveRelay) -> None:
+        """Share events with the hubs of the other processes through ``relay``."""
+        self._relay = relay
+        relay.sinks.append(self.deliver)
 
     def publish(self, kind: str, **data: object) -> None:
-        event: dict[str, object] = {"type": kind, **data}
+        event: dict[str, Any] = {"type": kind, **data}
+        self.deliver(event)
+        if self._relay is not None:
+            self._relay.publish(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Hand an event to this process's open pages (published here or relayed)."""
         for sub in list(self._subscribers):
             try:
                 sub.queue.put_nowait(event)

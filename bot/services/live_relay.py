@@ -1,0 +1,100 @@
+"""Live events between processes: what one process publishes (a customer message, a takeover, a
+new alert) reaches the subscribers of every other process on the same PostgreSQL database within
+moments, over LISTEN/NOTIFY (storage/repositories/live_events.py). Publishing never waits: events
+are queued and sent in one transaction per batch. A process skips its own events (its subscribers
+had them at once). On SQLite, one process: nothing to relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from storage.db import Database
+from storage.repositories import live_events
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 10_000
+
+
+class LiveRelay:
+    def __init__(self, db: Database, *, origin: str) -> None:
+        self.db = db
+        self.origin = origin
+        self.enabled = not db.is_sqlite
+        self.sinks: list[Callable[[dict[str, Any]], None]] = []
+        self.listening = asyncio.Event()
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Queue an event for the other processes (dropped when the queue is full: pages catch
+        up at their next fetch)."""
+        if not self.enabled or not self._tasks:
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(event)
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="live-listen"),
+            asyncio.create_task(self._send(), name="live-send"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _send(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < 100:
+                batch.append(self._queue.get_nowait())
+            payloads = [json.dumps({"o": self.origin, "e": event}) for event in batch]
+            payloads = [p for p in payloads if len(p.encode()) <= live_events.MAX_PAYLOAD]
+            try:
+                await self.db.run_core(partial(live_events.notify, payloads=payloads))
+            except Exception:
+                log.warning("relaying live events failed; %d dropped", len(payloads), exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                async with live_events.listening(self.db.url) as payloads:
+                    self.listening.set()
+                    backoff = 0.5
+                    async for payload in payloads:
+                        self._deliver(payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.listening.clear()
+                log.warning("listening for live events failed; retrying in %.1f s", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _deliver(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(data, dict) or data.get("o") == self.origin or not isinstance(data.get("e"), dict):
+            return
+        for sink in self.sinks:
+            try:
+                sink(data["e"])
+            except Exception:
+                log.exception("a live event sink failed")
