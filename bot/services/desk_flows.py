@@ -29,6 +29,7 @@ from storage.repositories import tickets as ticket_repo
 BUTTON_PREFIX = "lc:"
 FLOW_FOR: dict[str, str] = {"solution": "proposal", "survey": "survey"}
 """The flow that reads the answer to each question the desk asks (``Ticket.awaiting``)."""
+DESK_FLOWS = frozenset(FLOW_FOR.values())
 NOT_AN_ANSWER = "not_an_answer"
 """The end reason of a desk flow that did not take the message."""
 
@@ -57,7 +58,7 @@ def entry(
     payload = inbound.payload
     if payload is not None and payload.startswith(BUTTON_PREFIX):
         return _button(conn, catalog, customer_id, inbound, payload, idle=idle, language=language)
-    if not idle:
+    if not idle or inbound.attachments or inbound.kind != "text" or not inbound.text.strip():
         return None
     waiting = ticket_repo.awaiting_answer(conn, customer_id=customer_id)
     if waiting is None or waiting[1] not in FLOW_FOR:
@@ -104,6 +105,13 @@ def _enter(
 ) -> tuple[Flow, ConversationState]:
     version, flow = catalog.live_on(conn, name=name)
     return flow, engine.enter(flow, version=version, language=language, slots={"ticket": ticket_id})
+
+
+def between(state: ConversationState) -> bool:
+    """A conversation left in a desk flow (its question asked again on "#", a command answered)
+    is between conversations: its next message is routed afresh, so an answer still reaches the
+    desk flow and anything else the main flow. One waiting for a person stays where it is."""
+    return state.status == "bot" and state.flow in DESK_FLOWS
 
 
 def is_button(payload: str | None) -> bool:

@@ -647,7 +647,7 @@ class ConversationManager:
             await self._to_agent(key, conv, item)
             return
         state = conv.state
-        fresh = state is None or state.status == "closed"
+        fresh = state is None or state.status == "closed" or desk_flows.between(state)
         language: Language = (
             state.language if state is not None else _as_language(conv.language, self.default_language)
         )

@@ -91,6 +91,19 @@ async def test_no_answer_goes_to_the_main_flow_and_the_survey_keeps_waiting(app:
     assert (await reload(app, ticket.number)).satisfaction == 4
 
 
+async def test_after_the_question_again_an_answer_counts_and_anything_else_goes_to_the_main_flow(
+    app: TousuApp,
+) -> None:
+    ticket = await surveyed(app, "s4")
+    assert "请为本次处理打分" in joined(await app.console.say(app.manager, "s4", "#"))
+    assert "请描述" in joined(await app.console.say(app.manager, "s4", "我要投诉"))
+    assert await flow_of(app, "s4") == ("intake", "complaint_description")
+    await app.console.say(app.manager, "s4", "取消")
+    await app.console.say(app.manager, "s4", "#")
+    assert "已结案" in joined(await app.console.say(app.manager, "s4", "5"))
+    assert (await reload(app, ticket.number)).satisfaction == 5
+
+
 async def test_survey_buttons_old_and_new_score_through_the_flow(app: TousuApp) -> None:
     ticket = await surveyed(app, "s2")
     reply = joined(await app.console.say(app.manager, "s2", payload=f"lc:{ticket.id}:score:2"))
