@@ -107,3 +107,11 @@ def test_without_readable_examples_the_primary_is_used_alone(tmp_path: Path) -> 
     assert with_fallback(primary, tmp_path / "missing") is primary
     files = list(training_files(ROOT / "nlu", tmp_path / "reviewed.yml"))
     assert files == [DATA, tmp_path / "reviewed.yml"]
+
+
+@pytest.mark.parametrize("filler", [" ", "a", "'", "投诉", "a'b ", "1", "😀"])
+def test_long_text_is_capped_and_read_in_bounded_time(classifier: FallbackClassifier, filler: str) -> None:
+    text = filler * (50_000 // len(filler))
+    started = time.thread_time()
+    classifier.rank(text)
+    assert time.thread_time() - started < 0.2
