@@ -154,6 +154,24 @@ class OutboxSettings(_Section):
     """How often a process looks for replies nobody holds (a dead process's, the CLI's)."""
 
 
+class NotificationSettings(_Section):
+    """Staff notifications (``bot.services.notifications``): e-mail over SMTP, Telegram through
+    the bot's own token, WeCom group robots per department. Retries follow ``outbox``."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "tousu@localhost"
+    smtp_tls: bool = False
+    """TLS from the first byte (port 465); otherwise STARTTLS when the server offers it."""
+    wecom_webhooks: dict[str, str] = Field(default_factory=dict)
+    """Department code -> its WeCom group robot's webhook URL."""
+    poll_seconds: float = Field(default=5.0, gt=0)
+    digest_after: int = Field(default=3, ge=2)
+    """This many notifications for one address due at once go out as one digest."""
+
+
 class AttachmentSettings(_Section):
     dir: Path = Path("var/attachments")
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -245,6 +263,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     wechat: WeChatSettings = WeChatSettings()
     outbox: OutboxSettings = OutboxSettings()
+    notifications: NotificationSettings = NotificationSettings()
     attachments: AttachmentSettings = AttachmentSettings()
     console: ConsoleSettings = ConsoleSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()

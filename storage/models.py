@@ -248,18 +248,33 @@ class SharedToken(SQLModel, table=True):
 
 
 class Staff(SQLModel, table=True):
-    """The staff directory routing draws from. ``role`` decides who is alerted on escalation:
-    handlers work tickets, supervisors are urged at breaches, managers take major complaints."""
+    """One person of the desk, the only table of people: routing draws handlers from it, the
+    access policy reads their roles and departments, the console logs them in (``password_hash``;
+    None: no console login), and notifications reach them on the channels they chose.
+
+    ``roles`` (several allowed): agent takes conversations, handler works tickets, supervisor is
+    urged at breaches, manager takes major complaints, admin runs the desk. ``departments``:
+    empty means every department (a small desk)."""
 
     __tablename__ = "staff"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
-    name: str = Field(max_length=200)
+    display_name: str = Field(max_length=200)
     employee_no: str | None = Field(default=None, max_length=32)
-    department: str = Field(max_length=64, index=True)
-    role: str = Field(default="handler", max_length=16)
+    roles: list[str] = Field(default_factory=_empty_list, sa_type=JSON)
+    departments: list[str] = Field(default_factory=_empty_list, sa_type=JSON)
+    password_hash: str | None = Field(default=None, sa_type=Text)
+    language: str = Field(default="zh", max_length=8)
     active: bool = True
+    email: str | None = Field(default=None, max_length=254)
+    telegram_chat_id: str | None = Field(default=None, max_length=64)
+    # a one-time code the person sends the bot to link their Telegram chat (its SHA-256)
+    telegram_code_hash: str | None = Field(default=None, max_length=64)
+    telegram_code_until: datetime | None = _ts(nullable=True)
+    notify: list[str] = Field(default_factory=_empty_list, sa_type=JSON)  # console, email, telegram, wecom
+    quiet_from: str | None = Field(default=None, max_length=5)  # HH:MM, local time
+    quiet_until: str | None = Field(default=None, max_length=5)
     created_at: datetime = _ts()
 
 
@@ -321,6 +336,31 @@ class StaffAlert(SQLModel, table=True):
     read_at: datetime | None = _ts(nullable=True)
 
 
+class StaffNotification(SQLModel, table=True):
+    """A notification on its way to a person over one channel (email, telegram, wecom): the
+    persistent, retried outbox of the staff side, with the customer outbox's retry rules.
+    ``urgent`` (a major complaint, a breach) goes out in quiet hours; rows for one address due
+    together go out as one digest."""
+
+    __tablename__ = "staff_notifications"
+    __table_args__ = (Index("ix_staff_notifications_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=500)  # an e-mail address, a Telegram chat id, a webhook URL
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    text: str = Field(sa_type=Text)
+    urgent: bool = False
+    status: str = Field(default="pending", max_length=16)  # pending, sent, dead
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+
+
 class Lease(SQLModel, table=True):
     """A named role one process holds at a time (the scheduler): renewed while alive, taken over
     by another process once ``until`` passes."""
@@ -330,23 +370,6 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str | None = Field(default=None, max_length=128)
     until: datetime | None = _ts(nullable=True)
-
-
-class ConsoleUser(SQLModel, table=True):
-    """A person who logs in to the console. The username matches the staff directory's, so the
-    recusal list of a ticket (staff usernames) hides it from that console user too."""
-
-    __tablename__ = "console_users"
-
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=64, unique=True, index=True)
-    display_name: str = Field(max_length=200)
-    role: str = Field(default="agent", max_length=16)  # agent, supervisor, admin
-    department: str | None = Field(default=None, max_length=64)
-    password_hash: str = Field(sa_type=Text)
-    language: str = Field(default="zh", max_length=8)
-    active: bool = True
-    created_at: datetime = _ts()
 
 
 class ConsoleSession(SQLModel, table=True):
@@ -519,8 +542,8 @@ ALL_TABLES = (
     TicketDeadline,
     FollowUp,
     StaffAlert,
+    StaffNotification,
     Lease,
-    ConsoleUser,
     ConsoleSession,
     LoginAttempt,
     CannedReply,

@@ -49,7 +49,7 @@ def _checks() -> dict[str, Callable[[str], object]]:
     ctx = AnswerContext(today=date(2024, 11, 22), choices=(("a", ("选项一", "first")),))
     severity = load_severity(ROOT / "bot" / "domain" / "data" / "severity.yaml")
     rules = QueueRules(angry_words=("投诉你们", "垃圾", "scam"))
-    staff = [StaffMember(username="li.ming", name="李明", department="ops", employee_no="A1001")]
+    staff = [StaffMember(username="li.ming", name="李明", departments=("ops",), employee_no="A1001")]
     flow = intake()
     start = engine.new_state(flow, version=1, language="zh")
     greeting = flow.step(flow.start)

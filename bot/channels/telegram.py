@@ -14,6 +14,7 @@ import logging
 import os
 import warnings
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -118,6 +119,9 @@ class TelegramChannel(Channel):
         self.payloads = CallbackPayloads()
         # Parts of a long text already delivered, so a retry after a failed later part repeats none.
         self._parts_sent: OrderedDict[tuple[str, OutboundMessage], int] = OrderedDict()
+        self.staff_link: Callable[[str, str], Awaitable[str]] | None = None
+        """Answers ``/link CODE`` (text, chat id): a staff member linking this chat for
+        notifications; such a message is not a customer's."""
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
@@ -194,6 +198,10 @@ class TelegramChannel(Channel):
             log.warning("Telegram: unreadable update %d skipped", update.update_id)
             return False
         message, _ = message_of(update)
+        if self.staff_link is not None and message is not None and (message.text or "").startswith("/link"):
+            answer = await self.staff_link(message.text or "", str(message.chat.id))
+            await self.bot.send_message(message.chat.id, answer)
+            return False
         attachments, kind = await self.files.fetch(message) if message is not None else ((), None)
         inbound = to_inbound(
             update, received_at=utcnow(), attachments=attachments, kind_override=kind, payloads=self.payloads
@@ -338,7 +346,12 @@ def poller_retry_seconds(poll_timeout: float) -> float:
 
 
 def build_telegram_channel(settings: Settings, db: Database) -> TelegramChannel:
+    from bot.domain.catalog import Catalog
+    from bot.services.notifications import link_from_chat
     from bot.services.roles import RoleLease
 
     seconds = poller_lease_seconds(settings.telegram.poll_timeout_seconds)
-    return TelegramChannel(settings, poller=RoleLease(db, "telegram-poller", seconds=seconds))
+    channel = TelegramChannel(settings, poller=RoleLease(db, "telegram-poller", seconds=seconds))
+    texts = Catalog.load()
+    channel.staff_link = lambda text, chat: link_from_chat(db, texts, text, chat, utcnow())
+    return channel

@@ -23,7 +23,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.flows",
     "bot.cli.tickets",
     "bot.cli.staff",
-    "bot.cli.users",
     "bot.cli.api_tokens",
     "bot.cli.webhooks",
     "bot.cli.report",

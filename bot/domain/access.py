@@ -8,9 +8,9 @@ The rule (README, "Access"):
   on a complaint's recusal list sees nothing of it and can do nothing with it.
 - An admin sees and does everything else, and is the only one who exports or erases a
   customer's data.
-- A supervisor sees and works what belongs to their departments, and what they hold or are
+- A supervisor (or manager) sees and works what belongs to their departments, and what they hold or are
   assigned.
-- An agent sees the conversations waiting in their departments' queues, and the conversations
+- An agent (or handler) sees the conversations waiting in their departments' queues, and the conversations
   and tickets they hold or are assigned; they work only what they hold or are assigned.
 - A case no department claims yet (a conversation in the general queue) belongs to every
   department; an account without a department belongs to every department (a small desk).
@@ -22,11 +22,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.enums import StaffRole
 
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
+Role = StaffRole
+
+RANK = {role: rank for rank, role in enumerate(Role)}
+"""Roles in rising order of reach: a manager has what a supervisor has, a handler what an agent has."""
+
+
+def highest(roles: Iterable[str]) -> Role:
+    """The role with the most reach among ``roles`` (agent when none is known)."""
+    known = [Role(r) for r in roles if r in RANK]
+    return max(known, key=RANK.__getitem__, default=Role.AGENT)
+
+
+def at_least(role: str, floor: str) -> bool:
+    return RANK[Role(role)] >= RANK[Role(floor)]
 
 
 class Action(StrEnum):
@@ -50,7 +61,8 @@ def _folded(names: Iterable[str | None]) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """A staff account as the policy sees it. ``identities`` are the other names the same person
+    """A staff account as the policy sees it; ``role`` is the one of its roles with the most
+    reach (``highest``). ``identities`` are the other names the same person
     goes by (their staff-directory username, their display name): recusal lists hold staff
     usernames, and a console account may be spelled differently."""
 
@@ -102,7 +114,7 @@ def allows(viewer: Viewer, action: Action, case: Case) -> bool:
         return viewer.role is Role.ADMIN
     if viewer.role is Role.ADMIN:
         return True
-    supervisor = viewer.role is Role.SUPERVISOR and in_departments(viewer, case)
+    supervisor = at_least(viewer.role, Role.SUPERVISOR) and in_departments(viewer, case)
     if action is Action.TRANSFER:
         return viewer.username in case.holders or supervisor
     if action is Action.WORK:

@@ -32,11 +32,15 @@ class Severity(StrEnum):
 
 
 class StaffRole(StrEnum):
-    """A person's place in the routing directory (who handles, who supervises)."""
+    """A person's roles (several allowed), in rising order of reach: an agent takes
+    conversations, a handler works tickets routing assigns, a supervisor is urged at breaches
+    and works their departments, a manager takes major complaints, an admin runs the desk."""
 
+    AGENT = "agent"
     HANDLER = "handler"
     SUPERVISOR = "supervisor"
     MANAGER = "manager"
+    ADMIN = "admin"
 
 
 class ConversationStatus(StrEnum):

@@ -1,5 +1,6 @@
 """Who handles a ticket: category -> department, then the least-loaded handler there, never one
-the complaint names (回避). Pure functions over a snapshot of the staff directory."""
+the complaint names (回避). Pure functions over a snapshot of the staff table (one row per person,
+several roles and departments each; no department means every department)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,23 @@ from dataclasses import dataclass
 class StaffMember:
     username: str
     name: str
-    department: str
-    role: str = "handler"
+    departments: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ("handler",)
     employee_no: str | None = None
+
+    @property
+    def known_by_username(self) -> bool:
+        """Customers know handlers, supervisors and managers by username too; a console-only
+        username ("admin") is a common word, matched by display name only."""
+        return bool({"handler", "supervisor", "manager"}.intersection(self.roles))
+
+    @property
+    def department(self) -> str:
+        """The first department ("" for a person of every department)."""
+        return self.departments[0] if self.departments else ""
+
+    def serves(self, department: str) -> bool:
+        return not self.departments or department in self.departments
 
 
 def department_for(category: str | None, departments: Mapping[str, str], default: str) -> str:
@@ -32,7 +47,8 @@ def named_staff(texts: Iterable[str | None], staff: Sequence[StaffMember]) -> li
         return []
     found: list[str] = []
     for member in staff:
-        for token in (member.name, member.username, member.employee_no):
+        username = member.username if member.known_by_username else None
+        for token in (member.name, username, member.employee_no):
             if token and len(token) >= 2 and _mentions(text, token.lower()):
                 found.append(member.username)
                 break
@@ -54,19 +70,23 @@ def pick(
     load: Mapping[str, int],
 ) -> StaffMember | None:
     """The member of ``department`` with one of ``roles`` and the fewest open tickets, skipping
-    recused staff; ties go to the username first in order, so the choice is repeatable."""
+    recused staff; ties go to the username first in order, so the choice is repeatable. Members
+    of the department itself come before people of every department."""
     excluded = set(recused)
+    wanted = set(roles)
     candidates = [
-        m for m in staff if m.department == department and m.role in roles and m.username not in excluded
+        m
+        for m in staff
+        if m.serves(department) and wanted.intersection(m.roles) and m.username not in excluded
     ]
     if not candidates:
         return None
-    return min(candidates, key=lambda m: (load.get(m.username, 0), m.username))
+    return min(candidates, key=lambda m: (not m.departments, load.get(m.username, 0), m.username))
 
 
 def _first_manager(staff: Sequence[StaffMember], department: str, recused: list[str]) -> StaffMember | None:
-    managers = [m for m in staff if m.role == "manager" and m.username not in recused]
-    managers.sort(key=lambda m: (m.department != department, m.username))
+    managers = [m for m in staff if "manager" in m.roles and m.username not in recused]
+    managers.sort(key=lambda m: (department not in m.departments, m.username))
     return managers[0] if managers else None
 
 

@@ -23,9 +23,10 @@ TRANSITIONS: Mapping[str, frozenset[S]] = {
 
 OPEN = frozenset({S.NEW, S.ACKNOWLEDGED, S.IN_PROGRESS, S.SOLUTION_PROPOSED, S.REOPENED, S.ESCALATED})
 
-# Reaching a status stops these clocks (a later status stops the earlier ones too).
+# Reaching a status stops these clocks (a later status stops the earlier ones too). Acknowledged
+# (routing gave the ticket a handler) stops none: the acknowledge clock waits for a person to act
+# (start the work, write to the customer, record contact; TicketDesk.record_contact).
 MEETS: Mapping[str, tuple[str, ...]] = {
-    S.ACKNOWLEDGED: ("acknowledge",),
     S.IN_PROGRESS: ("acknowledge",),
     S.SOLUTION_PROPOSED: ("acknowledge", "propose_solution", "first_investigation", "plan"),
     S.RESOLVED: ("acknowledge", "propose_solution", "first_investigation", "plan", "reply"),

@@ -22,13 +22,15 @@ from sqlmodel import Session, col, select
 from bot.channels.base import Channel
 from bot.domain.catalog import Catalog
 from bot.domain.enums import ConversationStatus, TicketStatus
+from bot.domain.states import OPEN
+from bot.services import people
 from bot.services.inbox import ConversationManager
+from bot.services.people import Agent, recused_from
 from bot.services.tickets import TicketService
-from bot.web.console import cases
-from bot.web.console.accounts import Agent
+from bot.services.work import Work
 from dialogues.types import Attachment, ConversationKey, Language, Reply
 from storage.db import Database
-from storage.models import ConsoleUser, Conversation, Customer, Message, Ticket
+from storage.models import Conversation, Customer, Message, Ticket, TicketDeadline
 
 HandBackPoint = Literal["resume", "menu", "survey"]
 MAX_REPLY = 4000
@@ -43,15 +45,6 @@ class Upload:
     name: str
     mime: str
     data: bytes
-
-
-def recused_from(session: Session, customer_id: int, username: str) -> bool:
-    """True when any ticket of this customer names the console account ``username`` by any of
-    its identities (回避): the whole conversation is then out of their sight and reach, since it
-    may discuss that ticket."""
-    viewer = cases.viewer_of(session, username)
-    names = viewer.names if viewer is not None else frozenset({username.casefold()})
-    return not names.isdisjoint({n.casefold() for n in cases.customer_recused(session, customer_id)})
 
 
 def customer_language(session: Session, customer_id: int) -> Language:
@@ -122,7 +115,22 @@ class Handoff:
                 raise HandoffError(refusal)
         attachments = tuple(self._store(upload) for upload in uploads)
         await self.manager.send_as(key, [Reply(text, (), attachments)], author=f"agent:{agent.username}")
+        await self.tickets.run(lambda work: self._contacted(work, conversation_id, agent))
         self.changed(conversation_id)
+
+    def _contacted(self, work: Work, conversation_id: int, agent: Agent) -> None:
+        """A person wrote to the customer: that acknowledges their open tickets (the clock)."""
+        conv = work.session.get(Conversation, conversation_id)
+        if conv is None:
+            return
+        waiting = work.session.exec(
+            select(Ticket)
+            .join(TicketDeadline, col(TicketDeadline.ticket_id) == col(Ticket.id))
+            .where(Ticket.customer_id == conv.customer_id, col(Ticket.status).in_(OPEN))
+            .where(TicketDeadline.name == "acknowledge", col(TicketDeadline.met_at).is_(None))
+        ).all()
+        for ticket in waiting:
+            self.tickets.desk.record_contact(work, ticket, actor=f"agent:{agent.username}", how="reply")
 
     async def note(self, conversation_id: int, agent: Agent, text: str) -> None:
         """An internal note: in the transcript for staff, never sent to the customer."""
@@ -162,9 +170,9 @@ class Handoff:
                 )
             language = customer_language(session, conv.customer_id)
             if to_user:
-                target = session.exec(select(ConsoleUser).where(ConsoleUser.username == to_user)).first()
+                target = people.by_username(session, to_user)
                 if target is None or not target.active:
-                    raise HandoffError(f"no active console user {to_user}")
+                    raise HandoffError(f"no active staff member {to_user}")
                 if recused_from(session, conv.customer_id, target.username):
                     raise HandoffError(f"{target.username} is named in this customer's complaint")
                 conv.status = ConversationStatus.AGENT

@@ -161,7 +161,7 @@ class TicketDesk:
             return self._escalate_major(work, ticket, staff, load, language, due=report)
         handler = pick(
             staff, department=ticket.department, roles=("handler",), recused=ticket.recused, load=load
-        )
+        ) or pick(staff, department=ticket.department, roles=("agent",), recused=ticket.recused, load=load)
         reply_by = _soonest(  # the clocks just started: none is met yet
             [d.due for d in deadlines if d.name != "acknowledge"], [d.due for d in deadlines], work.now
         )
@@ -324,7 +324,9 @@ class TicketDesk:
             raise LifecycleError(f"no active staff member {username!r}")
         if username in (ticket.recused or []):
             raise RecusalError(f"{username} is named in ticket {ticket.number} and must not handle it")
-        member = StaffMember(row.username, row.name, row.department, row.role, row.employee_no)
+        member = StaffMember(
+            row.username, row.display_name, tuple(row.departments), tuple(row.roles), row.employee_no
+        )
         self._set_assignee(work, ticket, member, actor=actor)
         if ticket.status == "new":
             language = language_of(ticket)
@@ -345,10 +347,10 @@ class TicketDesk:
     def _set_assignee(self, work: Work, ticket: Ticket, member: StaffMember, *, actor: str) -> None:
         before = {"assignee": ticket.assignee, "department": ticket.department}
         ticket.assignee = member.username
-        if member.role == "handler":
-            ticket.department = member.department
-        else:
-            self.meet(work, ticket, "report_to_management")
+        if {"supervisor", "manager"}.intersection(member.roles):
+            self.meet(work, ticket, "report_to_management")  # the ticket stays in its department
+        elif member.departments and not member.serves(ticket.department or ""):
+            ticket.department = member.department  # a handler from elsewhere takes it there
         work.session.add(ticket)
         work.event(
             ticket,
@@ -428,7 +430,16 @@ class TicketDesk:
                     )
 
     def start(self, work: Work, ticket: Ticket, *, actor: str) -> None:
+        """The handler accepts the ticket: a person acted, so the acknowledge clock is met."""
         self.move(work, ticket, "in_progress", actor=actor)
+
+    def record_contact(
+        self, work: Work, ticket: Ticket, *, actor: str, how: str, note: str | None = None
+    ) -> None:
+        """A person reached the customer (a call, a reply, a visit): this, not routing, meets the
+        acknowledge clock."""
+        work.event(ticket, "contacted", actor=actor, after={"how": how}, note=note)
+        self.meet(work, ticket, "acknowledge")
 
     def record_investigation(self, work: Work, ticket: Ticket, finding: str, *, actor: str) -> None:
         work.event(ticket, "investigation", actor=actor, note=finding)

@@ -20,7 +20,7 @@ from bot.domain.routing import StaffMember, named_staff
 from bot.domain.states import OPEN
 from bot.services.delivery import OutboxItem
 from dialogues.types import Button
-from storage.models import ConsoleUser, Conversation, Customer, FollowUp, Ticket
+from storage.models import Conversation, Customer, FollowUp, Ticket
 from storage.repositories import staff as staff_repo
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
@@ -149,20 +149,12 @@ def staff_directory(session: Session) -> list[StaffMember]:
 def named_people(
     session: Session, texts: Iterable[str | None], staff: list[StaffMember] | None = None
 ) -> list[str]:
-    """Who a customer's words name (回避): staff-directory members by name, username or employee
-    number, and console accounts by display name (an account may be missing from the directory,
-    or spelled differently there). Console usernames are not matched: "admin" is a word too."""
+    """Who a customer's words name (回避): people of the staff table by display name, username or
+    employee number (usernames that are common words, such as "admin", only as whole words)."""
     words = [t for t in texts if t]
     if not words:
         return []
-    found = named_staff(words, staff if staff is not None else staff_directory(session))
-    accounts = session.exec(
-        select(ConsoleUser.username, ConsoleUser.display_name).where(col(ConsoleUser.active).is_(True))
-    ).all()
-    by_name = [StaffMember(username=name, name=name, department="") for _, name in accounts if name]
-    names = set(named_staff(words, by_name))
-    found.extend(user for user, name in accounts if name in names and user not in found)
-    return found
+    return named_staff(words, staff if staff is not None else staff_directory(session))
 
 
 def open_load(session: Session, *, flush: bool = True) -> dict[str, int]:

@@ -1,19 +1,29 @@
-"""The staff directory routing reads for every new ticket."""
+"""The staff table as routing and recusal read it for every new ticket."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from storage.models import Staff
 
-_STAFF = Staff.__table__  # type: ignore[attr-defined]
+_STAFF: Any = Staff.__table__  # type: ignore[attr-defined]
 
 
-def active(conn: Connection) -> list[tuple[str, str, str, str, str | None]]:
-    """Active staff as (username, name, department, role, employee number), by username."""
+def active(
+    conn: Connection,
+) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...], str | None]]:
+    """Active people as (username, display name, departments, roles, employee number), by username."""
     rows = conn.execute(
-        select(_STAFF.c.username, _STAFF.c.name, _STAFF.c.department, _STAFF.c.role, _STAFF.c.employee_no)
+        select(
+            _STAFF.c.username,
+            _STAFF.c.display_name,
+            _STAFF.c.departments,
+            _STAFF.c.roles,
+            _STAFF.c.employee_no,
+        )
         .where(_STAFF.c.active.is_(True))
         .order_by(_STAFF.c.username)
     )
-    return [(str(u), str(n), str(d), str(r), e) for u, n, d, r, e in rows]
+    return [(str(u), str(n), tuple(d or ()), tuple(r or ()), e) for u, n, d, r, e in rows]

@@ -1,4 +1,5 @@
-"""Console accounts, logins and sessions. Passwords are argon2 hashes; a session cookie holds a
+"""Console logins and sessions of the people in the staff table (``bot.services.people``).
+Passwords are argon2 hashes; a session cookie holds a
 random token whose SHA-256 is the row key, with its own CSRF token; failed logins are counted per
 address and username (and per address overall), and too many within the window refuse further
 tries from there for a while. A session ends when idle for ``idle`` or at ``lifetime``."""
@@ -9,19 +10,20 @@ import asyncio
 import functools
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from bot.domain.access import Role
+from bot.domain.access import RANK, Role
+from bot.services import people
+from bot.services.people import Agent, agent_of
 from storage.db import Database
-from storage.models import ConsoleSession, ConsoleUser, LoginAttempt
+from storage.models import ConsoleSession, LoginAttempt, Staff
 
-RANK = {role: rank for rank, role in enumerate(Role)}
+__all__ = ["RANK", "AccountError", "Agent", "add_user", "agent_for", "attempt_login", "deactivate"]
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 """The same limit when a password is set and when it is tried (the login form reads no more)."""
@@ -33,21 +35,6 @@ RENEW_EVERY = timedelta(minutes=1)
 
 class AccountError(ValueError):
     """A refused account change, with a message fit to print."""
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    """The logged-in person, as the console's routes see them."""
-
-    username: str
-    display_name: str
-    role: str
-    department: str | None
-    language: str
-    csrf: str
-
-    def at_least(self, role: str) -> bool:
-        return RANK[Role(self.role)] >= RANK[Role(role)]
 
 
 def _hasher() -> PasswordHasher:
@@ -67,27 +54,27 @@ def add_user(
     display_name: str | None = None,
     department: str | None = None,
     language: str = "zh",
-) -> ConsoleUser:
-    """Create the account, or reset the password and role of an existing one."""
+) -> Staff:
+    """Give a person a console login (creating them when new): set the password, add ``role``
+    to the roles they hold; ``department`` "" makes them serve every department."""
     if role not in RANK:
-        raise AccountError(f"unknown role {role!r} (agent, supervisor, admin)")
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        raise AccountError(f"unknown role {role!r} ({', '.join(r.value for r in Role)})")
+    if not people.valid_username(username):
         raise AccountError("a username is 1-64 letters, digits, '.', '_' or '-'")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"the password may have at most {MAX_PASSWORD} characters")
-    user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
-    if user is None:
-        user = ConsoleUser(username=username, display_name=display_name or username, password_hash="")
+    departments = None if department is None else ([department] if department else [])
+    user = people.save(
+        session,
+        username=username,
+        display_name=display_name,
+        add_roles=[role],
+        departments=departments,
+        language=language,
+    )
     user.password_hash = _hasher().hash(password)
-    user.role = role
-    user.active = True
-    user.language = language
-    if display_name:
-        user.display_name = display_name
-    if department is not None:
-        user.department = department or None
     session.add(user)
     session.flush()
     # a new password ends every open session of the account
@@ -148,7 +135,7 @@ async def attempt_login(
         if throttled(session, username=username, address=address, now=now, limit=limit, window=window):
             return True, None
         session.add(LoginAttempt(username=username[:64], address=address, at=now))
-        user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
+        user = session.exec(select(Staff).where(Staff.username == username)).first()
         return False, (user.password_hash if user is not None and user.active else None)
 
     refused, stored = await db.run(check)
@@ -159,7 +146,7 @@ async def attempt_login(
         ok, rehashed = await asyncio.to_thread(verify_password, stored, password)
 
     def finish(session: Session) -> tuple[str, ConsoleSession] | str:
-        user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
+        user = session.exec(select(Staff).where(Staff.username == username)).first()
         if not ok or user is None or not user.active or user.password_hash != stored:
             return "bad_login"  # counted already
         if rehashed is not None:
@@ -206,10 +193,10 @@ def agent_for(
         if renewed - row.expires_at >= RENEW_EVERY:
             row.expires_at = renewed
             session.add(row)
-    user = session.exec(select(ConsoleUser).where(ConsoleUser.username == row.username)).first()
-    if user is None or not user.active:
+    user = session.exec(select(Staff).where(Staff.username == row.username)).first()
+    if user is None or not user.active or not user.password_hash:
         return None
-    return Agent(user.username, user.display_name, user.role, user.department, user.language, row.csrf)
+    return agent_of(user, row.csrf)
 
 
 def logout(session: Session, token: str | None) -> None:
@@ -218,22 +205,11 @@ def logout(session: Session, token: str | None) -> None:
 
 
 def deactivate(session: Session, username: str) -> bool:
-    user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
-    if user is None:
-        return False
-    user.active = False
-    session.add(user)
-    session.execute(delete(ConsoleSession).where(col(ConsoleSession.username) == username))
-    return True
+    return people.deactivate(session, username)
 
 
-def active_users(session: Session, *, department: str | None = None) -> list[ConsoleUser]:
-    query = select(ConsoleUser).where(col(ConsoleUser.active).is_(True))
-    if department:
-        query = query.where(
-            or_(col(ConsoleUser.department) == department, col(ConsoleUser.department).is_(None))
-        )
-    return list(session.exec(query.order_by(col(ConsoleUser.username))).all())
+def active_users(session: Session, *, department: str | None = None) -> list[Staff]:
+    return people.active_people(session, department=department)
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from bot.web.console import accounts
 from bot.web.console.context import Console
 from bot.web.console.deps import ConsoleDep, CurrentAgent, DbDep, MaybeAgent, NowDep, SessionToken
 from bot.web.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, role_extra, same, secure_cookie
-from storage.models import ConsoleUser
+from storage.models import Staff
 
 router = APIRouter(prefix="/console")
 
@@ -79,7 +79,7 @@ async def logout(agent: CurrentAgent, db: DbDep, token: SessionToken = None) -> 
 @router.post("/language", openapi_extra=role_extra("agent"))
 async def language(request: Request, agent: CurrentAgent, db: DbDep) -> Response:
     def flip(session: Session) -> None:
-        user = session.exec(select(ConsoleUser).where(ConsoleUser.username == agent.username)).one()
+        user = session.exec(select(Staff).where(Staff.username == agent.username)).one()
         user.language = "en" if user.language != "en" else "zh"
         session.add(user)
 

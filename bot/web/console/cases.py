@@ -6,52 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from bot.domain.access import Case, Role, Viewer
+from bot.domain.access import Case, Viewer
 from bot.domain.routing import StaffMember, named_staff
 from bot.domain.states import OPEN
-from bot.web.console.accounts import Agent
-from storage.models import ConsoleUser, Conversation, Staff, Ticket
+from bot.services.people import customer_recused, viewer_for, viewer_of
+from storage.models import Conversation, Ticket
 
-
-def _linked_staff(session: Session, username: str, display_name: str) -> list[Staff]:
-    """Staff-directory rows of the same person: the same username, or the same name (a console
-    account may be spelled differently from the directory, which recusal lists use)."""
-    conditions = [col(Staff.username) == username]
-    if len(display_name.strip()) >= 2:
-        conditions.append(col(Staff.name) == display_name.strip())
-    return list(session.exec(select(Staff).where(or_(*conditions))).all())
-
-
-def _viewer(session: Session, username: str, display_name: str, role: str, department: str | None) -> Viewer:
-    identities = {display_name}
-    for member in _linked_staff(session, username, display_name):
-        identities.update(n for n in (member.username, member.name, member.employee_no) if n)
-    return Viewer(
-        username=username,
-        role=Role(role),
-        departments=frozenset({department}) if department else frozenset(),
-        identities=frozenset(identities),
-    )
-
-
-def viewer_for(session: Session, agent: Agent) -> Viewer:
-    return _viewer(session, agent.username, agent.display_name, agent.role, agent.department)
-
-
-def viewer_of(session: Session, username: str) -> Viewer | None:
-    """A console account by username (a transfer's target), or None when there is none."""
-    user = session.exec(select(ConsoleUser).where(ConsoleUser.username == username)).first()
-    if user is None:
-        return None
-    return _viewer(session, user.username, user.display_name, user.role, user.department)
+__all__ = ["customer_recused", "viewer_for", "viewer_of"]
 
 
 def as_members(viewer: Viewer) -> list[StaffMember]:
     """The viewer's names as staff-directory entries, to scan a text for them (NLU samples)."""
-    return [StaffMember(username=viewer.username, name=name, department="") for name in sorted(viewer.names)]
+    return [StaffMember(username=viewer.username, name=name, departments=()) for name in sorted(viewer.names)]
 
 
 def names_in(text: str, viewer: Viewer) -> bool:
@@ -71,12 +39,6 @@ def _holders(session: Session, customer_ids: Iterable[int]) -> dict[int, set[str
         if agent:
             out.setdefault(customer_id, set()).add(agent)
     return out
-
-
-def customer_recused(session: Session, customer_id: int) -> frozenset[str]:
-    """Everyone any of the customer's complaints names: out of sight of the whole customer."""
-    rows = session.exec(select(Ticket.recused).where(Ticket.customer_id == customer_id)).all()
-    return frozenset(name for names in rows for name in (names or []))
 
 
 def conversation_case(

@@ -14,6 +14,7 @@ from bot.web.console import (
     customers,
     flow_editor,
     nlu_review,
+    notify_settings,
     queue,
     reports,
     ticket_list,
@@ -32,6 +33,7 @@ AREAS: tuple[APIRouter, ...] = (
     reports.router,
     customers.router,
     nlu_review.router,
+    notify_settings.router,
 )
 
 

@@ -97,7 +97,8 @@ def test_staff_routing_and_tickets_show_and_move(tmp_path: Path) -> None:
     shown = _tousu(["tickets", "show", number], tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "assignee lisi" in shown.stdout and "propose_solution" in shown.stdout
-    assert "created" in shown.stdout and "assigned" in shown.stdout and "deadline_met" in shown.stdout
+    assert "created" in shown.stdout and "assigned" in shown.stdout
+    assert "deadline_met" not in shown.stdout  # routing assigned; no person has acted yet
 
     refused = _tousu(["tickets", "move", number, "closed"], tmp_path)
     assert refused.returncode == 1 and "acknowledged ticket cannot become closed" in refused.stdout
@@ -105,4 +106,5 @@ def test_staff_routing_and_tickets_show_and_move(tmp_path: Path) -> None:
     assert moved.returncode == 0 and "in_progress" in moved.stdout
     history = _tousu(["tickets", "show", number], tmp_path).stdout
     assert "agent:lisi" in history and "'in_progress'" in history
+    assert "{'deadline': 'acknowledge'}" in history  # the handler accepted: the clock is met
     assert _tousu(["tickets", "show", "9901010001"], tmp_path).returncode == 1

@@ -25,14 +25,13 @@ from storage.models import (
     Message,
     NluCandidate,
     NluSample,
-    Staff,
     StaffAlert,
     Ticket,
     TicketEvent,
 )
 from tests.bot.cli.test_chat_and_tickets import SCRIPT, _tousu
 from tests.bot.services.test_inbox import joined
-from tests.bot.services.ticket_helpers import STAFF, Clock, file
+from tests.bot.services.ticket_helpers import STAFF, Clock, file, person
 from tests.bot.web.console.helpers import ACCOUNTS, PASSWORD, Desk, console_desk, page_csrf
 from tests.conftest import make_settings
 
@@ -213,7 +212,7 @@ async def var_desk(tmp_path: Path, db_url: str) -> AsyncIterator[Desk]:
 
     def seed(session: Session) -> None:
         for member in STAFF:
-            session.add(Staff(**member))
+            session.add(person(member))
         for username, role, name in ACCOUNTS:
             accounts.add_user(session, username=username, password=PASSWORD, role=role, display_name=name)
 

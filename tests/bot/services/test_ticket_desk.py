@@ -12,7 +12,7 @@ import pytest
 from bot.app import TousuApp
 from bot.domain.states import InvalidTransition
 from bot.services.ticket_desk import LifecycleError, RecusalError
-from storage.models import FollowUp
+from storage.models import FollowUp, Ticket
 from tests.bot.services.test_inbox import joined
 from tests.bot.services.ticket_helpers import (
     Clock,
@@ -48,13 +48,15 @@ async def test_a_general_complaint_from_intake_to_close(app: TousuApp, clock: Cl
     assert "李四" in closing and "质量管理部" in closing and "11月25日 10:00" in closing  # 48 h
     clocks = await deadlines(app, ticket)
     assert set(clocks) == {"acknowledge", "propose_solution", "close"}
-    assert clocks["acknowledge"].met_at == clock.now
+    assert clocks["acknowledge"].met_at is None  # routing assigned; no person has acted yet
     # 10 working days from Monday 23 Nov: Monday 7 Dec at close of business, Shanghai time
     assert clocks["close"].due_at.astimezone(app.desk.tz).strftime("%m-%d %H:%M") == "12-07 18:00"
 
+    clock.advance(hours=1)
     await app.tickets.on_ticket(ticket.number, lambda w, t: app.desk.start(w, t, actor="agent:lisi"))
     assert "处理中" in await inbox(app, "u1")
-    clock.advance(hours=4)
+    assert (await deadlines(app, ticket))["acknowledge"].met_at == clock.now  # the handler accepted it
+    clock.advance(hours=3)
     await app.tickets.on_ticket(
         ticket.number, lambda w, t: app.desk.propose(w, t, "为您更换一台新水壶并补偿50元", actor="agent:lisi")
     )
@@ -81,8 +83,31 @@ async def test_a_general_complaint_from_intake_to_close(app: TousuApp, clock: Cl
         await app.tickets.on_ticket(ticket.number, lambda w, t: app.desk.start(w, t, actor="agent:lisi"))
 
 
+async def contacted(app: TousuApp, ticket: Ticket) -> None:
+    """The handler called the customer: the acknowledge clock is met by a person."""
+    await app.tickets.on_ticket(
+        ticket.number, lambda w, t: app.desk.record_contact(w, t, actor="agent:lisi", how="phone")
+    )
+
+
+async def test_an_unacknowledged_ticket_warns_at_80_percent_of_a_day(app: TousuApp, clock: Clock) -> None:
+    """Routing assigned it, but nobody acted: the acknowledge clock runs and warns at 19.2 h."""
+    ticket, _ = await file(app, "u9")
+    clock.advance(hours=19, minutes=15)
+    assert "handler warned" in await app.tickets.fire_due()
+    assert (await deadlines(app, ticket))["acknowledge"].warned_at == clock.now
+    await contacted(app, ticket)
+    met = (await deadlines(app, ticket))["acknowledge"]
+    assert met.met_at == clock.now and met.breached_at is None
+    actions = [(e.action, e.actor) for e in await events(app, ticket)]
+    assert ("contacted", "agent:lisi") in actions
+    clock.advance(hours=5)
+    assert "urged and escalated" not in await app.tickets.fire_due()  # met: no breach
+
+
 async def test_an_unworked_ticket_warns_at_80_percent_then_escalates(app: TousuApp, clock: Clock) -> None:
     ticket, _ = await file(app, "u2")
+    await contacted(app, ticket)
     clock.advance(hours=38)  # 80% of 48 h is 38.4 h
     assert "handler warned" not in await app.tickets.fire_due()
     clock.advance(minutes=30)
@@ -105,6 +130,7 @@ async def test_a_clock_gets_its_breach_follow_up_only_when_its_warning_fires(
     app: TousuApp, clock: Clock
 ) -> None:
     ticket, _ = await file(app, "u5")
+    await contacted(app, ticket)
     clocks = await deadlines(app, ticket)
     warnings = await follow_ups(app, ticket, "sla_warn")
     assert sorted(f.data["deadline"] for f in warnings) == sorted(clocks)  # one per clock
@@ -139,6 +165,7 @@ async def test_a_breach_follow_up_written_beside_its_warning_still_fires_once(
 ) -> None:
     """Tickets opened before breach follow-ups waited for the warning have both pending."""
     ticket, _ = await file(app, "u7")
+    await contacted(app, ticket)
     due = (await deadlines(app, ticket))["propose_solution"].due_at
     await app.db.run(
         lambda s: s.add(

@@ -25,6 +25,17 @@ STAFF: list[dict[str, str]] = [
 ]
 
 
+def person(member: dict[str, str]) -> Staff:
+    """A staff row from the directory's old shape (name, department, role)."""
+    return Staff(
+        username=member["username"],
+        display_name=member["name"],
+        employee_no=member.get("employee_no"),
+        departments=[member["department"]] if member.get("department") else [],
+        roles=[member.get("role", "handler")],
+    )
+
+
 class Clock:
     def __init__(self, start: datetime = MONDAY_10) -> None:
         self.now = start
@@ -44,7 +55,7 @@ async def desk_app(tmp_path: Path, clock: Clock, db_url: str | None = None, **li
 
     def seed(session: Session) -> None:
         for member in STAFF:
-            session.add(Staff(**member))
+            session.add(person(member))
 
     await app.db.run(seed)
     return app

@@ -1,0 +1,212 @@
+"""Staff notifications: an assignment reaches its handler by e-mail through a real SMTP server
+on loopback (aiosmtpd) and the department's WeCom robot (a fake on 127.0.0.1); quiet hours hold
+back all but urgent news; several due at once go out as one digest; failures are retried."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+
+from bot.app import TousuApp
+from bot.services import notifications
+from bot.services.notifications import Notifier, NotifyError
+from storage.models import Staff, StaffNotification
+from tests.bot.services.ticket_helpers import Clock, desk_app, file
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Any:
+    inbox = Inbox()
+    with socket.socket() as probe:  # a free port: the controller checks it is up by connecting
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def wecom() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """A fake WeCom group robot on 127.0.0.1: it records each JSON body and answers errcode 0."""
+    posts: list[dict[str, Any]] = []
+
+    class Robot(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield posts, f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/webhook/send?key=test"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[TousuApp]:
+    tousu = await desk_app(tmp_path, clock)
+    try:
+        yield tousu
+    finally:
+        await tousu.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def _choose(app: TousuApp, username: str, **values: Any) -> None:
+    def change(session: Session) -> None:
+        person = session.exec(select(Staff).where(Staff.username == username)).one()
+        for key, value in values.items():
+            setattr(person, key, value)
+        session.add(person)
+
+    await app.db.run(change)
+
+
+async def _rows(app: TousuApp) -> list[StaffNotification]:
+    return list(await app.db.run(lambda s: s.exec(select(StaffNotification)).all()))
+
+
+async def test_an_assignment_reaches_the_handler_by_email_and_the_department_robot(
+    app: TousuApp, clock: Clock, smtp: Any, wecom: Any
+) -> None:
+    inbox, port = smtp
+    posts, url = wecom
+    app.settings = app.settings.model_copy(
+        update={
+            "notifications": app.settings.notifications.model_copy(
+                update={"smtp_host": "127.0.0.1", "smtp_port": port, "wecom_webhooks": {"quality": url}}
+            )
+        }
+    )
+    notifier = Notifier(db=app.db, settings=app.settings, clock=clock)
+    await _choose(app, "lisi", notify=["console", "email", "wecom"], email="lisi@example.com")
+    await _choose(app, "wangfang", notify=["console", "email"], email="wf@example.com")
+    ticket, _ = await file(app, "n1")
+    assert ticket.assignee == "lisi"  # fewest tickets, first by username
+    assert await notifier.send_due() >= 1
+    to = {m["To"] for m in inbox.messages}
+    assert to == {"lisi@example.com" if ticket.assignee == "lisi" else "wf@example.com"}
+    assert ticket.number in inbox.messages[0].get_payload(decode=True).decode()
+    if ticket.assignee == "lisi":
+        assert posts and ticket.number in posts[0]["text"]["content"]
+    assert all(r.status == "sent" for r in await _rows(app))
+
+
+async def test_quiet_hours_hold_back_all_but_urgent_news_and_many_become_a_digest(
+    app: TousuApp, clock: Clock
+) -> None:  # 10:00 in Shanghai
+    sent: list[tuple[str, str, str]] = []
+
+    async def fake(address: str, subject: str, text: str) -> None:
+        sent.append((address, subject, text))
+
+    notifier = Notifier(db=app.db, settings=app.settings, clock=clock, transports={"email": fake})
+    await _choose(app, "lisi", notify=["email"], email="l@x", quiet_from="09:00", quiet_until="18:00")
+    conf, tz = app.settings.notifications, app.settings.general.tz
+
+    def queue_some(session: Any) -> None:
+        for n in range(3):
+            notifications.queue(
+                session,
+                username="lisi",
+                kind="assigned",
+                subject=f"s{n}",
+                text=f"t{n}",
+                now=clock(),
+                settings=conf,
+                tz=tz,
+            )
+        notifications.queue(
+            session,
+            username="lisi",
+            kind="breach",
+            subject="breach",
+            text="late",
+            now=clock(),
+            settings=conf,
+            tz=tz,
+        )
+
+    await app.db.run(queue_some)
+    await notifier.send_due()
+    assert sent == [("l@x", "breach", "late")]  # urgent: through quiet hours
+    clock.advance(hours=8, minutes=1)  # past 18:00 local
+    await notifier.send_due()
+    assert len(sent) == 2 and "3" in sent[1][1]  # one digest for the three held back
+    assert all(f"t{n}" in sent[1][2] for n in range(3))
+
+
+async def test_a_failing_channel_is_retried_with_backoff_then_given_up(app: TousuApp, clock: Clock) -> None:
+    tries: list[str] = []
+
+    async def down(address: str, subject: str, text: str) -> None:
+        tries.append(address)
+        raise NotifyError("connection refused")
+
+    notifier = Notifier(db=app.db, settings=app.settings, clock=clock, transports={"email": down})
+    await _choose(app, "lisi", notify=["email"], email="l@x")
+    conf, tz = app.settings.notifications, app.settings.general.tz
+    await app.db.run(
+        lambda s: notifications.queue(
+            s, username="lisi", kind="assigned", subject="s", text="t", now=clock(), settings=conf, tz=tz
+        )
+    )
+    await notifier.send_due()
+    await notifier.send_due()  # not due again yet: backoff
+    assert len(tries) == 1
+    [row] = await _rows(app)
+    assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at > clock()
+    clock.advance(hours=app.settings.outbox.retry_hours + 1)
+    await notifier.send_due()
+    [row] = await _rows(app)
+    assert row.status == "dead" and len(tries) == 2
+
+
+async def test_a_telegram_code_links_once_and_expires(app: TousuApp, clock: Clock) -> None:
+    code = await app.db.run(lambda s: notifications.new_telegram_code(s, "lisi", now=clock()))
+    assert code is not None
+    assert await app.db.run(lambda s: notifications.link_telegram(s, "WRONG", "99", now=clock())) is None
+    linked = await app.db.run(lambda s: notifications.link_telegram(s, code, "99", now=clock()))
+    assert linked is not None and linked.telegram_chat_id == "99" and "telegram" in linked.notify
+    assert await app.db.run(lambda s: notifications.link_telegram(s, code, "77", now=clock())) is None
+    late = await app.db.run(lambda s: notifications.new_telegram_code(s, "wangfang", now=clock()))
+    assert late is not None
+    expired = clock() + timedelta(minutes=notifications.CODE_MINUTES + 1)
+    assert await app.db.run(lambda s: notifications.link_telegram(s, late, "5", now=expired)) is None
