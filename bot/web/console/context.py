@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.domain.catalog import Words
 from bot.services import data_rights
@@ -24,7 +24,7 @@ from bot.web.console import accounts
 from bot.web.console.accounts import Agent
 from bot.web.console.live import LiveHub
 from dialogues.types import Language
-from storage.models import Conversation
+from storage.models import Conversation, Staff
 
 if TYPE_CHECKING:
     from bot.app import TousuApp
@@ -104,6 +104,12 @@ class Console:
     def words(self, agent: Agent | None) -> Words:
         """The console area's words in the agent's language."""
         return self.tousu.texts.words("console", _language(agent.language if agent else "zh"))
+
+    @staticmethod
+    def authors(session: Session) -> dict[str, str]:
+        """Who wrote a flow version or a canned reply, by username (an actor id too): their name."""
+        people = dict(session.exec(select(Staff.username, Staff.display_name)).all())
+        return {**people, **{f"agent:{u}": n for u, n in people.items()}}
 
     def labels(self, agent: Agent | None) -> Callable[[str, str], str]:
         """The word for a code (``status``, ``kind``, ``department``, ``deadline``...) in the

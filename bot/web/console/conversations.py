@@ -12,6 +12,7 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from bot.domain.access import Action
+from bot.domain.privacy import mask_phone
 from bot.services.takeover import HandBackPoint, Upload
 from bot.web.console import history, views
 from bot.web.console.accounts import Agent
@@ -27,7 +28,7 @@ from bot.web.console.deps import (
 )
 from bot.web.console.security import role_extra
 from storage.db import Database
-from storage.models import Conversation
+from storage.models import Conversation, Customer
 
 HAND_BACK: tuple[str, ...] = get_args(HandBackPoint)
 
@@ -54,11 +55,16 @@ async def conversation_page(
         if view is None:
             return None
         words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        history.in_words(view.messages, words, view.customer.name, console.tz)
         return {
             "view": view,
+            "words": words,
             "lines": history.sentences(view.events, words),
             "categories": list(words.categories.items()),
             "people": words.people,
+            "masked_phone": mask_phone(phone)
+            if (phone := view.customer.phone or _ticket_phone(view))
+            else "",
         }
 
     data = await db.run(load)
@@ -76,14 +82,22 @@ async def conversation_page(
 
 @router.get("/{conversation_id}/messages", openapi_extra=role_extra("agent"))
 async def conversation_messages(
-    conversation_id: int, agent: CurrentAgent, db: DbDep, after: int = 0
+    conversation_id: int,
+    agent: CurrentAgent,
+    console: ConsoleDep,
+    db: DbDep,
+    catalog: CatalogDep,
+    after: int = 0,
 ) -> JSONResponse:
     def load(session: Session) -> dict[str, Any] | None:
         conv = session.get(Conversation, conversation_id)
         if conv is None or not views.can_open(session, conv, agent):
             return None
+        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        customer = session.get(Customer, conv.customer_id)
+        items = views.messages_after(session, conversation_id, after)
         return {
-            "messages": views.messages_after(session, conversation_id, after),
+            "messages": history.in_words(items, words, customer.name if customer else None, console.tz),
             "status": conv.status,
             "held_by": conv.assigned_agent if conv.status == "agent" else None,
         }
@@ -199,6 +213,10 @@ async def hand_back(
         t=t,
         done="/console?done=handed_back",
     )
+
+
+def _ticket_phone(view: views.ConversationView) -> str | None:
+    return view.current.contact_phone if view.current else None
 
 
 async def _can_open(db: Database, conversation_id: int, agent: Agent, action: Action = Action.SEE) -> None:

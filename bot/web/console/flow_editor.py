@@ -55,7 +55,7 @@ class Editor:
 
         return await self.db.run(load)
 
-    def page(
+    async def page(
         self,
         agent: Agent,
         live: FlowVersion,
@@ -67,6 +67,7 @@ class Editor:
         notice: str | None = None,
         status: int = 200,
     ) -> HTMLResponse:
+        authors = await self.db.run(self.console.authors)
         try:
             diagram = svg(self.catalog.parse(text, source=live.name))
         except ValueError:
@@ -82,6 +83,7 @@ class Editor:
             report=report,
             diagram=diagram,
             notice=notice,
+            authors=authors,
         )
 
     async def check_draft(self, name: str, text: str, live: FlowVersion) -> DraftReview:
@@ -99,7 +101,7 @@ class Editor:
         live, _, history = await self.versions(name, None)
         report = await self.check_draft(name, text, live)
         if not report.ok or report.flow is None:
-            return self.page(agent, live, history, text=text, shown=None, report=report, status=422)
+            return await self.page(agent, live, history, text=text, shown=None, report=report, status=422)
         flow = report.flow
 
         def store(session: Session) -> int:
@@ -122,7 +124,8 @@ async def listing(agent: CurrentAdmin, console: ConsoleDep, db: DbDep) -> HTMLRe
         rows = [flow_repo.live(session, name=n) for n in flow_repo.names(session)]
         return [r for r in rows if r is not None]
 
-    return console.render("flows.html", agent, flows=await db.run(load))
+    flows = await db.run(load)
+    return console.render("flows.html", agent, flows=flows, authors=await db.run(console.authors))
 
 
 @router.get("/{name}", openapi_extra=role_extra("admin"))
@@ -131,7 +134,7 @@ async def edit(
 ) -> HTMLResponse:
     live, shown, history = await editor.versions(name, version)
     notice = request.query_params.get("published")
-    return editor.page(
+    return await editor.page(
         agent,
         live,
         history,
@@ -155,7 +158,7 @@ async def check(name: str, agent: CurrentAdmin, request: Request, editor: Editor
     text = await _draft(request)
     live, _, history = await editor.versions(name, None)
     report = await editor.check_draft(name, text, live)
-    return editor.page(
+    return await editor.page(
         agent, live, history, text=text, shown=None, report=report, status=200 if report.ok else 422
     )
 

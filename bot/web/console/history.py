@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -36,6 +37,11 @@ class Wording:
     label: Label
     people: Mapping[str, str]
     categories: Mapping[str, str]
+    answers: Callable[[str, str], str | None] = lambda slot, value: None
+    """The label of a flow answer (``desired_outcome`` = ``refund`` -> 退款)."""
+
+    def answer(self, slot: str, value: str | None) -> str:
+        return (self.answers(slot, value) or value) if value else ""
 
     def who(self, actor: str) -> str:
         if actor.startswith("agent:"):
@@ -126,4 +132,34 @@ def category_choices(session: Session, catalog: FlowCatalog, language: str) -> l
 
 def wording(session: Session, catalog: FlowCatalog, t: Words, label: Label, language: str) -> Wording:
     everyone = dict(session.exec(select(Staff.username, Staff.display_name)).all())
-    return Wording(t, label, everyone, dict(category_choices(session, catalog, language)))
+    lang: Language = "en" if language == "en" else "zh"
+    try:
+        _, flow = catalog.live(session, name="intake")
+    except LookupError:
+        return Wording(t, label, everyone, {})
+    categories = {c.code: c.label.get(lang) for c in flow.categories}
+    return Wording(t, label, everyone, categories, lambda slot, value: flow.value_label(slot, value, lang))
+
+
+def speaker(item: Mapping[str, Any], words: Wording, customer_name: str | None) -> str:
+    """Who wrote a transcript line, as the agent says it: the customer's name, 机器人, a
+    colleague's name (a note: 内部备注 · their name)."""
+    author = str(item.get("author") or "")
+    person = words.who(author) if author.startswith("agent:") else ""
+    if item.get("from") == "customer":
+        return customer_name or words.t("from_customer")
+    if item.get("from") == "note":
+        return f"{words.t('from_note')} · {person}" if person else words.t("from_note")
+    if item.get("from") == "agent":
+        return person
+    return words.t("from_bot")
+
+
+def in_words(
+    items: list[dict[str, Any]], words: Wording, customer_name: str | None, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Transcript lines with ``who`` and ``time`` (HH:MM in the configured zone) for the page."""
+    for item in items:
+        item["who"] = speaker(item, words, customer_name)
+        item["time"] = datetime.fromisoformat(str(item["at"])).astimezone(tz).strftime("%H:%M")
+    return items

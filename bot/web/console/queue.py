@@ -6,34 +6,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
-from bot.web.console import views
+from bot.domain.states import OPEN
+from bot.web.console import history, ticket_list, views
 from bot.web.console.deps import ConsoleDep, CurrentAgent, CurrentSupervisor, DbDep, NowDep
 from bot.web.console.security import role_extra
 from storage.models import Conversation, StaffAlert
+from storage.repositories.ticket_list import TicketQuery
 
 router = APIRouter(prefix="/console")
 
 
+DONE = frozenset({"handed_back"})
+"""What a page may say was just done (``?done=``): a catalog key, never the URL's text."""
+
+
 @router.get("", openapi_extra=role_extra("agent"))
-async def home(agent: CurrentAgent, console: ConsoleDep, db: DbDep) -> HTMLResponse:
+async def home(agent: CurrentAgent, request: Request, console: ConsoleDep, db: DbDep) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any]:
         return {
             "queue": views.queue(session, agent),
             "mine": views.held(session, agent),
             "alerts": views.alerts(session, agent, limit=20),
+            "people": dict(history.people(session)),
         }
 
-    return console.render("home.html", agent, **await db.run(load))
+    done = request.query_params.get("done")
+    return console.render("home.html", agent, done=done if done in DONE else None, **await db.run(load))
 
 
 @router.get("/lists", openapi_extra=role_extra("agent"))
 async def lists(agent: CurrentAgent, console: ConsoleDep, db: DbDep) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any]:
-        return {"queue": views.queue(session, agent), "mine": views.held(session, agent)}
+        return {
+            "queue": views.queue(session, agent),
+            "mine": views.held(session, agent),
+            "people": dict(history.people(session)),
+        }
 
     return console.render("lists.html", agent, **await db.run(load))
 
@@ -73,5 +85,12 @@ async def read_alert(alert_id: int, agent: CurrentAgent, db: DbDep, now: NowDep)
 async def supervisor_page(
     agent: CurrentSupervisor, console: ConsoleDep, db: DbDep, now: NowDep
 ) -> HTMLResponse:
-    view = await db.run(lambda s: views.supervisor(s, agent, now=now))
-    return console.render("supervisor.html", agent, view=view, now=now)
+    def load(session: Session) -> dict[str, Any]:
+        unassigned = TicketQuery(statuses=tuple(sorted(OPEN)), unassigned=True, sort="created")
+        return {
+            "view": views.supervisor(session, agent, now=now),
+            "unassigned": [t for t, _ in ticket_list.visible_tickets(session, unassigned, agent, now)][:100],
+            "people": dict(history.people(session)),
+        }
+
+    return console.render("supervisor.html", agent, now=now, **await db.run(load))

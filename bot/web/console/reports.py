@@ -3,6 +3,7 @@ the tickets the reader may see: a supervisor's departments, never a complaint na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from fastapi import APIRouter, HTTPException
@@ -12,9 +13,9 @@ from sqlmodel import Session
 from bot.domain.access import can_see
 from bot.services.report_files import MEDIA_TYPES, render
 from bot.services.reports import Period, Report, build
-from bot.web.console import cases, charts
+from bot.web.console import cases, charts, history
 from bot.web.console.accounts import Agent
-from bot.web.console.deps import ConsoleDep, CurrentSupervisor, DbDep, NowDep, SettingsDep
+from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentSupervisor, DbDep, NowDep, SettingsDep
 from bot.web.console.security import role_extra
 from storage.models import Ticket
 
@@ -30,6 +31,7 @@ async def dashboard(
     db: DbDep,
     now: NowDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     start: str | None = None,
     end: str | None = None,
 ) -> HTMLResponse:
@@ -44,26 +46,35 @@ async def dashboard(
         raise HTTPException(status_code=400, detail=f"choose 1 to {MAX_DAYS} days, start before end")
     period = Period(first, last, tz)
     report = await db.read(lambda s: _visible_report(s, agent, period, now))
+    t = console.words(agent)
+    label = console.labels(agent)
+    names = dict(await db.read(lambda s: history.category_choices(s, catalog, agent.language)))
+
+    def named(values: dict[str, int], word: Callable[[str], str]) -> list[tuple[str, float]]:
+        return [(word(k), v) for k, v in _sorted(values)]
+
     by_category = sorted(
-        ((k, float(v["count"])) for k, v in report.by_category.items()), key=lambda kv: -kv[1]
+        ((names.get(k, k), float(v["count"])) for k, v in report.by_category.items()), key=lambda kv: -kv[1]
     )
     sla = [
-        (name, round(100 * float(rate), 1))
+        (label("deadline", name), round(100 * float(rate), 1))
         for name, row in report.sla.items()
         if (rate := row.get("compliance")) is not None
     ]
     figures = {
         "daily": charts.line(
             [(day, float(sum(counts.values()))) for day, counts in report.per_day.items()],
-            title="tickets per day",
+            title=t("chart_daily"),
         ),
-        "category": charts.bars(by_category, title="category"),
-        "department": charts.bars(_sorted(report.by_department), title="department"),
-        "channel": charts.bars(_sorted(report.by_channel), title="channel"),
-        "severity": charts.bars(_sorted(report.by_severity), title="severity"),
-        "sla": charts.bars(sla, title="SLA met on time", unit="%"),
+        "category": charts.bars(by_category, title=t("category")),
+        "department": charts.bars(
+            named(report.by_department, lambda d: label("department", d)), title=t("department")
+        ),
+        "channel": charts.bars(named(report.by_channel, lambda c: t("channel_" + c, c)), title=t("channel")),
+        "severity": charts.bars(named(report.by_severity, lambda v: t(v)), title=t("severity")),
+        "sla": charts.bars(sla, title=t("chart_sla"), unit="%"),
         "satisfaction": charts.bars(
-            [(k, float(v)) for k, v in report.satisfaction["scores"].items()], title="satisfaction"
+            [(k, float(v)) for k, v in report.satisfaction["scores"].items()], title=t("satisfaction")
         ),
     }
     return console.render(
@@ -74,6 +85,7 @@ async def dashboard(
         start=first.isoformat(),
         end=last.isoformat(),
         month=first.strftime("%Y-%m"),
+        categories=names,
     )
 
 

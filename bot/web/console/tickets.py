@@ -55,8 +55,9 @@ async def ticket_page(
         words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
         return {
             "ticket": ticket,
+            "words": words,
             "lines": history.sentences(events, words),
-            "categories": sorted(words.categories.items(), key=lambda c: list(words.categories).index(c[0])),
+            "categories": list(words.categories.items()),
             "deadlines": deadlines,
             "next_statuses": next_statuses,
         }

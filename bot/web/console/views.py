@@ -122,18 +122,23 @@ def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[Que
             QueueRow(
                 conversation_id=conv.id,
                 channel=conv.channel,
-                customer=(customer.name if customer and customer.name else conv.user_id[-6:]),
+                customer=(customer.name if customer and customer.name else ""),
                 reason=conv.handoff_reason,
                 priority=max(conv.priority, 2 if is_major else 0),
                 major=is_major,
                 waiting_since=conv.waiting_since,
                 department=conv.queue_department,
-                last_text=(last_text.get(conv.id) or "")[:120],
+                last_text=_words_of(last_text.get(conv.id) or "")[:120],
                 assigned_agent=conv.assigned_agent,
                 taken_at=conv.taken_at,
             )
         )
     return out
+
+
+def _words_of(text: str) -> str:
+    """What the customer wrote, less a platform command (Telegram's /start is no message)."""
+    return "" if text.startswith("/") and " " not in text.strip() else text
 
 
 def queue(session: Session, agent: Agent) -> list[QueueRow]:

@@ -18,7 +18,7 @@
     li.dataset.id = String(m.id);
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = m.author + " · " + m.at.slice(11, 16);
+    meta.textContent = m.who + " · " + m.time;
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = m.text;
@@ -71,7 +71,7 @@
       listTimer = null;
       const r = await fetch("/console/lists", {headers: {"Accept": "text/html"}});
       const target = document.getElementById("lists");
-      if (r.ok && target) target.innerHTML = await r.text();  // our own server-rendered, escaped HTML
+      if (r.ok && target) { target.innerHTML = await r.text(); unreadTitle(); }  // our own server-rendered, escaped HTML
     }, 500);
   }
 
@@ -97,7 +97,7 @@
     let err = form.querySelector(".error");
     if (!result.ok) {
       if (!err) { err = document.createElement("p"); err.className = "error"; err.setAttribute("role", "alert"); form.prepend(err); }
-      err.textContent = result.error || result.detail || "error";
+      err.textContent = result.error || body.dataset.failed || "";
       return;
     }
     if (err) err.remove();
@@ -122,6 +122,82 @@
       text.value = text.value ? text.value + "\n" + chosen : chosen;
       text.focus();
     });
+    confirmMoves();
+    shortcuts();
+    countdowns();
+    unreadTitle();
     connect();
   });
+
+  // A move that cannot be undone (cancel, close) asks first; the option carries the question.
+  function confirmMoves() {
+    const move = document.getElementById("move");
+    if (move) move.addEventListener("submit", (e) => {
+      const chosen = move.querySelector("select[name=status]").selectedOptions[0];
+      const question = chosen && chosen.dataset.confirm;
+      if (question && !window.confirm(question)) e.preventDefault();
+    });
+    const bulk = document.getElementById("bulk-form");
+    if (bulk) {
+      const all = document.getElementById("select-all");
+      if (all) all.addEventListener("change", () => {
+        bulk.querySelectorAll("input[name=number]").forEach((box) => { box.checked = all.checked; });
+      });
+      bulk.addEventListener("submit", (e) => {
+        const status = bulk.querySelector("input[name=action][value=status]");
+        const target = bulk.querySelector("select[name=status]");
+        if (status && status.checked && target && ["cancelled", "closed"].includes(target.value)) {
+          const question = document.getElementById("bulk-apply").dataset.confirm.replace("…", target.selectedOptions[0].textContent);
+          if (!window.confirm(question)) e.preventDefault();
+        }
+      });
+    }
+  }
+
+  // J next waiting customer, R reply, N note, T take, B hand back; never while typing.
+  function shortcuts() {
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const tag = (e.target.tagName || "").toLowerCase();
+      if (["input", "textarea", "select"].includes(tag) || e.target.isContentEditable) return;
+      const key = e.key.toLowerCase();
+      const click = (id) => { const el = document.getElementById(id); if (el) { e.preventDefault(); el.click(); } };
+      const focus = (id) => { const el = document.getElementById(id); if (el) { e.preventDefault(); el.focus(); } };
+      if (key === "j") {
+        const next = document.querySelector("#queue a.open");
+        if (next) { e.preventDefault(); location.href = next.href; } else if (page !== "home") { location.href = "/console"; }
+      } else if (key === "r") focus("reply-text");
+      else if (key === "n") focus("note-text");
+      else if (key === "t") click("take");
+      else if (key === "b") click("handback");
+    });
+  }
+
+  // Deadline countdowns stay true while the list is open (the server wrote the first value).
+  function countdowns() {
+    const cells = document.querySelectorAll(".countdown[data-due]");
+    if (!cells.length) return;
+    const left = body.dataset.timeLeft, late = body.dataset.timeLate;
+    const units = (body.dataset.units || "d |h |min").split("|");
+    setInterval(() => {
+      const now = Date.now();
+      cells.forEach((cell) => {
+        const seconds = Math.round((Date.parse(cell.dataset.due) - now) / 1000);
+        const minutes = Math.floor(Math.abs(seconds) / 60);
+        const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+        let span = (days ? days + units[0] : "") + (hours ? hours + units[1] : "") + (days ? "" : mins + units[2]);
+        span = span.trim();
+        cell.textContent = (seconds < 0 ? late : left).replace("{time}", span);
+        cell.parentElement.classList.toggle("overdue", seconds < 0);
+      });
+    }, 30000);
+  }
+
+  // The tab title carries the unread count (alerts, customers waiting) so it shows in a tab bar.
+  function unreadTitle() {
+    const badge = document.getElementById("unread-alerts");
+    const waiting = document.querySelectorAll("#queue tr.row").length;
+    const count = (badge ? parseInt(badge.textContent, 10) : 0) + waiting;
+    if (count) document.title = "(" + count + ") " + document.title.replace(/^\(\d+\) /, "");
+  }
 })();

@@ -124,7 +124,7 @@ async def test_an_agent_takes_a_telegram_chat_replies_and_hands_it_back(site: Si
     await row.locator("a.open").click()
     await page.click("#take")
     await until(lambda: any("王芳" in t for t in fake.texts_to(CHAT)))
-    await expect(page.locator("#holder")).to_contain_text("wangfang")
+    await expect(page.locator("#holder")).to_contain_text("王芳")
 
     await page.fill("#reply-text", "您好，我是王芳，请问订单号是多少？")
     await page.click("#send")
@@ -182,7 +182,7 @@ async def test_an_admin_publishes_a_new_greeting_without_disturbing_chats_under_
     await expect(page.locator("#flow-diff .add")).to_contain_text(new_greeting)
     await page.click("#flow-publish")
     await expect(page.locator("#published")).to_contain_text("v2")
-    await expect(page.locator("#flow-history li.live")).to_contain_text("root")
+    await expect(page.locator("#flow-history li.live")).to_contain_text("管理员")
 
     newcomer = CHAT + 1
     before = len(fake.texts_to(newcomer))
