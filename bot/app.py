@@ -193,9 +193,12 @@ class TousuApp:
         await self.webhooks.start()
         if self.scheduler is not None:
             await self.scheduler.start()
-            # staff notifications go out from the one process that runs the scheduler
+            # staff notifications go out from the one process holding the scheduler lease
+            scheduler = self.scheduler
             self._notify_stop.clear()
-            self._notify_task = asyncio.create_task(self.notifier.run(self._notify_stop))
+            self._notify_task = asyncio.create_task(
+                self.notifier.run(self._notify_stop, leading=lambda: scheduler.leading)
+            )
         for channel in self.channels.values():
             await channel.start(self.manager)
         self.stuck.start()
@@ -284,10 +287,21 @@ class SchedulerProcess:
         self.desk = TicketDesk.from_settings(settings, texts=Catalog.load())
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=None, clock=clock)
         self.scheduler = FollowUpScheduler(db=self.db, service=self.tickets, settings=settings.scheduler)
+        self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock)
+        self._notify_stop = asyncio.Event()
+        self._notify_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.scheduler.start()
+        scheduler = self.scheduler
+        self._notify_task = asyncio.create_task(
+            self.notifier.run(self._notify_stop, leading=lambda: scheduler.leading)
+        )
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        if self._notify_task is not None:
+            self._notify_stop.set()
+            await self._notify_task
+            self._notify_task = None
         self.db.close()

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import httpx
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.domain.catalog import Catalog
@@ -26,7 +28,7 @@ from bot.domain.quiet_hours import QuietHours
 from bot.services import people
 from bot.settings import NotificationSettings, Settings
 from storage.db import Database
-from storage.models import Staff, StaffAlert, StaffNotification, WebhookCursor
+from storage.models import Conversation, Message, Staff, StaffAlert, StaffNotification, WebhookCursor
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,7 @@ class Notifier:
     async def send_due(self) -> int:
         """Send everything due now; returns how many rows were finished with (sent or dead)."""
         now = self.clock()
+        await self.db.run(functools.partial(waiting_alerts, texts=self.texts, now=now))
         await self.db.run(functools.partial(fan_out, settings=self.settings, now=now))
         batches = await self.db.run(lambda s: _due_batches(s, now))
         finished = 0
@@ -284,13 +287,15 @@ class Notifier:
             session.add(row)
         return finished
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Send due notifications every ``notifications.poll_seconds`` until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, leading: Callable[[], bool] = lambda: True) -> None:
+        """Send due notifications every ``notifications.poll_seconds`` until ``stop`` is set, while
+        ``leading`` (the process holding the scheduler lease sends; the others wait their turn)."""
         while not stop.is_set():
-            try:
-                await self.send_due()
-            except Exception:
-                log.exception("sending staff notifications failed; will retry")
+            if leading():
+                try:
+                    await self.send_due()
+                except Exception:
+                    log.exception("sending staff notifications failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.notifications.poll_seconds)
 
@@ -311,6 +316,49 @@ def _due_batches(session: Session, now: datetime) -> dict[tuple[str, str], list[
 
 FEED = "staff_alerts"
 """The cursor (``webhook_cursors``) of the staff alerts already fanned out to notifications."""
+
+
+WAITING_AFTER = timedelta(minutes=2)
+"""A customer unanswered this long on a conversation someone holds: they are told."""
+
+
+def waiting_alerts(session: Session, *, texts: Catalog, now: datetime) -> int:
+    """An alert for each person holding a conversation whose customer wrote last, more than
+    ``WAITING_AFTER`` ago, unless they were told since that message (one per waiting spell)."""
+    inner = aliased(Message)
+    latest = (
+        select(func.max(inner.id))
+        .where(inner.conversation_id == Conversation.id)
+        .where(inner.direction.in_(("in", "out")))  # type: ignore[attr-defined]  # notes are not answers
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(Conversation.assigned_agent, Message.created_at, Conversation.customer_id)
+        .join(Message, col(Message.id) == latest)
+        .where(col(Conversation.assigned_agent).is_not(None), Conversation.status == "agent")
+        .where(Message.direction == "in", col(Message.created_at) <= now - WAITING_AFTER)
+    ).all()
+    added = 0
+    for username, since, _customer in rows:
+        if not username:
+            continue
+        told = session.exec(
+            select(StaffAlert.id).where(
+                StaffAlert.username == username,
+                StaffAlert.kind == "waiting",
+                col(StaffAlert.created_at) >= since,
+            )
+        ).first()
+        if told is None:
+            session.add(
+                StaffAlert(
+                    username=username, kind="waiting", text=texts.both("notify.waiting"), created_at=now
+                )
+            )
+            session.flush()
+            added += 1
+    return added
 
 
 def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int = 200) -> int:

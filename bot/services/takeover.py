@@ -31,6 +31,7 @@ from bot.services.work import Work
 from dialogues.types import Attachment, ConversationKey, Language, Reply
 from storage.db import Database
 from storage.models import Conversation, Customer, Message, Ticket, TicketDeadline
+from storage.repositories import tickets as ticket_repo
 
 HandBackPoint = Literal["resume", "menu", "survey"]
 MAX_REPLY = 4000
@@ -180,6 +181,14 @@ class Handoff:
                 conv.taken_at = now
                 conv.waiting_since = None
                 _note(session, conv, f"agent:{agent.username}", f"transferred to {target.display_name}", now)
+                ticket_repo.add_alert(
+                    session,
+                    username=target.username,
+                    ticket_id=None,
+                    kind="transferred",
+                    text=self.texts.both("notify.transferred", by=agent.display_name),
+                    now=now,
+                )
                 return language, target.display_name
             conv.status = ConversationStatus.AGENT
             conv.assigned_agent = None

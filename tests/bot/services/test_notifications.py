@@ -19,10 +19,11 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from bot.app import TousuApp
-from bot.services import notifications
+from bot.services import notifications, people
 from bot.services.notifications import Notifier, NotifyError
-from storage.models import Staff, StaffNotification
-from tests.bot.services.ticket_helpers import Clock, desk_app, file
+from storage.models import Conversation, Staff, StaffNotification
+from storage.types import utcnow
+from tests.bot.services.ticket_helpers import Clock, alerts, desk_app, file
 
 
 class Inbox:
@@ -210,3 +211,32 @@ async def test_a_telegram_code_links_once_and_expires(app: TousuApp, clock: Cloc
     assert late is not None
     expired = clock() + timedelta(minutes=notifications.CODE_MINUTES + 1)
     assert await app.db.run(lambda s: notifications.link_telegram(s, late, "5", now=expired)) is None
+
+
+async def test_a_waiting_customer_and_a_transfer_reach_the_person_holding_the_conversation(
+    app: TousuApp, clock: Clock
+) -> None:
+    await app.console.say(app.manager, "w1", "你好")
+    await app.console.say(app.manager, "w1", "0")
+    conv = await app.db.run(lambda s: s.exec(select(Conversation)).one())
+    lisi = await app.db.run(lambda s: people.by_username(s, "lisi"))
+    assert conv.id is not None and lisi is not None
+    agent = people.agent_of(lisi, "csrf")
+    await app.handoff.take(conv.id, agent)
+    await app.console.say(app.manager, "w1", "还在吗？")
+    texts = app.texts
+
+    def waiting(session: Session) -> int:
+        return notifications.waiting_alerts(session, texts=texts, now=clock())
+
+    clock.now = utcnow()  # the console channel stamps inbound messages with the real time
+    assert await app.db.run(waiting) == 0  # just written: not waiting yet
+    clock.advance(minutes=3)
+    assert await app.db.run(waiting) == 1
+    assert await app.db.run(waiting) == 0  # told once per waiting spell
+    kinds = [a.kind for a in await alerts(app, "lisi")]
+    assert kinds.count("waiting") == 1
+
+    await app.handoff.transfer(conv.id, agent, to_user="wangfang")
+    [moved] = [a for a in await alerts(app, "wangfang") if a.kind == "transferred"]
+    assert "李四" in moved.text
