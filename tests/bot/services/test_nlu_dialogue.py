@@ -85,9 +85,11 @@ async def test_below_the_threshold_the_bot_asks_about_its_guess(
         await app.stop()
 
 
-async def test_a_server_killed_mid_conversation_leaves_the_category_menu(
+async def test_a_server_killed_mid_conversation_hands_over_to_the_fallback(
     tmp_path: Path, private_rasa_server: RasaServer
 ) -> None:
+    """Rasa dies between two customers: the next description is still understood, by the
+    in-process classifier, within the client's timeout; no category menu is needed."""
     app = await _app(tmp_path, private_rasa_server)
     try:
         say = app.console.say
@@ -97,11 +99,10 @@ async def test_a_server_killed_mid_conversation_leaves_the_category_menu(
         await say(app.manager, "v", "1")
         started = time.monotonic()
         reply = joined(await say(app.manager, "v", "快递显示已经签收了，但我根本没有收到包裹"))
-        assert CATEGORY_MENU in reply
         assert time.monotonic() - started < app.settings.nlu.timeout_seconds + 1.0
-        reply = joined(await say(app.manager, "v", "3"))
+        assert CATEGORY_MENU not in reply
         assert "什么时候" in reply
         slots = await _slots(app, "v")
-        assert slots["category"] == "delivery" and slots["category_source"] == "menu"
+        assert slots["category"] == "delivery" and slots["category_source"] != "menu"
     finally:
         await app.stop()
