@@ -1,4 +1,4 @@
-"""``tousu tickets list|show|move``: the newest tickets, one ticket with its history and SLA
+"""``tousu tickets list|show|move|contact``: the newest tickets, one ticket with its history and SLA
 clocks, and status changes from the command line (the same desk operations the console uses)."""
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ def register(sub: Any) -> None:
     move.add_argument("--actor", default="admin", help="who is acting (recorded in the audit trail)")
     move.add_argument("--note")
     move.set_defaults(handler=move_ticket)
+    contact = tsub.add_parser("contact", help="record that a person reached the customer (meets acknowledge)")
+    contact.add_argument("number")
+    contact.add_argument("--actor", required=True, help="who reached them, e.g. agent:lisi")
+    contact.add_argument("--how", choices=("phone", "message", "visit", "email"), default="phone")
+    contact.add_argument("--note")
+    contact.set_defaults(handler=record_contact)
 
 
 def list_tickets(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,4 +159,27 @@ def move_ticket(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.close()
     print(f"ticket {args.number} is now {status} (the bot tells the customer when it next runs)")
+    return 0
+
+
+def record_contact(args: argparse.Namespace, settings: Settings) -> int:
+    """A call or visit made outside the bot: the acknowledge clock is met by a person's act."""
+    desk = TicketDesk.from_settings(settings)
+    db = Database(settings.database_url)
+    try:
+
+        def run(session: Session) -> None:
+            ticket = ticket_repo.by_number(session, number=args.number)
+            if ticket is None:
+                raise LifecycleError(f"no ticket {args.number}")
+            work = Work(session, utcnow())
+            desk.record_contact(work, ticket, actor=args.actor, how=args.how, note=args.note)
+
+        db.run_sync(run)
+    except LifecycleError as exc:
+        print(f"refused: {exc}")
+        return 1
+    finally:
+        db.close()
+    print(f"ticket {args.number}: contact by {args.actor} recorded")
     return 0
