@@ -1,6 +1,7 @@
 """A person's notification settings (``/console/notifications``): the channels they are told
 on, their e-mail address and quiet hours, a Telegram link code, and *send test*, which writes a
-test alert that goes out like any other (console list, then every chosen channel)."""
+test alert that goes out like any other (console list, then every chosen channel); and the
+count of unread alerts the console's badge shows."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from bot.services import notifications, people
 from bot.services.people import NOTIFY_CHANNELS, Agent
@@ -18,6 +20,7 @@ from bot.web.console.context import Console
 from bot.web.console.deps import ConsoleDep, CurrentAgent, DbDep, NowDep
 from bot.web.console.security import role_extra
 from dialogues.types import Language
+from storage.models import StaffAlert
 from storage.repositories import tickets as ticket_repo
 
 router = APIRouter(prefix="/console/notifications")
@@ -52,6 +55,23 @@ async def settings_page(
     request: Request, agent: CurrentAgent, console: ConsoleDep, db: DbDep
 ) -> HTMLResponse:
     return await _page(console, db, agent, request)
+
+
+@router.get("/count", openapi_extra=role_extra("agent"))
+async def unread_count(agent: CurrentAgent, db: DbDep) -> JSONResponse:
+    """The person's unread alerts: what the console's badge, sound and tab title show (a page
+    asks again on each live event)."""
+
+    def count(session: Session) -> int:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(StaffAlert)
+                .where(StaffAlert.username == agent.username, col(StaffAlert.read_at).is_(None))
+            ).one()
+        )
+
+    return JSONResponse({"unread": await db.run(count)})
 
 
 @router.post("", openapi_extra=role_extra("agent"))

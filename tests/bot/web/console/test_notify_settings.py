@@ -44,10 +44,12 @@ async def test_choose_channels_send_a_test_and_link_telegram(tmp_path: Path) -> 
                 follow_redirects=True,
             )
             assert "已保存" in saved.text and 'value="lisi@example.com"' in saved.text
+            before = (await client.get("/console/notifications/count")).json()["unread"]
             tested = await client.post(
                 "/console/notifications/test", data={"csrf_token": token}, follow_redirects=True
             )
             assert "测试通知已排队发送（1 个渠道）" in tested.text
+            assert (await client.get("/console/notifications/count")).json() == {"unread": before + 1}
             linked = await client.post("/console/notifications/telegram", data={"csrf_token": token})
             assert "/link " in linked.text
             code = linked.text.split("/link ", 1)[1].split("<", 1)[0].strip()
