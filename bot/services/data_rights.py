@@ -41,6 +41,7 @@ from storage.models import (
     NluCandidate,
     NluSample,
     StaffAlert,
+    StaffNotification,
     Ticket,
     TicketEvent,
 )
@@ -277,9 +278,18 @@ def erase(
                 session.add(follow_up)
     if ticket_ids:
         numbers = {t.id: t.number for t in tickets}
+        quoted: dict[str, str] = {}  # an alert's text -> its erased form
         for alert in session.exec(select(StaffAlert).where(col(StaffAlert.ticket_id).in_(ticket_ids))):
-            alert.text = f"{numbers.get(alert.ticket_id, '')} {ERASED}".strip()  # it may quote them
+            erased = f"{numbers.get(alert.ticket_id, '')} {ERASED}".strip()  # it may quote them
+            quoted[alert.text] = erased
+            alert.text = erased
             session.add(alert)
+        if quoted:  # the alerts' copies on their way to staff's e-mail, Telegram and WeCom
+            copies = select(StaffNotification).where(col(StaffNotification.text).in_(list(quoted)))
+            for note in session.exec(copies):
+                note.text = quoted[note.text]
+                note.subject = note.text
+                session.add(note)
     cleanup.texts = {t for t in map(_normal, written) if t}
     samples = _erase_samples(session, ticket_ids, cleanup)
     session.execute(delete(Message).where(col(Message.customer_id) == customer_id))

@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.app import TousuApp
-from bot.services import data_rights
+from bot.services import data_rights, notifications
 from bot.services.nlu_review import examples_yaml
 from bot.web.console import accounts
 from bot.web.server import create_web_app
@@ -25,6 +25,7 @@ from storage.models import (
     Message,
     NluCandidate,
     NluSample,
+    Staff,
     StaffAlert,
     Ticket,
     TicketEvent,
@@ -315,8 +316,16 @@ async def test_erase_leaves_no_mention_in_any_table_or_file(var_desk: Desk) -> N
             if mentions(str(p.relative_to(var))) or (p.is_file() and mentions(p.read_bytes()))
         ]
 
+    def everyone_by_email(session: Session) -> None:
+        for row in session.exec(select(Staff)):
+            row.notify, row.email = ["email"], f"{row.username}@example.com"
+            session.add(row)
+        session.flush()
+        notifications.fan_out(session, settings=app.settings, now=var_desk.clock())
+
+    await app.db.run(everyone_by_email)  # the alerts' copies wait in the notification outbox too
     before_tables = {(t, c) for t, c, _ in await app.db.run(found_in_tables)}
-    assert {"customers", "messages", "tickets", "staff_alerts", "nlu_samples"} <= {
+    assert {"customers", "messages", "tickets", "staff_alerts", "staff_notifications", "nlu_samples"} <= {
         t for t, _ in before_tables
     }
     assert len(found_in_files()) >= 5  # folder, photo, reviewed, candidate data, two models
