@@ -1,6 +1,7 @@
 """Several real ``tousu`` processes on one PostgreSQL database (issue 24): customers whose WeChat
-callbacks are spread round-robin over three app processes, each delivered twice, while one
-process is killed with ``kill -9`` and restarted; and the scheduler run apart from the app."""
+callbacks and Telegram webhook updates are spread round-robin over three app processes, each
+delivered twice, while one process is killed with ``kill -9`` and restarted; and the scheduler
+run apart from the app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,12 +20,16 @@ from storage.db import make_unpooled_engine
 from storage.models import Lease, Ticket
 from tests.databases import empty_postgres
 from tests.fakes import wechat_api as wx
+from tests.fakes.telegram_api import TOKEN as TG_TOKEN
+from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.wechat_api import FakeWeChat
 from tests.faults.bot_process import BotProcess, Customer, settled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(420)]
 
-CUSTOMERS = 150
+CUSTOMERS = 120
+TELEGRAM_CUSTOMERS = 30  # 150 customers in all
+TG_SECRET = "proc-s3cret"
 PROCESSES = 3
 STEPS = (
     ("你好", "客户服务中心"),
@@ -37,7 +43,7 @@ STEPS = (
     ("2", "希望"),
     ("1", "电话"),
     ("13800138000", "核对"),
-    ("1", "已受理"),
+    ("1", "工单"),  # the ticket number, whichever way the desk words it
 )
 KILL_AFTER = CUSTOMERS * len(STEPS) // 3
 FAST = {
@@ -80,14 +86,69 @@ async def _deliver(client: httpx.AsyncClient, bots: list[BotProcess], start: int
     return None
 
 
+async def _update(
+    client: httpx.AsyncClient, bots: list[BotProcess], start: int, update: dict[str, object]
+) -> None:
+    """Post one Telegram webhook update to the next process (the one after it when it is down)."""
+    deadline = time.monotonic() + 90
+    for n in itertools.count(start):
+        bot = bots[n % len(bots)]
+        try:
+            response = await client.post(
+                f"{bot.url}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        if response.status_code >= 500:  # Telegram redelivers
+            await asyncio.sleep(0.2)
+            continue
+        assert response.status_code == 200, (response.status_code, response.text)
+        return
+
+
+async def _tg_wait(tg: FakeTelegram, chat: int, expected: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(expected in t for t in tg.texts_to(chat)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Telegram chat {chat} never saw {expected!r}: {tg.texts_to(chat)}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
-    postgres_url: str, tmp_path: Path, fake: FakeWeChat
+    postgres_url: str, tmp_path: Path, fake: FakeWeChat, tg: FakeTelegram
 ) -> None:
     empty_postgres(postgres_url)
-    bots = [BotProcess(tmp_path, postgres_url, fake, name=f"app{n}", env=FAST) for n in range(PROCESSES)]
+    telegram = {
+        "TOUSU_TELEGRAM__TOKEN": TG_TOKEN,
+        "TOUSU_TELEGRAM__MODE": "webhook",
+        "TOUSU_TELEGRAM__BASE_URL": f"{tg.url}/bot",
+        "TOUSU_TELEGRAM__BASE_FILE_URL": f"{tg.url}/file/bot",
+        "TOUSU_TELEGRAM__WEBHOOK_URL": "https://bot.example.com/telegram/webhook",
+        "TOUSU_TELEGRAM__SECRET_TOKEN": TG_SECRET,
+    }
+    bots = [
+        BotProcess(tmp_path, postgres_url, fake, name=f"app{n}", env={**FAST, **telegram})
+        for n in range(PROCESSES)
+    ]
     for bot in bots:
         bot.start()
     customers = [Customer(f"oProc{n:03d}") for n in range(CUSTOMERS)]
+    chats = [9000 + n for n in range(TELEGRAM_CUSTOMERS)]
     ids = itertools.count(int(time.time()) * 1000)
     turn = itertools.count()
     answered = 0
@@ -112,6 +173,19 @@ async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
                 if answered == KILL_AFTER:
                     killed.set()
 
+        update_ids = itertools.count(1000)
+
+        async def tg_intake(chat: int, client: httpx.AsyncClient) -> None:
+            nonlocal answered
+            for content, expected in STEPS:
+                update = {"update_id": next(update_ids), "message": tg.message(chat, text=content)}
+                at = next(turn)
+                await asyncio.gather(_update(client, bots, at, update), _update(client, bots, at + 1, update))
+                await _tg_wait(tg, chat, expected)
+                answered += 1
+                if answered == KILL_AFTER:
+                    killed.set()
+
         async def crash_and_restart() -> None:
             await killed.wait()
             bots[1].kill()
@@ -119,14 +193,21 @@ async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
             await asyncio.to_thread(bots[1].start)
 
         started = time.monotonic()
-        async with httpx.AsyncClient() as client:
-            await asyncio.gather(crash_and_restart(), *(intake(c, client) for c in customers))
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1000)) as client:
+            await asyncio.gather(
+                crash_and_restart(),
+                *(intake(c, client) for c in customers),
+                *(tg_intake(chat, client) for chat in chats),
+            )
         await settled(fake, quiet=4.0)
         took = time.monotonic() - started
     finally:
         for bot in bots:
             bot.stop()
-    print(f"{CUSTOMERS} intakes over {PROCESSES} processes with a kill -9 in {took:.1f} s")
+    print(
+        f"{CUSTOMERS} WeChat and {TELEGRAM_CUSTOMERS} Telegram intakes over {PROCESSES} processes "
+        f"with a kill -9 in {took:.1f} s"
+    )
     assert bots[1].starts == 2
     for customer in customers:
         seen = customer.seen(fake)
@@ -137,16 +218,30 @@ async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
         api = fake.texts_to(customer.openid)
         assert [t for t, n in Counter(api).items() if n > 1] == [], (customer.openid, api)
         assert not set(api) & set(customer.passive), (customer.openid, api, customer.passive)
-        order = [
-            next(i for i, p in enumerate(prompts) if p in t) for t in api if any(p in t for p in prompts)
-        ]
-        assert order == sorted(order), (customer.openid, api)  # the API's replies came in order
+    prompts = [expected for _, expected in STEPS]
+    for chat in chats:
+        texts = tg.texts_to(chat)
+        assert [t for t, n in Counter(texts).items() if n > 1] == [], (chat, texts)
+        assert _in_order(texts, prompts), (chat, texts)  # the whole intake, in order
     engine = make_unpooled_engine(postgres_url)
     with Session(engine) as session:
         numbers = sorted(t.number for t in session.exec(select(Ticket)))
     engine.dispose()
-    assert len(numbers) == CUSTOMERS and len(set(numbers)) == CUSTOMERS
-    assert sorted(int(n[-4:]) for n in numbers) == list(range(1, CUSTOMERS + 1))  # gap-free
+    total = CUSTOMERS + TELEGRAM_CUSTOMERS
+    assert len(numbers) == total and len(set(numbers)) == total
+    assert sorted(int(n[-4:]) for n in numbers) == list(range(1, total + 1))  # gap-free
+
+
+def _in_order(texts: list[str], prompts: list[str]) -> bool:
+    """Whether the prompts show in this order, each in a later message than the one before."""
+    at = 0
+    for prompt in prompts:
+        while at < len(texts) and prompt not in texts[at]:
+            at += 1
+        if at == len(texts):
+            return False
+        at += 1
+    return True
 
 
 def wx_content(xml: str) -> str | None:
