@@ -1,5 +1,6 @@
 """``tousu chat``: talk to the bot in a terminal. ``--json`` is the scriptable form: one message
-per stdin line in, one JSON object per reply out, then ``{"turn_end": true}``."""
+per stdin line in, one JSON object per reply out, then ``{"turn_end": true}``. A line that is a
+button's ``payload`` shown earlier presses that button, as Telegram would send it."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ async def _chat(settings: Settings, *, user: str, as_json: bool, use_nlu: bool) 
     app = TousuApp(settings, channels=[], use_nlu=use_nlu and settings.nlu.enabled, manage_nlu=False)
     await app.start()
     loop = asyncio.get_running_loop()
+    payloads: set[str] = set()  # every button shown so far: a line naming one presses it
     if not as_json:
-        print("Tousu 客服机器人 — 输入消息开始；# 重复，* 返回，0 人工；Ctrl-D 退出。", flush=True)
-        print("Type a message to start; # repeat, * back, 0 agent; Ctrl-D quits.", flush=True)
+        print("Tousu 客服机器人 — 输入消息开始；# 再看一遍，* 返回，0 人工客服；Ctrl-D 退出。", flush=True)
+        print("Type a message to start; # show again, * back, 0 a person; Ctrl-D quits.", flush=True)
     try:
         while True:
             if not as_json:
@@ -41,10 +43,16 @@ async def _chat(settings: Settings, *, user: str, as_json: bool, use_nlu: bool) 
             line = await loop.run_in_executor(None, sys.stdin.readline)
             if not line:
                 break
-            inbound = app.console.inbound(user, line.rstrip("\r\n"))
+            text = line.rstrip("\r\n")
+            if text in payloads:
+                inbound = app.console.inbound(user, "", payload=text)
+            else:
+                inbound = app.console.inbound(user, text)
             handled = await app.manager.handle(inbound)
             count = len(handled.replies)
             replies = await app.console.pop(user, count, timeout=30) if count else []
+            if replies:
+                payloads |= {b.payload for r in replies for b in r.buttons if b.payload}
             for reply in replies:
                 if as_json:
                     buttons = [

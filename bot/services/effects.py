@@ -9,7 +9,7 @@ the replies and to the conversation row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,15 @@ class Outcome:
     lifecycle: list[Work] = field(default_factory=list)  # desk work to finish after the commit
     major: bool = False
     phone_on_file: str | None = None
+    acknowledged: bool = False  # the desk told the customer about the new ticket itself
+
+    def replies(self, flow_replies: Sequence[Reply]) -> list[Reply]:
+        """The turn's replies in order. When the desk acknowledged a new ticket (number,
+        department, handler, when they will hear back), the flow's own ``{ticket_number}``
+        reply would say the same again: the customer gets the desk's one message instead."""
+        if self.acknowledged:
+            flow_replies = [r for r in flow_replies if "{ticket_number}" not in r.text]
+        return [*self.before, *flow_replies, *self.after]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +149,7 @@ class Effects:
             intake = self.tickets.desk.on_created(work, created.ticket, dict(effect.fields))
             reply_by = intake.reply_by
             out.after.extend(Reply(text) for text in intake.replies)
+            out.acknowledged = out.acknowledged or bool(intake.replies)
             out.lifecycle.append(work)
         out.placeholders["{reply_by}"] = format_local(reply_by, self.tz, language)
         out.major = out.major or created.ticket.severity == "major"

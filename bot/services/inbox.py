@@ -786,7 +786,7 @@ class ConversationManager:
         )
         if unsure is not None:  # for the admins' NLU review
             transcript.add_nlu_sample(conn, sample=unsure, now=now)
-        replies = [*done.before, *turn.replies, *done.after]
+        replies = done.replies(turn.replies)
         self._queue_replies(conn, key, conv, replies, done.placeholders, result, now)
         # Last, after every statement that may wait for a lock: what remains is the commit.
         passive = item.passive

@@ -177,16 +177,27 @@ class TicketDesk:
                 self.to_staff("queued", number=ticket.number, department=ticket.department),
             )
             work.session.add(ticket)
+            key = self._filed_key("queued", ticket.kind)
             return Intake(
-                reply_by,
-                (self.to_customer("queued", language, number=ticket.number, department=dept, due=when),),
+                reply_by, (self.to_customer(key, language, number=ticket.number, department=dept, due=when),)
             )
         self._set_assignee(work, ticket, handler, actor="system")
         self.move(work, ticket, "acknowledged", actor="system", tell=False)
         text = self.to_customer(
-            "acknowledged", language, number=ticket.number, department=dept, handler=handler.name, due=when
+            self._filed_key("acknowledged", ticket.kind),
+            language,
+            number=ticket.number,
+            department=dept,
+            handler=handler.name,
+            due=when,
         )
         return Intake(reply_by, (text,))
+
+    def _filed_key(self, base: str, kind: str) -> str:
+        """The customer's one acknowledgement names what they sent (a complaint, a question, a
+        suggestion); kinds without words of their own get the general one."""
+        specific = f"{base}_{kind}"
+        return specific if self.texts.has(f"tickets.{specific}") else base
 
     def _promise(self, work: Work, ticket: Ticket) -> datetime:
         """The soonest open customer-facing deadline: when we said they will hear from us."""

@@ -111,7 +111,7 @@ def test_an_attachment_as_first_message_gets_the_greeting(flow: Flow) -> None:
 def test_a_photo_with_a_caption_is_evidence_and_an_answer(flow: Flow, nlu: FakeNlu) -> None:
     chat = at("complaint_description", nlu, flow)
     chat.send("热水壶漏水了，看图", attachments=(PHOTO, PHOTO), kind="photo")
-    assert chat.last.replies[0].text == "已收到 2 个附件（共 2 个），将附在您的投诉中。"
+    assert chat.last.replies[0].text == "收到 2 个附件（目前共 2 个），会附在您的投诉里。"
     assert chat.state.step == "complaint_when"
     assert chat.slots["description"] == "热水壶漏水了，看图"
     assert len(chat.slots["evidence"]) == 2  # type: ignore[arg-type]

@@ -208,7 +208,7 @@ def test_photos_sent_during_the_complaint_reach_the_ticket(flow: Flow, nlu: Fake
     chat.run("hi", "1", "热水壶漏水了，刚买的", "今天")
     chat.send(attachments=(Attachment("photo", "tg:file-1", mime="image/jpeg"),), kind="photo")
     assert chat.state.step == "complaint_where"
-    assert "已收到 1 个附件（共 1 个）" in chat.text
+    assert "收到 1 个附件（目前共 1 个）" in chat.text
     chat.run("1", "1", "1")
     assert chat.state.step == "complaint_evidence"
     chat.send(attachments=(Attachment("document", "f/receipt.pdf", name="receipt.pdf"),), kind="document")

@@ -60,6 +60,7 @@ def test_chat_json_files_a_complaint_and_tickets_list_shows_it(tmp_path: Path) -
     assert all(turn for turn in turns)  # every message got at least one reply
     category_menu = turns[1][-1]["buttons"]
     assert [b["key"] for b in category_menu][:2] == ["1", "2"]  # type: ignore[index]
+    assert len(turns[-1]) == 1  # one acknowledgement after confirming
     final = " ".join(str(r["text"]) for r in turns[-1])
     listing = _tousu(["tickets", "list", "--json"], tmp_path)
     assert listing.returncode == 0, listing.stderr
@@ -108,3 +109,14 @@ def test_staff_routing_and_tickets_show_and_move(tmp_path: Path) -> None:
     assert "agent:lisi" in history and "'in_progress'" in history
     assert "{'deadline': 'acknowledge'}" in history  # the handler accepted: the clock is met
     assert _tousu(["tickets", "show", "9901010001"], tmp_path).returncode == 1
+
+
+def test_chat_json_takes_a_buttons_payload_as_a_press(tmp_path: Path) -> None:
+    assert _tousu(["db", "upgrade"], tmp_path).returncode == 0
+    script = ["你好", "greeting:1"]
+    proc = _tousu(["chat", "--json", "--user", "cli-user"], tmp_path, stdin="\n".join(script) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    replies = [item for item in lines if item != {"turn_end": True}]
+    assert {"key": "1", "label": "1. 我要投诉", "payload": "greeting:1"} in replies[0]["buttons"]
+    assert "请描述一下发生了什么" in replies[-1]["text"]  # pressed, not taken for a description
