@@ -170,6 +170,9 @@ class NotificationSettings(_Section):
     poll_seconds: float = Field(default=5.0, gt=0)
     digest_after: int = Field(default=3, ge=2)
     """This many notifications for one address due at once go out as one digest."""
+    digest_minutes: float = Field(default=10.0, ge=0)
+    """After a message to an address, non-urgent news for it waits this long and then goes
+    out together (urgent news goes at once)."""
 
 
 class AttachmentSettings(_Section):

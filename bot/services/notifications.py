@@ -1,7 +1,8 @@
 """Telling staff of their work where they are: the console (its alert list and live count), and
 by e-mail, Telegram and a department's WeCom group robot through ``staff_notifications``, a
 persistent outbox retried like customer replies. Quiet hours hold back all but urgent news (a
-major complaint, a breach); rows for one address that fall due together go out as one digest."""
+major complaint, a breach); what arrives for one address within ``digest_minutes`` of the last
+message there waits and goes out as one digest."""
 
 from __future__ import annotations
 
@@ -239,7 +240,8 @@ class Notifier:
         now = self.clock()
         await self.db.run(functools.partial(waiting_alerts, texts=self.texts, now=now))
         await self.db.run(functools.partial(fan_out, settings=self.settings, now=now))
-        batches = await self.db.run(lambda s: _due_batches(s, now))
+        gap = timedelta(minutes=self.settings.notifications.digest_minutes)
+        batches = await self.db.run(lambda s: _due_batches(s, now, gap))
         finished = 0
         for (channel, address), rows in batches.items():
             subject, text = self._compose(rows)
@@ -300,7 +302,11 @@ class Notifier:
                 await asyncio.wait_for(stop.wait(), self.settings.notifications.poll_seconds)
 
 
-def _due_batches(session: Session, now: datetime) -> dict[tuple[str, str], list[StaffNotification]]:
+def _due_batches(
+    session: Session, now: datetime, gap: timedelta
+) -> dict[tuple[str, str], list[StaffNotification]]:
+    """Due rows by address. Non-urgent rows for an address sent to less than ``gap`` ago wait
+    until the gap has passed and then go out together: a burst becomes one digest, not a flood."""
     rows = session.exec(
         select(StaffNotification)
         .where(StaffNotification.status == "pending", col(StaffNotification.next_attempt_at) <= now)
@@ -309,8 +315,25 @@ def _due_batches(session: Session, now: datetime) -> dict[tuple[str, str], list[
     ).all()
     batches: dict[tuple[str, str], list[StaffNotification]] = {}
     for row in rows:
-        session.expunge(row)
         batches.setdefault((row.channel, row.address), []).append(row)
+    for (channel, address), batch in list(batches.items()):
+        last = session.exec(
+            select(func.max(StaffNotification.sent_at)).where(
+                StaffNotification.channel == channel, StaffNotification.address == address
+            )
+        ).one()
+        if last is not None and now - last < gap:
+            waiting = [r for r in batch if not r.urgent]
+            for row in waiting:
+                row.next_attempt_at = last + gap
+                session.add(row)
+            batches[(channel, address)] = [r for r in batch if r.urgent]
+            if not batches[(channel, address)]:
+                del batches[(channel, address)]
+    session.flush()
+    for batch in batches.values():
+        for row in batch:
+            session.expunge(row)
     return batches
 
 

@@ -240,3 +240,34 @@ async def test_a_waiting_customer_and_a_transfer_reach_the_person_holding_the_co
     await app.handoff.transfer(conv.id, agent, to_user="wangfang")
     [moved] = [a for a in await alerts(app, "wangfang") if a.kind == "transferred"]
     assert "李四" in moved.text
+
+
+async def test_a_burst_after_a_message_waits_and_goes_out_as_one(app: TousuApp, clock: Clock) -> None:
+    sent: list[tuple[str, str, str]] = []
+
+    async def fake(address: str, subject: str, text: str) -> None:
+        sent.append((address, subject, text))
+
+    notifier = Notifier(db=app.db, settings=app.settings, clock=clock, transports={"email": fake})
+    await _choose(app, "lisi", notify=["email"], email="l@x")
+    conf, tz = app.settings.notifications, app.settings.general.tz
+
+    async def news(kind: str, text: str) -> None:
+        await app.db.run(
+            lambda s: notifications.queue(
+                s, username="lisi", kind=kind, subject=text, text=text, now=clock(), settings=conf, tz=tz
+            )
+        )
+
+    await news("assigned", "first")
+    await notifier.send_due()
+    for n in range(4):
+        clock.advance(minutes=1)
+        await news("warning", f"next {n}")
+        await notifier.send_due()
+    await news("breach", "late")
+    await notifier.send_due()
+    assert [s[2] for s in sent] == ["first", "late"]  # the burst waits; a breach does not
+    clock.advance(minutes=conf.digest_minutes)
+    await notifier.send_due()
+    assert len(sent) == 3 and all(f"next {n}" in sent[2][2] for n in range(4))
