@@ -529,6 +529,20 @@ class WebhookCursor(SQLModel, table=True):
     position: int = Field(default=0, sa_type=BigInteger)  # an id, or microseconds since 1970
 
 
+class SavedFilter(SQLModel, table=True):
+    """A ticket-list filter a person saved under a name: the list's query string, replayed as is
+    (the list parses and checks it on every use, so a stale value filters nothing)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("username", "name", name="uq_saved_filter_user_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(default="", sa_type=Text)
+    created_at: datetime = _ts()
+
+
 ALL_TABLES = (
     Customer,
     Conversation,
@@ -554,4 +568,5 @@ ALL_TABLES = (
     WebhookEndpoint,
     WebhookDelivery,
     WebhookCursor,
+    SavedFilter,
 )

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Exists, and_, case, exists, func, or_
 from sqlmodel import Session, col, select
 
-from storage.models import Customer, Ticket, TicketDeadline
+from storage.models import Customer, SavedFilter, Ticket, TicketDeadline
 
 SORTS = ("attention", "created", "-created", "updated", "-updated", "number", "-number", "due")
 """``attention`` (unassigned open tickets first, then newest), a column (``-``: descending), or
@@ -136,3 +136,30 @@ def nearest_clocks(session: Session, ticket_ids: Sequence[int]) -> dict[int, Tic
     for row in rows:
         out.setdefault(row.ticket_id, row)
     return out
+
+
+def saved_filters(session: Session, *, username: str) -> Sequence[SavedFilter]:
+    return session.exec(
+        select(SavedFilter).where(SavedFilter.username == username).order_by(col(SavedFilter.name))
+    ).all()
+
+
+def save_filter(session: Session, *, username: str, name: str, query: str) -> SavedFilter:
+    """Save ``query`` under ``name`` for this person; the same name again replaces it."""
+    row = session.exec(
+        select(SavedFilter).where(SavedFilter.username == username, SavedFilter.name == name)
+    ).first()
+    if row is None:
+        row = SavedFilter(username=username, name=name)
+    row.query = query
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_filter(session: Session, *, username: str, filter_id: int) -> bool:
+    row = session.get(SavedFilter, filter_id)
+    if row is None or row.username != username:
+        return False
+    session.delete(row)
+    return True

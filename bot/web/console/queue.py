@@ -4,6 +4,8 @@ the reader see (bot/web/console/views.py)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -12,7 +14,7 @@ from sqlmodel import Session
 
 from bot.domain.states import OPEN
 from bot.web.console import history, ticket_list, views
-from bot.web.console.deps import ConsoleDep, CurrentAgent, CurrentSupervisor, DbDep, NowDep
+from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentAgent, CurrentSupervisor, DbDep, NowDep
 from bot.web.console.security import role_extra
 from storage.models import Conversation, StaffAlert
 from storage.repositories.ticket_list import TicketQuery
@@ -24,13 +26,28 @@ DONE = frozenset({"handed_back"})
 """What a page may say was just done (``?done=``): a catalog key, never the URL's text."""
 
 
+def alert_text(text: str, language: str, categories: Mapping[str, str]) -> str:
+    """An alert as its reader reads it: their half of the stored two-language text, category
+    codes (alerts quote the ticket's) as the flow names them."""
+    halves = text.split(" / ", 1)
+    shown = halves[1 if language == "en" and len(halves) == 2 else 0]
+    for code, name in categories.items():
+        shown = re.sub(rf"\b{re.escape(code)}\b", name, shown)
+    return shown
+
+
 @router.get("", openapi_extra=role_extra("agent"))
-async def home(agent: CurrentAgent, request: Request, console: ConsoleDep, db: DbDep) -> HTMLResponse:
+async def home(
+    agent: CurrentAgent, request: Request, console: ConsoleDep, db: DbDep, catalog: CatalogDep
+) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any]:
+        categories = dict(history.category_choices(session, catalog, agent.language))
+        alerts = views.alerts(session, agent, limit=20)
         return {
             "queue": views.queue(session, agent),
             "mine": views.held(session, agent),
-            "alerts": views.alerts(session, agent, limit=20),
+            "alerts": alerts,
+            "alert_texts": {a.id: alert_text(a.text, agent.language, categories) for a in alerts},
             "people": dict(history.people(session)),
         }
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openpyxl import Workbook
 from sqlmodel import Session
 
@@ -42,7 +42,15 @@ from bot.web.console.history import category_choices, people
 from bot.web.console.security import role_extra
 from bot.web.console.tickets import TicketWorkDep, apply_status
 from storage.models import Ticket, TicketDeadline
-from storage.repositories.ticket_list import SORTS, TicketQuery, find_tickets, nearest_clocks
+from storage.repositories.ticket_list import (
+    SORTS,
+    TicketQuery,
+    delete_filter,
+    find_tickets,
+    nearest_clocks,
+    save_filter,
+    saved_filters,
+)
 
 router = APIRouter(prefix="/console/tickets")
 
@@ -206,6 +214,7 @@ async def ticket_list(
 
     def load(session: Session) -> dict[str, Any]:
         return {
+            "saved": saved_filters(session, username=agent.username),
             "listing": listing(session, query, agent, now, page, t),
             "people": people(session),
             "categories": category_choices(session, catalog, agent.language),
@@ -315,6 +324,25 @@ async def export(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.xlsx"'},
     )
+
+
+@router.post("/filters", openapi_extra=role_extra("agent"))
+async def save_current(agent: CurrentAgent, request: Request, db: DbDep) -> Response:
+    """Save the list's current filters under a name, for this person only."""
+    form = await request.form()
+    name = str(form.get("name") or "").strip()[:100]
+    query = str(form.get("query") or "")[:2000].lstrip("?")
+    if not name:
+        return RedirectResponse(f"/console/tickets?{query}", status_code=303)
+    clean = urlencode([(k, v) for k, v in parse_qsl(query) if k in FILTER_KEYS])
+    await db.run(lambda s: save_filter(s, username=agent.username, name=name, query=clean))
+    return RedirectResponse(f"/console/tickets?{clean}", status_code=303)
+
+
+@router.post("/filters/{filter_id}/delete", openapi_extra=role_extra("agent"))
+async def forget(filter_id: int, agent: CurrentAgent, db: DbDep) -> Response:
+    await db.run(lambda s: delete_filter(s, username=agent.username, filter_id=filter_id))
+    return RedirectResponse("/console/tickets", status_code=303)
 
 
 @router.post("/bulk", openapi_extra=role_extra("supervisor"))

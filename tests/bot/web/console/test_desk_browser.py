@@ -151,6 +151,12 @@ async def test_every_console_page_fits_both_widths_in_both_languages(site: Site,
         if language == "zh":
             await page.click("form[action='/console/language'] button")
     await page.close()
+    agent = await browser.new_page(locale="zh-CN")
+    await log_in(agent, site)
+    for name, path in (("home-agent", "/console"), ("tickets-agent", "/console/tickets")):
+        await agent.goto(site.url + path)
+        await shoot(agent, name, "zh")
+    await agent.close()
     anonymous = await browser.new_page()
     await anonymous.goto(f"{site.url}/console/login")
     await shoot(anonymous, "login", "zh")

@@ -97,3 +97,29 @@ async def test_a_refused_move_is_said_in_the_agents_language(desk: Desk) -> None
         )
         page = (await sup.get(wrong.headers["location"])).text
         assert "不能改为「已结案」" in page and "cannot become" not in page
+
+
+async def test_saved_filters_belong_to_the_person_who_saved_them(desk: Desk) -> None:
+    ticket, _ = await file(desk.app, "u4", "快递员态度很差，还把箱子摔坏了")
+    async with desk.client("zhaoliu") as sup, desk.client("root") as admin:
+        csrf = await page_csrf(sup)
+        saved = await sup.post(
+            "/console/tickets/filters",
+            data={"csrf_token": csrf, "name": "摔坏的", "query": "q=摔坏&status=&evil=1"},
+        )
+        assert saved.status_code == 303 and "evil" not in saved.headers["location"]
+        page = (await sup.get("/console/tickets")).text
+        link = re.search(r'<a href="(/console/tickets\?[^"]+)">摔坏的</a>', page)
+        assert link is not None
+        found = (await sup.get(link.group(1).replace("&amp;", "&"))).text
+        assert ticket.number in found and 'value="摔坏"' in found
+        assert "摔坏的" not in (await admin.get("/console/tickets")).text  # not the admin's
+        filter_id = re.search(r"/console/tickets/filters/(\d+)/delete", page)
+        assert filter_id is not None
+        await admin.post(
+            f"/console/tickets/filters/{filter_id.group(1)}/delete",
+            data={"csrf_token": await page_csrf(admin)},
+        )
+        assert "摔坏的" in (await sup.get("/console/tickets")).text  # only its owner deletes it
+        await sup.post(f"/console/tickets/filters/{filter_id.group(1)}/delete", data={"csrf_token": csrf})
+        assert "摔坏的" not in (await sup.get("/console/tickets")).text
