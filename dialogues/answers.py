@@ -94,7 +94,14 @@ class Responder(TurnBuilder):
             self.prompt_or_greet()
         elif kind == "progress":
             self.effects.append(ShowProgress(command.value))
-            self.prompt_or_greet()
+            if needs_fresh_start(self.flow, self.state):
+                # The answer is the ticket list itself: the menu waits behind it (a "1" picks
+                # its first option) instead of being printed again under the list.
+                shown = len(self.replies)
+                self.restart()
+                del self.replies[shown:]
+            else:
+                self.prompt()
         elif kind == "human":
             failed = screens.screen_of(self.state) == "failed"
             self.handoff("repeated_failure" if failed else "customer_request", None)

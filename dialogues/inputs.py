@@ -61,21 +61,37 @@ class Command:
     value: str | None = None  # progress: a ticket number; language: zh, en or None (toggle)
 
 
-_COMMAND_WORDS: tuple[tuple[Command, tuple[str, ...]], ...] = (
-    (Command("restart"), ("重新开始", "重来", "从头开始", "restart", "/start", "/restart", "start over")),
-    (Command("cancel"), ("取消", "取消投诉", "cancel", "/cancel")),
-    (Command("help"), ("帮助", "help", "/help", "?", "怎么用")),
+_COMMAND_WORDS: tuple[tuple[Command, str], ...] = (
+    (Command("restart"), "重新开始|重来|从头开始|从头来|restart|/start|/restart|start over|start again"),
+    (Command("cancel"), "取消|取消投诉|取消服务|cancel|/cancel"),
+    (Command("help"), "帮助|help|/help|?|怎么用|怎么操作|how does this work|how does this work?"),
     (
         Command("progress"),
-        ("进度", "查询进度", "查进度", "工单进度", "progress", "/status", "/progress", "status"),
+        "进度|查询进度|查进度|工单进度|查一下进度|我的工单|progress|/status|/progress|status"
+        "|check my ticket|my ticket|ticket status|check progress",
     ),
-    (Command("human"), ("人工", "转人工", "人工客服", "human", "/human", "agent", "/agent", "0")),
-    (Command("language"), ("语言", "language", "/lang", "/language", "切换语言")),
-    (Command("language", "en"), ("english", "/english", "英文", "英语")),
-    (Command("language", "zh"), ("中文", "chinese", "/chinese", "汉语", "简体中文")),
+    (
+        Command("human"),
+        "人工|转人工|人工客服|人工服务|找人工|我要人工|找客服|真人|找真人|human|/human|agent|/agent|0"
+        "|a person|talk to a person|speak to a person|talk to someone|speak to someone|talk to a human"
+        "|a real person|real person",
+    ),
+    (Command("language"), "语言|language|/lang|/language|切换语言"),
+    (
+        Command("language", "en"),
+        "english|/english|英文|英语|english please|english, please|in english|speak english"
+        "|switch to english|说英文|说英语|用英文|用英语|请用英文|请说英文|英文服务",
+    ),
+    (
+        Command("language", "zh"),
+        "中文|chinese|/chinese|汉语|简体中文|说中文|请说中文|讲中文|用中文|请用中文|中文服务"
+        "|chinese please|chinese, please|in chinese|speak chinese|switch to chinese",
+    ),
 )
+"""Each command's whole-message forms, ``|``-separated: the menu words, the slash commands and
+the phrases customers write ("English please", "说中文", "talk to a person")."""
 COMMANDS: Mapping[str, Command] = MappingProxyType(
-    {word: command for command, words in _COMMAND_WORDS for word in words}
+    {word: command for command, words in _COMMAND_WORDS for word in words.split("|")}
 )
 """Whole messages that are commands, in their folded form."""
 

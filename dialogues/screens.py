@@ -56,8 +56,14 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 8 else "****"
 
 
-def display(flow: Flow, slot: str, value: Any, language: Language) -> str:
-    """A slot value as the customer should read it in a summary."""
+def display(
+    flow: Flow, slot: str, value: Any, language: Language, on_file: frozenset[str] = frozenset()
+) -> str:
+    """A slot value as the customer should read it in a summary. A value taken from their profile
+    (the phone number on file) stays masked as its button showed it: the customer chose it by
+    recognising it, and the chat need not spell it out."""
+    if isinstance(value, str) and value in on_file:
+        return mask_phone(value)
     if value is None or value == "":
         return flow.message("not_given", language)
     if isinstance(value, bool):
@@ -69,13 +75,19 @@ def display(flow: Flow, slot: str, value: Any, language: Language) -> str:
     return flow.value_label(slot, value, language) or str(value)
 
 
-def render(flow: Flow, template: str, slots: dict[str, Any], language: Language) -> str:
+def render(
+    flow: Flow,
+    template: str,
+    slots: dict[str, Any],
+    language: Language,
+    on_file: frozenset[str] = frozenset(),
+) -> str:
     """Fill slot placeholders; ``{ticket_number}`` and ``{reply_by}`` stay for the manager."""
     if "{" not in template:
         return template
     # Only the slots the template names: every slot's display text took ~40 us a turn.
     values = {
-        name: display(flow, name, value, language)
+        name: display(flow, name, value, language, on_file)
         for name, value in slots.items()
         if "{" + name + "}" in template
     }
@@ -198,7 +210,10 @@ def prompt_text(flow: Flow, state: ConversationState) -> str:
     if isinstance(step, ConfirmStep) and screen == "edit":
         return flow.message("edit_prompt", lang)
     text = getattr(step, "text", None)
-    return "" if text is None else render(flow, text.get(lang), state.slots, lang)
+    if text is None:
+        return ""
+    on_file = frozenset(v for v in state.profile.values() if isinstance(v, str) and v)
+    return render(flow, text.get(lang), state.slots, lang, on_file)
 
 
 def prompt(flow: Flow, state: ConversationState) -> Reply:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.domain.catalog import Catalog
 from bot.domain.enums import ConversationStatus
@@ -28,7 +28,7 @@ from bot.services.work import Work
 from dialogues.state import CreateTicket, DeskAnswer, Effect, EndConversation, RequestHandoff, ShowProgress
 from dialogues.types import Button, Language, Reply
 from storage.db import session_on
-from storage.models import Ticket
+from storage.models import Staff, Ticket, TicketDeadline
 from storage.repositories import tickets as ticket_repo
 from storage.repositories import transcript
 
@@ -209,17 +209,47 @@ class Effects:
                 return [Reply(self.texts.text("bot.progress_none", language))]
         lines = [self.texts.text("bot.progress_header", language)]
         for ticket in found:
-            lines.append(
-                self.texts.text(
-                    "bot.progress_line",
-                    language,
-                    number=ticket.number,
-                    kind=self.texts.name("kind", ticket.kind, language),
-                    status=self.texts.name("status", ticket.status, language),
-                    created=format_local(ticket.created_at, self.tz, language),
-                )
-            )
+            lines.extend(self._progress_of(session, ticket, language))
+        lines.append(self.texts.text("bot.progress_footer", language))
         return [Reply("\n".join(lines))]
+
+    def _progress_of(self, session: Session, ticket: Ticket, language: Language) -> list[str]:
+        """One ticket as the customer asks about it: its status, who has it, and when they will
+        hear from us next (the soonest open deadline, none once it is finished)."""
+        text = self.texts.text
+        lines = [
+            text(
+                "bot.progress_line",
+                language,
+                number=ticket.number,
+                kind=self.texts.name("kind", ticket.kind, language),
+                status=self.texts.name("status", ticket.status, language),
+                created=format_local(ticket.created_at, self.tz, language),
+            )
+        ]
+        if ticket.status in FINISHED:
+            return lines
+        department = self.texts.name("department", ticket.department or "customer_service", language)
+        handler = session.exec(select(Staff).where(Staff.username == ticket.assignee)).first()
+        if handler is not None:
+            lines.append(
+                text("bot.progress_handler", language, handler=handler.display_name, department=department)
+            )
+        else:
+            lines.append(text("bot.progress_department", language, department=department))
+        open_clocks = session.exec(
+            select(TicketDeadline).where(
+                TicketDeadline.ticket_id == ticket.id, col(TicketDeadline.met_at).is_(None)
+            )
+        ).all()
+        due = [c.due_at for c in open_clocks if c.name != "acknowledge"] or [c.due_at for c in open_clocks]
+        if due:
+            lines.append(text("bot.progress_due", language, due=format_local(min(due), self.tz, language)))
+        return lines
+
+
+FINISHED = frozenset({"resolved", "closed", "cancelled"})
+"""Statuses after which nobody works the ticket: no handler or next deadline to tell."""
 
 
 class TurnWork(Work):

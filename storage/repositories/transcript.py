@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import UNANSWERED, UNDELIVERED, Conversation, Customer, Message, NluSample
+from storage.models import UNANSWERED, UNDELIVERED, Conversation, Customer, Message, NluSample, Ticket
 from storage.sql import insert_ignoring_conflicts
 from storage.types import UTCDateTime
 
@@ -20,6 +20,7 @@ MESSAGES = Message.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 NLU_SAMPLES = NluSample.__table__  # type: ignore[attr-defined]
+TICKETS = Ticket.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,8 +503,10 @@ def flag_for_agents(
 
 
 def set_language(conn: Connection, *, customer_id: int, language: str) -> None:
-    """The language the customer now writes in, for what the bot and the desk send later."""
+    """The language the customer now writes in, for what the bot and the desk send later: their
+    tickets' too, since status updates, proposals and surveys are written in the ticket's."""
     conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).values(language=language))
+    conn.execute(update(TICKETS).where(TICKETS.c.customer_id == customer_id).values(language=language))
 
 
 def add_nlu_sample(conn: Connection, *, sample: dict[str, Any], now: datetime) -> None:

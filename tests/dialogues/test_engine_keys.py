@@ -215,6 +215,7 @@ def test_progress_at_first_contact_then_the_greeting(flow: Flow) -> None:
     chat.send("进度")
     assert chat.last.effects == (ShowProgress(None),)
     assert chat.state.step == "greeting"
+    assert chat.last.replies == ()  # the manager's ticket list is the answer, not the menu again
 
 
 @pytest.mark.parametrize("step", ["greeting", "complaint_when", "complaint_confirm"])

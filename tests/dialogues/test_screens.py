@@ -50,3 +50,17 @@ def test_the_nlu_guesses_are_never_kept(nlu: FakeNlu) -> None:
     assert screens.screen_of(chat.state) == "guess"
     assert "服务态度" in screens.prompt(flow, chat.state).buttons[0].label
     assert not any(screen == "guess" for _step, screen, _lang in flow.screen_memo())
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown", "hidden"), [("1", "138****8000", "13800138000"), ("13912345678", "13912345678", "")]
+)
+def test_the_summary_shows_the_number_on_file_masked_as_its_button_did(
+    nlu: FakeNlu, answer: str, shown: str, hidden: str
+) -> None:
+    chat = Chat(intake(), nlu=nlu, profile={"phone_on_file": "13800138000"})
+    chat.run(*WALK[: WALK.index("13800138000")], answer)
+    assert chat.state.step == "complaint_confirm"
+    assert f"联系电话：{shown}" in chat.text  # a number typed just now is shown to be checked
+    if hidden:
+        assert hidden not in chat.text
