@@ -8,12 +8,13 @@ import re
 
 from fastapi.routing import APIRoute
 
+from bot.domain.access import Role
 from bot.web.console.accounts import RANK
 from bot.web.console.routes import AREAS
 from bot.web.console.security import ROLE_KEY, SESSION_COOKIE
 from tests.bot.web.console.helpers import ACCOUNTS, Desk, login, page_csrf
 
-ROLE_OF_USER = {role: username for username, role, _ in ACCOUNTS}
+ROLE_OF_USER = {Role(role): username for username, role, _ in ACCOUNTS}
 
 
 def console_routes(desk: Desk) -> list[tuple[str, str, str]]:
@@ -56,10 +57,10 @@ async def test_every_route_refuses_roles_below_its_own(desk: Desk) -> None:
     for method, path, role in console_routes(desk):
         if role == "public":
             continue
-        for lower, rank in RANK.items():
-            if rank >= RANK[role]:
+        for lower, username in ROLE_OF_USER.items():  # the desk's agent, supervisor and admin
+            if RANK[lower] >= RANK[role]:
                 continue
-            async with desk.client(ROLE_OF_USER[lower]) as client:
+            async with desk.client(username) as client:
                 csrf = await page_csrf(client)
                 response = await client.request(method, path, headers={"X-CSRF-Token": csrf})
                 assert response.status_code == 403, (lower, method, path)
