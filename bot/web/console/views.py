@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.domain.access import Action, Viewer, allows, can_see
@@ -44,6 +45,8 @@ class QueueRow:
     last_text: str
     assigned_agent: str | None = None
     taken_at: datetime | None = None
+    unread: int = 0
+    """Customer messages since the desk last answered (a person or the bot)."""
 
 
 @dataclass
@@ -113,6 +116,7 @@ def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[Que
     last_text = dict(
         session.exec(select(Message.conversation_id, Message.text).where(col(Message.id).in_(latest))).all()
     )
+    unread = _unread(session, [c.id for c in convs if c.id is not None])
     out: list[QueueRow] = []
     for conv in convs:
         assert conv.id is not None
@@ -131,9 +135,38 @@ def _rows(session: Session, convs: list[Conversation], agent: Agent) -> list[Que
                 last_text=_words_of(last_text.get(conv.id) or "")[:120],
                 assigned_agent=conv.assigned_agent,
                 taken_at=conv.taken_at,
+                unread=unread.get(conv.id, 0),
             )
         )
     return out
+
+
+def _unread(session: Session, conversation_ids: list[int]) -> dict[int, int]:
+    """Per conversation, the customer's messages since a person last replied (all of them when
+    nobody has yet; the bot's "please hold" answers are no reply). One query."""
+    if not conversation_ids:
+        return {}
+    answer = aliased(Message)
+    last_answer = (
+        select(func.max(answer.id))
+        .where(
+            answer.conversation_id == Message.conversation_id,
+            answer.direction == "out",
+            col(answer.author).startswith("agent:"),
+        )
+        .correlate(Message)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(Message.conversation_id, func.count())
+        .where(
+            col(Message.conversation_id).in_(conversation_ids),
+            Message.direction == "in",
+            col(Message.id) > func.coalesce(last_answer, 0),
+        )
+        .group_by(col(Message.conversation_id))
+    ).all()
+    return {cid: n for cid, n in rows if cid is not None}
 
 
 def _words_of(text: str) -> str:

@@ -14,7 +14,7 @@ from bot.web.console.accounts import Agent
 from storage.models import Conversation
 from tests.bot.services.test_inbox import joined
 from tests.bot.services.ticket_helpers import Clock, file
-from tests.bot.web.console.helpers import Desk, console_desk
+from tests.bot.web.console.helpers import Desk, console_desk, csrf_of
 
 AGENT = Agent("wangfang", "王芳", "agent", None, "zh", "x")
 
@@ -85,3 +85,29 @@ async def test_repeated_failed_answers_put_the_conversation_in_the_queue(desk: D
         last = await say(desk, "lost", "99")
     assert "0" in last
     assert [(u, r) for u, r, _ in await queue(desk)] == [("lost", "repeated_failure")]
+
+
+async def test_unread_counts_what_no_person_has_answered_yet(desk: Desk) -> None:
+    await say(desk, "waits", "你好")
+    desk.clock.advance(minutes=1)
+    await say(desk, "waits", "0")
+    desk.clock.advance(minutes=1)
+    await say(desk, "waits", "还在吗")
+    await say(desk, "waits", "快点")  # the bot's "please hold" answers are no answer
+
+    def unread(session: object) -> int:
+        return views.queue(session, AGENT)[0].unread  # type: ignore[arg-type]
+
+    assert await desk.app.db.run(unread) == 4  # no person has replied to any of them
+    async with desk.client("wangfang") as agent:
+        page = (await agent.get("/console/lists")).text
+        assert 'class="badge unread-count"' in page and ">4</span>" in page
+        conversation = await desk.app.db.run(lambda s: views.queue(s, AGENT)[0].conversation_id)  # type: ignore[arg-type]
+        csrf = csrf_of((await agent.get("/console")).text)
+        await agent.post(f"/console/conversations/{conversation}/take", data={"csrf_token": csrf})
+        await agent.post(
+            f"/console/conversations/{conversation}/reply", data={"csrf_token": csrf, "text": "您好"}
+        )
+        await say(desk, "waits", "谢谢")
+        page = (await agent.get("/console/lists")).text
+        assert ">1</span>" in page  # only what came after her reply
