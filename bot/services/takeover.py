@@ -172,8 +172,8 @@ class Handoff:
             language = customer_language(session, conv.customer_id)
             if to_user:
                 target = people.by_username(session, to_user)
-                if target is None or not target.active:
-                    raise HandoffError(f"no active staff member {to_user}")
+                if target is None or not target.active or not target.password_hash:
+                    raise HandoffError(f"no active staff member {to_user} with a console login")
                 if recused_from(session, conv.customer_id, target.username):
                     raise HandoffError(f"{target.username} is named in this customer's complaint")
                 conv.status = ConversationStatus.AGENT

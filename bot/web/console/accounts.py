@@ -209,7 +209,8 @@ def deactivate(session: Session, username: str) -> bool:
 
 
 def active_users(session: Session, *, department: str | None = None) -> list[Staff]:
-    return people.active_people(session, department=department)
+    """Active people who can log in to the console (who a conversation may be transferred to)."""
+    return [p for p in people.active_people(session, department=department) if p.password_hash]
 
 
 @functools.cache

@@ -21,6 +21,8 @@ from sqlmodel import Session, select
 from bot.app import TousuApp
 from bot.services import notifications, people
 from bot.services.notifications import Notifier, NotifyError
+from bot.services.takeover import HandoffError
+from bot.web.console import accounts
 from storage.models import Conversation, Staff, StaffNotification
 from storage.types import utcnow
 from tests.bot.services.ticket_helpers import Clock, alerts, desk_app, file
@@ -237,6 +239,12 @@ async def test_a_waiting_customer_and_a_transfer_reach_the_person_holding_the_co
     kinds = [a.kind for a in await alerts(app, "lisi")]
     assert kinds.count("waiting") == 1
 
+    refused = "console login"  # wangfang is routed tickets but cannot log in yet
+    with pytest.raises(HandoffError, match=refused):
+        await app.handoff.transfer(conv.id, agent, to_user="wangfang")
+    await app.db.run(
+        lambda s: accounts.add_user(s, username="wangfang", password="long enough secret", role="agent")
+    )
     await app.handoff.transfer(conv.id, agent, to_user="wangfang")
     [moved] = [a for a in await alerts(app, "wangfang") if a.kind == "transferred"]
     assert "李四" in moved.text

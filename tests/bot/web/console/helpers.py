@@ -66,7 +66,16 @@ async def console_desk(tmp_path: Path, clock: Clock, db_url: str | None = None, 
 
     def seed(session: Session) -> None:
         for username, role, name in ACCOUNTS:
-            accounts.add_user(session, username=username, password=PASSWORD, role=role, display_name=name)
+            # the supervisor oversees the whole desk; the agents keep their directory department
+            department = "" if role == "supervisor" else None
+            accounts.add_user(
+                session,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                display_name=name,
+                department=department,
+            )
 
     await app.db.run(seed)
     return Desk(app, create_web_app(app, manage_lifecycle=False), clock)
