@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from bot.domain.access import Viewer, can_see
 from bot.services.nlu_review import ReviewError
-from bot.web.console import cases
-from bot.web.console.deps import ConsoleDep, CurrentAdmin, DbDep, NluReviewDep
+from bot.web.console import cases, history
+from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentAdmin, DbDep, NluReviewDep
 from bot.web.console.security import role_extra
 from storage.models import NluCandidate, NluSample, Ticket
 
@@ -36,7 +36,12 @@ def visible(session: Session, viewer: Viewer, sample: NluSample) -> bool:
 
 @router.get("", openapi_extra=role_extra("admin"))
 async def page(
-    agent: CurrentAdmin, request: Request, console: ConsoleDep, db: DbDep, review: NluReviewDep
+    agent: CurrentAdmin,
+    request: Request,
+    console: ConsoleDep,
+    db: DbDep,
+    review: NluReviewDep,
+    catalog: CatalogDep,
 ) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any]:
         viewer = cases.viewer_for(session, agent)
@@ -51,6 +56,7 @@ async def page(
             return [r for r in rows if visible(session, viewer, r)]
 
         return {
+            "categories": dict(history.category_choices(session, catalog, agent.language)),
             "pending": samples("pending"),
             "accepted": samples("accepted"),
             "candidates": list(

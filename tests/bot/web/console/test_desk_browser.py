@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlmodel import Session
 
 from bot.web.console import accounts
+from storage.models import NluSample
 from tests.bot.services.ticket_helpers import file
 from tests.bot.web.console.test_browser import (
     PASSWORD,
@@ -125,6 +126,13 @@ async def test_hand_back_lands_on_the_queue_with_a_message(site: Site, browser: 
 
 async def test_every_console_page_fits_both_widths_in_both_languages(site: Site, browser: Browser) -> None:
     numbers = await seed(site)
+    await site.app.db.run(
+        lambda s: s.add(
+            NluSample(
+                text="杯子有点问题", predicted="product_quality", confidence=0.41, source="low_confidence"
+            )
+        )
+    )
     await customer_says(site.fake, "你好", "请回复数字")
     await customer_says(site.fake, "人工", "转接人工")
     page = await browser.new_page(locale="zh-CN")
@@ -148,6 +156,9 @@ async def test_every_console_page_fits_both_widths_in_both_languages(site: Site,
         for name, path in pages.items():
             await page.goto(site.url + path)
             await shoot(page, name, language)
+            if name == "nlu":
+                box = await page.locator("button[value=dismiss]").first.bounding_box()
+                assert box is not None and box["width"] >= 40 and box["height"] >= 32, box
         if language == "zh":
             await page.click("form[action='/console/language'] button")
     await page.close()
