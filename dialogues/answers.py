@@ -50,6 +50,10 @@ class Responder(TurnBuilder):
             if command is not None and command.kind in ("restart", "cancel"):
                 self.state = self.state.evolve(status="bot")
                 self.command(command)
+            elif inbound.payload is not None or inputs.as_key(text) == "#":
+                # "show again" or an old button while waiting for a person: say what is
+                # happening (anything else is for the person and goes to them unanswered)
+                self.emit(Reply(self.msg("handoff")))
             return
         if self.state.status == "closed" or (self.state.started and needs_fresh_start(self.flow, self.state)):
             self.state = fresh_state(self.state)

@@ -19,6 +19,7 @@ class OutboundMessage:
     text: str
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    author: str = "bot"  # or agent:<username>: a channel may show that a person wrote it
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,8 @@ class ConsoleChannel(Channel):
             language_hint=language_hint,
         )
 
-    async def pop(self, user_id: str, count: int, *, timeout: float = 5.0) -> list[OutboundMessage]:
-        """Wait for ``count`` replies to ``user_id``."""
+    async def pop(self, user_id: str, count: int, *, timeout: float | None = 5.0) -> list[OutboundMessage]:
+        """Wait for ``count`` replies to ``user_id`` (``timeout`` None: as long as it takes)."""
         queue = self._queue(user_id)
         out: list[OutboundMessage] = []
         async with asyncio.timeout(timeout):

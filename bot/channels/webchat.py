@@ -84,7 +84,7 @@ class ChatIdentity:
 
 def message_json(message: OutboundMessage) -> dict[str, object]:
     return {
-        "from": "bot",
+        "from": "agent" if message.author.startswith("agent:") else "bot",  # a person wrote it
         "text": message.text,
         "buttons": [{"key": button_key(b), "label": b.label, "payload": b.payload} for b in message.buttons],
         # files an agent sent: stored under a random name, served only to this chat's cookie

@@ -86,6 +86,7 @@ def item_from_row(row: Message | PendingReply, now_mono: float, now: datetime) -
             text=row.text,
             buttons=tuple(Button(label=b["label"], payload=b["payload"]) for b in row.buttons),
             attachments=tuple(Attachment(**a) for a in row.attachments),
+            author=row.author,
         ),
         attempts=row.attempts,
         not_before=now_mono + wait,

@@ -53,7 +53,9 @@ def queue_replies(
                 author=author,
             )
         )
-        messages.append(OutboundMessage(text=text, buttons=reply.buttons, attachments=reply.attachments))
+        messages.append(
+            OutboundMessage(text=text, buttons=reply.buttons, attachments=reply.attachments, author=author)
+        )
     ids = transcript.insert_outgoing(
         conn,
         conversation_id=conversation_id,

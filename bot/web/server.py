@@ -4,6 +4,7 @@ stack with the body cap first. The TousuApp lifecycle runs inside the ASGI lifes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -19,11 +20,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from bot.app import TousuApp
 from bot.channels.webchat import ChatIdentity, message_json
+from bot.channels.webchat_files import Refused, store_upload
 from bot.domain.catalog import Catalog
 from bot.settings import Settings
 from bot.web.api.app import install as install_api
@@ -173,7 +176,8 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
                 .order_by(col(Message.id).desc())
                 .limit(HISTORY_LIMIT)
             ).all()
-            return [_history_item(row) for row in reversed(rows)]
+            # the page's own "/start" on a first visit is no message of the customer's
+            return [_history_item(row) for row in reversed(rows) if not _page_start(row)]
 
         return JSONResponse({"messages": await tousu.db.run(load)})
 
@@ -206,6 +210,49 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
             filename=str(found.get("name") or name),
             media_type=str(found.get("mime") or "application/octet-stream"),
             headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        )
+
+    attachments_dir = settings.path(settings.attachments.dir) / "webchat"
+
+    @app.post("/chat/upload")
+    async def chat_upload(request: Request) -> JSONResponse:
+        """A photo or file the customer attaches: stored (webchat_files: size, kind and bytes
+        checked), then a message carrying it goes to the bot as a Telegram photo would; a
+        refused file becomes a too_large or unsupported message, which the bot answers in the
+        customer's language. Same cookie, origin and rate limits as the socket."""
+        user_id = identity.public_id(request.cookies.get(CHAT_COOKIE))
+        origin = request.headers.get("origin")
+        if user_id is None or (origin is not None and urlsplit(origin).netloc != request.url.netloc):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        if not (per_chat.allow(user_id) and per_address.allow(_address(request.client))):
+            return JSONResponse({"error": "rate_limited", "text": _too_fast(tousu.texts)}, status_code=429)
+        form = await request.form()
+        item = form.get("file")
+        if not isinstance(item, UploadFile):
+            return JSONResponse({"error": "bad_message"}, status_code=400)
+        data = await item.read(settings.attachments.max_bytes + 1)
+        stored = await asyncio.to_thread(
+            store_upload,
+            attachments_dir,
+            user_id,
+            item.filename or "file",
+            data,
+            settings.attachments.max_bytes,
+        )
+        client_id = str(form.get("id") or secrets.token_hex(8))[:64]
+        refused = isinstance(stored, Refused)
+        inbound = InboundMessage(
+            key=ConversationKey(tousu.webchat.name, user_id),
+            text="",
+            message_id=f"{user_id}:{client_id}",
+            received_at=utcnow(),
+            attachments=() if isinstance(stored, Refused) else (stored,),
+            kind=stored.reason if isinstance(stored, Refused) else stored.kind,
+            language_hint=str(form.get("lang") or "") or None,
+        )
+        await tousu.manager.accept(inbound)
+        return JSONResponse(
+            {"ok": not refused, "error": stored.reason if isinstance(stored, Refused) else None}
         )
 
     @app.websocket("/chat/ws")
@@ -283,6 +330,8 @@ def body_limits(settings: Settings, *, wechat: bool) -> LimitFor:
             return settings.wechat.max_body_bytes
         if path.startswith("/console/conversations/") and path.endswith("/reply"):
             return upload
+        if path == "/chat/upload":
+            return settings.attachments.max_bytes + general
         return general
 
     return limit_for
@@ -312,9 +361,15 @@ def _too_fast(texts: Catalog) -> str:
     return texts.both("bot.chat_too_fast")
 
 
+def _page_start(row: Message) -> bool:
+    return row.direction == "in" and row.text.strip() == "/start" and not row.attachments
+
+
 def _history_item(row: Message) -> dict[str, Any]:
     if row.direction == "in":
-        return {"from": "customer", "text": row.text, "buttons": []}
+        names = [str(a.get("name") or "file") for a in row.attachments]
+        lines = ([row.text] if row.text else []) + ["📎 " + name for name in names]
+        return {"from": "customer", "text": "\n".join(lines), "buttons": []}
     item: dict[str, Any] = message_json_from_row(row)
     if row.author.startswith("agent:"):
         item["from"] = "agent"
@@ -330,6 +385,7 @@ def message_json_from_row(row: Message) -> dict[str, Any]:
             text=row.text,
             buttons=tuple(Button(b["label"], b["payload"]) for b in row.buttons),
             attachments=tuple(Attachment(**a) for a in row.attachments),
+            author=row.author,
         )
     )
 

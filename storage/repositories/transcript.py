@@ -315,6 +315,7 @@ class PendingReply:
     attempts: int
     next_attempt_at: datetime | None
     created_at: datetime
+    author: str = "bot"
 
 
 _PENDING_COLUMNS = (
@@ -328,6 +329,7 @@ _PENDING_COLUMNS = (
     MESSAGES.c.attempts,
     MESSAGES.c.next_attempt_at,
     MESSAGES.c.created_at,
+    MESSAGES.c.author,
     MESSAGES.c.claimed_by,
     MESSAGES.c.claimed_until,
 )
@@ -410,6 +412,7 @@ def claim_replies(
             attempts=int(row.attempts),
             next_attempt_at=row.next_attempt_at,
             created_at=row.created_at,
+            author=row.author,
         )
         for row in take
         if row.id in claimed

@@ -75,11 +75,20 @@ def test_zero_and_human_ask_for_a_person_anywhere(flow: Flow, nlu: FakeNlu, step
 def test_while_waiting_for_a_person_the_bot_is_quiet(flow: Flow, nlu: FakeNlu) -> None:
     chat = at("complaint_when", nlu, flow)
     chat.send("0")
-    for text in ["hello?", "1", "#", "*", "0", "帮助", "English", "进度"]:
+    for text in ["hello?", "1", "*", "0", "帮助", "English", "进度"]:
         turn = chat.send(text)
         assert turn.replies == ()
         assert turn.effects == ()
         assert chat.state.status == "agent"
+
+
+def test_show_again_while_waiting_for_a_person_says_what_is_happening(flow: Flow, nlu: FakeNlu) -> None:
+    chat = at("complaint_when", nlu, flow)
+    chat.send("0")
+    for turn in (chat.send("#"), chat.send("1. 跳过", payload="complaint_when:1")):
+        (reply,) = turn.replies
+        assert reply.text.startswith("正在为您转接人工客服") and not reply.buttons
+        assert turn.effects == () and chat.state.status == "agent"
 
 
 @pytest.mark.parametrize("text", ["重新开始", "/start", "restart"])
