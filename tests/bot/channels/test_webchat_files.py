@@ -15,7 +15,7 @@ from bot.app import TousuApp
 from bot.channels.webchat_files import Refused, store_upload
 from bot.web.server import create_web_app
 from dialogues.types import ConversationKey, Reply
-from storage.models import Message
+from storage.models import Message, Ticket
 from tests.conftest import make_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -23,7 +23,9 @@ TO_EVIDENCE = ["1", "我买的电热水壶用了两天就漏水了", "1", "昨�
 
 
 def _client(tmp_path: Path, **attachments: Any) -> tuple[TestClient, TousuApp]:
-    settings = make_settings(tmp_path, attachments={"dir": tmp_path / "attachments", **attachments})
+    settings = make_settings(
+        tmp_path, attachments={"dir": tmp_path / "attachments", **attachments}, webchat={"burst": 50}
+    )
     tousu = TousuApp(settings, use_nlu=False)
     return TestClient(create_web_app(tousu), base_url="http://testserver"), tousu
 
@@ -34,7 +36,7 @@ def _say(ws: Any, ident: str, text: str) -> dict[str, Any]:
 
 
 def test_a_photo_sent_at_the_evidence_question_goes_with_the_complaint(tmp_path: Path) -> None:
-    client, _tousu = _client(tmp_path)
+    client, tousu = _client(tmp_path)
     with client:
         client.get("/chat")
         with client.websocket_connect("/chat/ws") as ws:
@@ -46,9 +48,15 @@ def test_a_photo_sent_at_the_evidence_question_goes_with_the_complaint(tmp_path:
             )
             assert sent.json() == {"ok": True, "error": None}
             assert ws.receive_json()["text"].startswith("收到 1 个附件")
+            for n, text in enumerate(["1", "1", "13800138000", "1"]):  # done, refund, phone, confirm
+                _say(ws, f"e{n}", text)
         history = client.get("/chat/history").json()["messages"]
         mine = [m["text"] for m in history if m["from"] == "customer"]
-        assert mine[-1] == "📎 壶底.png" and "/start" not in mine
+        assert "📎 壶底.png" in mine and "/start" not in mine
+        ticket = client.portal.call(lambda: tousu.db.run(lambda s: s.exec(select(Ticket)).one()))
+        assert [(a["kind"], a["name"], a["mime"]) for a in ticket.attachments] == [
+            ("photo", "壶底.png", "image/png")
+        ]
     stored = list((tmp_path / "attachments" / "webchat").rglob("*.png"))
     assert len(stored) == 1 and stored[0].read_bytes() == PNG
 
