@@ -146,8 +146,8 @@ def _check_step(flow: Flow, step: AnyStep, known: set[str], written: frozenset[s
             add("choices", "validator 'choice' needs choices")
         if step.choices and step.validator not in ("choice", "score"):
             add("choices", "choices are only used with validator 'choice' (or 'score', as buttons)")
-        if step.rest_slot is not None and step.validator not in ("score", "ticket_number"):
-            add("rest_slot", "rest_slot is only filled by validators 'score' and 'ticket_number'")
+        if step.rest_slot is not None and step.validator not in ("score", "ticket_number", "phone"):
+            add("rest_slot", "rest_slot is only filled by validators 'score', 'ticket_number' and 'phone'")
         seen: set[str] = set()
         for i, choice in enumerate(step.choices):
             if choice.value in seen:

@@ -65,7 +65,9 @@ _MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 def validate_phone(text: str, ctx: AnswerContext) -> Outcome:
     """A mainland mobile (stored as 11 digits) or an international number (stored as +digits).
 
-    A sentence holding exactly one mainland mobile ("我的电话是 138...") is accepted too.
+    A sentence holding exactly one mainland mobile ("我的电话是 138...") is accepted too. Words
+    after a number that starts the answer ("13800138000 王女士") are the rest: how the customer
+    would like to be addressed, for a ``rest_slot``.
     """
     compact = _PHONE_NOISE.sub("", normalize(text))
     match = _MAINLAND.fullmatch(compact)
@@ -73,10 +75,19 @@ def validate_phone(text: str, ctx: AnswerContext) -> Outcome:
         return Valid(match.group(1))
     if _INTERNATIONAL.fullmatch(compact):
         return Valid(compact)
+    leading = _NUMBER_THEN_NAME.fullmatch(normalize(text))
+    if leading:
+        name = _NAME_LEAD.sub("", leading.group(2)).strip(" ,，、;；.。")
+        return Valid(leading.group(1), rest=name[:MAX_NAME] if name else None)
     found = _MOBILE_IN_TEXT.findall(normalize(text).replace(" ", "").replace("-", ""))
     if len(set(found)) == 1:
         return Valid(found[0])
     return Invalid("invalid_phone")
+
+
+_NUMBER_THEN_NAME = re.compile(r"\s*(1[3-9]\d{9}|\+\d{7,15})(?!\d)[\s,，、;；]*(\D{1,40})", re.S)
+_NAME_LEAD = re.compile(r"^(?:我叫|我是|姓名[:：]?|称呼[:：]?|my name is|name[:：]?|i am|i'm)\s*", re.I)
+MAX_NAME = 40
 
 
 def validate_choice(text: str, ctx: AnswerContext) -> Outcome:

@@ -39,6 +39,7 @@ _COLUMN_FIELDS = {
     "nlu_confidence",
     "desired_outcome",
     "phone",
+    "contact_name",
     "evidence",
     "references",
     "language",
@@ -112,7 +113,7 @@ def create_ticket(
         nlu_confidence=_float_or_none(fields.get("nlu_confidence")),
         description=description,
         details={k: v for k, v in fields.items() if k not in _COLUMN_FIELDS},
-        contact_name=customer.name,
+        contact_name=_str_or_none(fields.get("contact_name")) or customer.name,
         contact_phone=_str_or_none(phone),
         references=references,
         desired_outcome=_str_or_none(fields.get("desired_outcome")),
@@ -136,6 +137,9 @@ def create_ticket(
         note="; ".join(r.get("reason", "") for r in reasons) or None,
         at=now,
     )
+    name = _str_or_none(fields.get("contact_name"))
+    if name and name != customer.name:  # staff see the customer by the name they gave
+        customer_repo.set_name(session, customer_id=customer.id, name=name[:200])
     phone_on_file = customer.phone
     if isinstance(phone, str) and phone:
         if phone != customer.phone:

@@ -38,6 +38,11 @@ def touch_inbound(session: Session, *, customer_id: int, at: datetime) -> None:
         session.add(customer)
 
 
+def set_name(session: Session, *, customer_id: int, name: str) -> None:
+    """How the customer asked to be addressed (given in the intake): what staff see them as."""
+    session.connection().execute(update(Customer).where(col(Customer.id) == customer_id).values(name=name))
+
+
 def set_phone(session: Session, *, customer_id: int, phone: str) -> None:
     """The number on file, straight on the session's connection (no customer object to load)."""
     session.connection().execute(update(Customer).where(col(Customer.id) == customer_id).values(phone=phone))

@@ -72,6 +72,7 @@ def test_complaint_intake_from_greeting_to_ticket(
         "evidence": [],
         "desired_outcome": "refund",
         "phone": "13800138000",
+        "contact_name": None,  # no name written after the number
         "language": language,
     }
     assert end == EndConversation("done")
@@ -166,6 +167,7 @@ def test_consultation_records_a_ticket_with_the_phone_on_file(flow: Flow, nlu: F
             "ticket_kind": "consultation",
             "description": "你们周末营业吗？",
             "phone": "13912345678",
+            "contact_name": None,
             "language": "zh",
         },
     )
@@ -224,3 +226,13 @@ def test_photos_sent_during_the_complaint_reach_the_ticket(flow: Flow, nlu: Fake
         {"kind": "document", "ref": "f/receipt.pdf", "name": "receipt.pdf", "mime": None, "size": None},
     ]
     assert ticket.fields["desired_outcome"] == "compensation"
+
+
+def test_a_name_after_the_phone_number_is_how_the_customer_is_addressed(flow: Flow, nlu: FakeNlu) -> None:
+    chat = Chat(flow, nlu=nlu)
+    chat.run("hi", "3", "建议你们周末多开一个收银台")
+    assert chat.state.step == "request_phone" and "怎么称呼您" in chat.text
+    chat.send("13800138000 王女士")
+    (ticket, _end) = chat.last.effects
+    assert isinstance(ticket, CreateTicket)
+    assert ticket.fields["phone"] == "13800138000" and ticket.fields["contact_name"] == "王女士"

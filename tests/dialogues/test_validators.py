@@ -144,3 +144,16 @@ def test_choice_by_value_label_or_alias() -> None:
     assert VALIDATORS["choice"]("ONLINE", ctx) == Valid("online")
     assert VALIDATORS["choice"]("线下", ctx) == Valid("store")
     assert VALIDATORS["choice"]("电话", ctx) == Invalid("invalid_choice")
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "rest"),
+    [
+        ("13800138000 王女士", "13800138000", "王女士"),
+        ("13800138000，我叫李明", "13800138000", "李明"),
+        ("+447700900123 my name is Ann Smith", "+447700900123", "Ann Smith"),
+        ("13800138000。", "13800138000", None),
+    ],
+)
+def test_a_name_after_the_number_is_the_rest(text: str, value: str, rest: str | None) -> None:
+    assert VALIDATORS["phone"](text, CTX) == Valid(value, rest=rest)
