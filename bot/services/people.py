@@ -40,6 +40,14 @@ class Agent:
     def at_least(self, role: str) -> bool:
         return at_least(self.role, role)
 
+    @property
+    def title_role(self) -> str:
+        """The role named beside the person's name: handler (works the tickets routing assigns,
+        not a console role) only when it is all they hold, so an agent who also handles tickets
+        still reads as 客服."""
+        shown = [r for r in self.roles if r != Role.HANDLER.value]
+        return highest(shown).value if shown else self.role
+
 
 def agent_of(person: Staff, csrf: str) -> Agent:
     roles = tuple(person.roles or ())

@@ -48,6 +48,8 @@ REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"write the finding", "error_finding"),
         (r"solution needs text|use the solution form", "error_solution_text"),
         (r"file too large", "error_file_large"),
+        (r"takes images only", "error_images_only"),
+        (r"files cannot be sent on", "error_no_files"),
         (r"unknown hand-back point", "error_other"),
     )
 )

@@ -383,7 +383,8 @@ async def test_an_agents_reply_with_a_photo_reaches_the_customer_as_an_image(
         files={"files": ("a.pdf", b"%PDF", "application/pdf")},
         headers={"X-Requested-With": "fetch"},
     )
-    assert refused.status_code == 409 and "images only" in refused.json()["error"]
+    why = refused.json()["error"]  # why, in the agent's language, not the generic refusal
+    assert refused.status_code == 409 and ("只能向客户发送图片" in why or "images only" in why)
 
 
 async def inbound_rows(app: TousuApp) -> list[Message]:

@@ -90,7 +90,7 @@ async def test_files_and_the_dashboard(desk: Desk, tmp_path: Path) -> None:
         assert page.status_code == 200
         assert '<td id="total">3</td>' in page.text
         assert page.text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 7
-        assert 'data-label="console" data-value="3"' in page.text
+        assert 'data-label="终端" data-value="3"' in page.text and 'data-label="console"' not in page.text
         download = await sup.get("/console/reports/monthly", params={"month": "2026-11", "format": "csv"})
         assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
         assert "total,tickets,3" in download.content.decode("utf-8-sig")
