@@ -67,7 +67,8 @@ class Conversation(SQLModel, table=True):
     state: str = Field(default="{}", sa_type=Text)
     status: str = Field(default="bot", max_length=16, index=True)
     handoff_reason: str | None = Field(default=None, max_length=64)
-    waiting_since: datetime | None = _ts(nullable=True)
+    # indexed: the webhook feed reads new handoffs by it (a range), the queue finds waiting rows
+    waiting_since: datetime | None = _ts(nullable=True, index=True)
     assigned_agent: str | None = Field(default=None, max_length=64)
     # the console queue: 2 major ticket, 1 angry wording, 0 otherwise; a transfer can name a department
     priority: int = 0

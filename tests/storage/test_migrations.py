@@ -118,3 +118,31 @@ def test_the_old_scheduler_job_table_is_dropped(db_url: str) -> None:
     finally:
         engine.dispose()
     assert schema_diff(db_url) == []
+
+
+def test_conversations_are_found_by_waiting_since(db_url: str) -> None:
+    """The webhook feed's handoff read and the queue use an index, and the downgrade drops it."""
+    engine = make_unpooled_engine(db_url)
+
+    def indexed() -> bool:
+        with engine.connect() as conn:
+            found = inspect(conn).get_indexes("conversations")
+        return any(i["column_names"] == ["waiting_since"] for i in found)
+
+    try:
+        assert indexed()
+        command.downgrade(migrate.alembic_config(db_url), "d3f5a7c9e1b2")
+        assert not indexed()
+        migrate.upgrade(db_url)
+        assert indexed()
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_have_one_head() -> None:
+    """Two migrations written at once on different branches both name the same parent: the
+    second to land must re-point its ``down_revision``, or ``upgrade head`` is ambiguous."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, heads
