@@ -477,12 +477,16 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     prefix: str = Field(max_length=16)
     created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    """When a request last came with it, to the minute (written at most once a minute)."""
     revoked_at: datetime | None = _ts(nullable=True)
 
 
 class WebhookEndpoint(SQLModel, table=True):
     """A receiver of signed event POSTs (``tousu webhooks add``). ``secret`` signs every body; it
-    is shown once when the endpoint is made. A 410 answer turns the endpoint off."""
+    is shown once when the endpoint is made. A 410 answer turns the endpoint off
+    (``disabled_reason`` is then ``gone``, bot/services/webhooks.Disabled); an admin can turn it
+    on again."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -491,7 +495,8 @@ class WebhookEndpoint(SQLModel, table=True):
     events: list[str] = Field(default_factory=_empty_list, sa_type=JSON)
     secret: str = Field(max_length=128)
     active: bool = True
-    disabled_reason: str | None = Field(default=None, max_length=200)
+    disabled_reason: str | None = Field(default=None, max_length=200)  # why it went off (a code)
+    disabled_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
 
 

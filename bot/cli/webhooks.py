@@ -1,4 +1,4 @@
-"""``tousu webhooks add|list|remove|log|resend``: endpoints that receive signed event POSTs.
+"""``tousu webhooks add|list|enable|remove|log|resend``: endpoints that receive signed event POSTs.
 A new endpoint's secret is printed once; the running bot delivers (bot/services/webhooks.py)."""
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     add.set_defaults(handler=add_endpoint)
     lst = wsub.add_parser("list", help="list endpoints")
     lst.set_defaults(handler=list_endpoints)
+    enable = wsub.add_parser("enable", help="turn an endpoint that went off (a 410) on again")
+    enable.add_argument("id", type=int)
+    enable.set_defaults(handler=enable_endpoint)
     remove = wsub.add_parser("remove", help="remove an endpoint and its delivery log")
     remove.add_argument("id", type=int)
     remove.set_defaults(handler=remove_endpoint)
@@ -68,14 +71,37 @@ def list_endpoints(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_unpooled_engine(settings.database_url)
     try:
         with Session(engine) as session:
-            rows = [(r.id, r.url, r.events, r.active, r.disabled_reason) for r in repo.endpoints(session)]
+            rows = [
+                (r.id, r.url, r.events, r.active, r.disabled_reason, r.disabled_at)
+                for r in repo.endpoints(session)
+            ]
     finally:
         engine.dispose()
-    for endpoint_id, url, events, active, reason in rows:
-        state = "active" if active else f"off ({reason or 'disabled'})"
+    for endpoint_id, url, events, active, reason, since in rows:
+        why = OFF_BECAUSE.get(reason or "", reason or "turned off")
+        when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+        state = "active" if active else f"off{when}: {why} (tousu webhooks enable {endpoint_id})"
         print(f"{endpoint_id:<4} {url}  {','.join(events)}  {state}")
     if not rows:
         print("no endpoints yet: tousu webhooks add URL --events ticket.created,ticket.status_changed")
+    return 0
+
+
+OFF_BECAUSE: dict[str, str] = {webhooks.Disabled.GONE: "the receiver answered 410 Gone"}
+
+
+def enable_endpoint(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_unpooled_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            found = webhooks.enable_endpoint(session, endpoint_id=args.id, now=utcnow())
+            session.commit()
+    finally:
+        engine.dispose()
+    if not found:
+        print(f"no endpoint {args.id}", file=sys.stderr)
+        return 1
+    print(f"endpoint {args.id} is on: it gets the events from now on")
     return 0
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -69,8 +70,71 @@ KEEP_LOG = timedelta(days=30)
 """Finished deliveries (delivered, failed, cancelled) stay in the log this long."""
 
 
+class Refused(StrEnum):
+    """Why an endpoint was refused (the console says it in its reader's words)."""
+
+    BAD_URL = "bad_url"
+    UNKNOWN_EVENTS = "unknown_events"
+
+
 class WebhookError(ValueError):
-    """A refused endpoint, with a message fit to print."""
+    """A refused endpoint, with a message fit to print and its reason."""
+
+    def __init__(self, message: str, reason: Refused) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Given up after ``RETRY_FOR`` of tries."""
+    CANCELLED = "cancelled"
+    """Not sent: its endpoint went off."""
+
+
+class Disabled(StrEnum):
+    """Why an endpoint is off (``disabled_reason``)."""
+
+    GONE = "gone"
+    """The receiver answered 410 Gone."""
+
+
+class Answer(StrEnum):
+    """What a delivery's last try got, as a person reads it."""
+
+    NOT_TRIED = "not_tried"
+    OK = "ok"
+    GONE = "gone"
+    REFUSED = "refused"
+    """4xx other than 410: the receiver refused the request."""
+    RECEIVER_ERROR = "receiver_error"
+    """5xx: the receiver failed."""
+    UNEXPECTED = "unexpected"
+    """1xx/3xx: not a success, not an error (a redirect is not followed)."""
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    NETWORK = "network"
+
+
+def answer(status: int | None, error: str | None) -> Answer:
+    """The kind of the last answer a delivery got (``last_status``, ``last_error`` as ``_post``
+    writes them: the HTTP status, or the transport error's class name first)."""
+    if status is not None:
+        if 200 <= status < 300:
+            return Answer.OK
+        if status == 410:
+            return Answer.GONE
+        if 400 <= status < 500:
+            return Answer.REFUSED
+        return Answer.RECEIVER_ERROR if status >= 500 else Answer.UNEXPECTED
+    if not error:
+        return Answer.NOT_TRIED
+    kind = error.split(":", 1)[0]
+    if kind.endswith("Timeout"):
+        return Answer.TIMEOUT
+    return Answer.UNREACHABLE if kind == "ConnectError" else Answer.NETWORK
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -85,20 +149,44 @@ def backoff(attempts: int) -> timedelta:
 
 def add_endpoint(session: Session, *, url: str, events: Sequence[str], now: datetime) -> WebhookEndpoint:
     if not url.startswith(("http://", "https://")) or len(url) > 500:
-        raise WebhookError("the URL must start with http:// or https:// (at most 500 characters)")
+        raise WebhookError(
+            "the URL must start with http:// or https:// (at most 500 characters)", Refused.BAD_URL
+        )
     wanted = list(EVENTS) if list(events) in (["all"], []) else list(dict.fromkeys(events))
     unknown = sorted(set(wanted) - set(EVENTS))
     if unknown:
-        raise WebhookError(f"unknown events {', '.join(unknown)} (known: {', '.join(EVENTS)}, or all)")
-    if not repo.any_active(session):  # the feed idled: a new endpoint gets events from now on
-        latest = repo.last_event_id(session)
-        repo.cursor(session, "audit", start=latest)
-        repo.move_cursor(session, "audit", latest)
-        stamp = int(now.timestamp() * 1_000_000)
-        repo.cursor(session, "handoff", start=stamp)
-        repo.move_cursor(session, "handoff", stamp)
+        raise WebhookError(
+            f"unknown events {', '.join(unknown)} (known: {', '.join(EVENTS)}, or all)",
+            Refused.UNKNOWN_EVENTS,
+        )
+    _from_now_if_idle(session, now)
     secret = "whsec_" + secrets.token_hex(24)
     return repo.add_endpoint(session, url=url, events=wanted, secret=secret, now=now)
+
+
+def enable_endpoint(session: Session, *, endpoint_id: int, now: datetime) -> bool:
+    """Turn an endpoint that went off on again; it gets the events from now on (what happened
+    while it was off is not sent). False when there is no such endpoint."""
+    row = session.get(WebhookEndpoint, endpoint_id)
+    if row is None:
+        return False
+    if not row.active:
+        _from_now_if_idle(session, now)
+        repo.enable(session, endpoint_id=endpoint_id)
+    return True
+
+
+def _from_now_if_idle(session: Session, now: datetime) -> None:
+    """With no endpoint on, the feed idled: start its cursors at now, so an endpoint turned on
+    gets the events from now on, not everything since the feed stopped."""
+    if repo.any_active(session):
+        return
+    latest = repo.last_event_id(session)
+    repo.cursor(session, "audit", start=latest)
+    repo.move_cursor(session, "audit", latest)
+    stamp = int(now.timestamp() * 1_000_000)
+    repo.cursor(session, "handoff", start=stamp)
+    repo.move_cursor(session, "handoff", stamp)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -265,7 +353,7 @@ class WebhookDispatcher:
             "event": kind,
             "order_key": order_key,
             "body": body,
-            "status": "pending",
+            "status": DeliveryState.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -333,25 +421,23 @@ class WebhookDispatcher:
         now = self.clock()
         for item, status, error in outcomes:
             live = session.get(WebhookDelivery, item.delivery_id)
-            if live is None or live.status != "pending":
+            if live is None or live.status != DeliveryState.PENDING:
                 continue
             live.attempts += 1
             live.last_status = status
             live.last_error = error
             if status is not None and 200 <= status < 300:
-                live.status = "delivered"
+                live.status = DeliveryState.DELIVERED
                 live.delivered_at = now
             elif status == 410:
-                live.status = "cancelled"
+                live.status = DeliveryState.CANCELLED
                 session.add(live)
                 session.flush()
-                repo.disable(
-                    session, endpoint_id=item.endpoint_id, reason=f"answered 410 Gone at {_iso(now)}"
-                )
+                repo.disable(session, endpoint_id=item.endpoint_id, reason=Disabled.GONE, now=now)
                 log.warning("webhook endpoint %s answered 410: disabled", item.url)
                 continue
             elif now - live.created_at >= RETRY_FOR:
-                live.status = "failed"
+                live.status = DeliveryState.FAILED
             else:
                 live.next_attempt_at = now + backoff(live.attempts)
             session.add(live)

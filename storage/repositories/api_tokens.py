@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage.models import ApiToken
@@ -41,6 +42,10 @@ def live_by_hash(session: Session, *, token_hash: str) -> ApiToken | None:
 
 def listing(session: Session) -> Sequence[ApiToken]:
     return session.exec(select(ApiToken).order_by(col(ApiToken.name))).all()
+
+
+def mark_used(session: Session, *, token_id: int, now: datetime) -> None:
+    session.execute(update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now))
 
 
 def revoke(session: Session, *, name: str, now: datetime) -> bool:

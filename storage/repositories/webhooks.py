@@ -50,16 +50,25 @@ def remove_endpoint(session: Session, *, endpoint_id: int) -> bool:
     return True
 
 
-def disable(session: Session, *, endpoint_id: int, reason: str) -> None:
+def disable(session: Session, *, endpoint_id: int, reason: str, now: datetime) -> None:
+    """Turn an endpoint off for ``reason``; what it had pending is cancelled."""
     session.execute(
         update(WebhookEndpoint)
         .where(col(WebhookEndpoint.id) == endpoint_id)
-        .values(active=False, disabled_reason=reason[:200])
+        .values(active=False, disabled_reason=reason[:200], disabled_at=now)
     )
     session.execute(
         update(WebhookDelivery)
         .where(col(WebhookDelivery.endpoint_id) == endpoint_id, col(WebhookDelivery.status) == "pending")
         .values(status="cancelled")
+    )
+
+
+def enable(session: Session, *, endpoint_id: int) -> None:
+    session.execute(
+        update(WebhookEndpoint)
+        .where(col(WebhookEndpoint.id) == endpoint_id)
+        .values(active=True, disabled_reason=None, disabled_at=None)
     )
 
 
@@ -112,13 +121,25 @@ def pending(session: Session, *, limit: int) -> Sequence[WebhookDelivery]:
     ).all()
 
 
-def log(session: Session, *, endpoint_id: int, limit: int = 50) -> Sequence[WebhookDelivery]:
+def log(session: Session, *, endpoint_id: int, limit: int = 50, offset: int = 0) -> Sequence[WebhookDelivery]:
+    """An endpoint's deliveries, newest first."""
     return session.exec(
         select(WebhookDelivery)
         .where(WebhookDelivery.endpoint_id == endpoint_id)
         .order_by(col(WebhookDelivery.id).desc())
+        .offset(offset)
         .limit(limit)
     ).all()
+
+
+def log_size(session: Session, *, endpoint_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+        ).one()
+    )
 
 
 def send_again(session: Session, *, delivery_id: int, now: datetime) -> bool:

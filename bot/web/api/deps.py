@@ -24,6 +24,7 @@ from bot.web.console import cases
 from bot.web.console.accounts import RANK, Agent
 from bot.web.token_buckets import TokenBuckets
 from storage.db import Database
+from storage.repositories import api_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-def _caller(session: Session, secret: str) -> Caller | None:
+def _caller(session: Session, secret: str, now: datetime) -> tuple[Caller, bool] | None:
+    """The caller a token names, and whether its last use is to be written down."""
     row = tokens.find(session, secret)
     if row is None:
         return None
@@ -104,19 +106,23 @@ def _caller(session: Session, secret: str) -> Caller | None:
         language="en",
         csrf="",
     )
-    return Caller(agent=agent, viewer=cases.viewer_for(session, agent), token_id=row.id)
+    caller = Caller(agent=agent, viewer=cases.viewer_for(session, agent), token_id=row.id)
+    return caller, tokens.used(row, now)
 
 
-async def current_caller(request: Request, db: DbDep, credentials: Credentials) -> Caller:
+async def current_caller(request: Request, db: DbDep, now: NowDep, credentials: Credentials) -> Caller:
     """401 without a live token; 429 when the token spent its rate (``app.state.buckets``)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status_code=401, detail="send Authorization: Bearer <token>", headers=UNAUTHORIZED
         )
     secret = credentials.credentials
-    caller = await db.read(lambda s: _caller(s, secret))
-    if caller is None:
+    found = await db.read(lambda s: _caller(s, secret, now))
+    if found is None:
         raise HTTPException(status_code=401, detail="unknown or revoked token", headers=UNAUTHORIZED)
+    caller, used = found
+    if used:
+        await db.run(lambda s: api_tokens.mark_used(s, token_id=caller.token_id, now=now))
     buckets: TokenBuckets = request.app.state.buckets
     if not buckets.allow(str(caller.token_id)):
         raise HTTPException(status_code=429, detail="too many requests for this token; slow down")

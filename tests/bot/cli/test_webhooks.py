@@ -1,14 +1,17 @@
 """``tousu webhooks``: an endpoint is registered with its events and a secret printed once, listed
-without the secret, its log read, a delivery queued again, and removed."""
+without the secret, its log read, a delivery queued again, turned off by a 410 and on again, and removed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.services.webhooks import Disabled
 from storage.db import make_unpooled_engine
 from storage.models import WebhookDelivery
+from storage.repositories import webhooks as repo
 from tests.bot.cli.test_chat_and_tickets import _tousu
 
 
@@ -47,8 +50,18 @@ def test_add_list_log_resend_remove(tmp_path: Path) -> None:
     with Session(engine) as session:
         again = session.get(WebhookDelivery, delivery_id)
         assert again is not None and again.status == "pending"
-    engine.dispose()
     assert _tousu(["webhooks", "resend", "999"], tmp_path).returncode == 1
+    with Session(engine) as session:
+        repo.disable(
+            session, endpoint_id=1, reason=Disabled.GONE, now=datetime(2026, 12, 4, 2, 5, tzinfo=UTC)
+        )
+        session.commit()
+    off = _tousu(["webhooks", "list"], tmp_path).stdout
+    assert "off since 2026-12-04 02:05 UTC: the receiver answered 410 Gone" in off
+    assert _tousu(["webhooks", "enable", "1"], tmp_path).returncode == 0
+    assert "active" in _tousu(["webhooks", "list"], tmp_path).stdout
+    assert _tousu(["webhooks", "enable", "9"], tmp_path).returncode == 1
+    engine.dispose()
     assert _tousu(["webhooks", "remove", "1"], tmp_path).returncode == 0
     assert _tousu(["webhooks", "remove", "1"], tmp_path).returncode == 1
     assert "no endpoints yet" in _tousu(["webhooks", "list"], tmp_path).stdout

@@ -199,6 +199,7 @@ async def test_a_receiver_down_for_a_while_gets_the_event_later_and_once(tmp_pat
         (waiting,) = await _deliveries(app)
         assert waiting.status == "pending" and waiting.attempts == 1 and waiting.last_status is None
         assert "ConnectError" in (waiting.last_error or "")
+        assert webhooks.answer(waiting.last_status, waiting.last_error) == webhooks.Answer.UNREACHABLE
         with receiving(receiver, port):
             await _drain(app, 2)
             assert receiver.got == []  # not before its backoff is over
@@ -229,6 +230,7 @@ async def test_a_receiver_that_times_out_is_retried_then_given_up_after_a_day(tm
             assert len(rows) >= 2
             first, *later = rows
             assert first.attempts == 1 and "Timeout" in (first.last_error or "")
+            assert webhooks.answer(first.last_status, first.last_error) == webhooks.Answer.TIMEOUT
             assert all(r.attempts == 0 for r in later)  # in order: the next waits for the first
             for _ in range(30):
                 clock.advance(hours=1)
@@ -254,11 +256,59 @@ async def test_a_410_turns_the_endpoint_off(tmp_path: Path) -> None:
             await _drain(app, 3)
         assert len(receiver.got) == 1
         (endpoint,) = await app.db.run(lambda s: s.exec(select(WebhookEndpoint)).all())
-        assert not endpoint.active and "410" in (endpoint.disabled_reason or "")
+        assert not endpoint.active and endpoint.disabled_reason == webhooks.Disabled.GONE
+        assert endpoint.disabled_at == clock()
         rows = await _deliveries(app)
         assert {r.status for r in rows} == {"cancelled"}  # nothing more is queued or sent
+        assert [webhooks.answer(r.last_status, r.last_error) for r in rows if r.attempts] == [
+            webhooks.Answer.GONE
+        ]
     finally:
         await app.stop()
+
+
+async def test_an_endpoint_turned_on_again_gets_the_events_from_then_on(tmp_path: Path) -> None:
+    clock = Clock()
+    app = await _app(tmp_path, clock)
+    receiver = Receiver(status=410)
+    try:
+        with receiving(receiver) as url:
+            endpoint = await _endpoint(app, url, ["ticket.created"])
+            await file(app, "c1")
+            await _drain(app, 3)
+            await file(app, "c2")  # while it is off
+            await _drain(app, 3)
+            receiver.status = 200
+            clock.advance(minutes=5)
+            assert endpoint.id is not None
+            assert await app.db.run(
+                lambda s: webhooks.enable_endpoint(s, endpoint_id=endpoint.id, now=clock())
+            )
+            third, _ = await file(app, "c3")
+            await _drain(app, 3)
+        assert len(receiver.got) == 2  # the 410, then only the complaint filed after turning it on
+        event = verified(endpoint.secret, *receiver.got[1])
+        assert event["data"]["ticket"]["number"] == third.number
+        (row,) = await app.db.run(lambda s: s.exec(select(WebhookEndpoint)).all())
+        assert row.active and row.disabled_reason is None and row.disabled_at is None
+        assert not await app.db.run(lambda s: webhooks.enable_endpoint(s, endpoint_id=999, now=clock()))
+    finally:
+        await app.stop()
+
+
+def test_an_answer_in_kinds_a_person_can_read() -> None:
+    kinds = {
+        (204, None): webhooks.Answer.OK,
+        (410, "gone"): webhooks.Answer.GONE,
+        (401, "no"): webhooks.Answer.REFUSED,
+        (503, "busy"): webhooks.Answer.RECEIVER_ERROR,
+        (302, ""): webhooks.Answer.UNEXPECTED,
+        (None, None): webhooks.Answer.NOT_TRIED,
+        (None, "ReadTimeout: timed out"): webhooks.Answer.TIMEOUT,
+        (None, "ConnectError: [Errno 111] Connection refused"): webhooks.Answer.UNREACHABLE,
+        (None, "RemoteProtocolError: Server disconnected"): webhooks.Answer.NETWORK,
+    }
+    assert {k: webhooks.answer(*k) for k in kinds} == kinds
 
 
 async def test_a_handoff_is_an_event(tmp_path: Path) -> None:

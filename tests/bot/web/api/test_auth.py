@@ -88,3 +88,22 @@ async def test_the_schema_and_docs_need_no_token(desk: ApiDesk) -> None:
         assert schema.json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         docs = await client.get("/docs")
         assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
+
+
+async def test_a_tokens_last_use_is_written_to_the_minute(desk: ApiDesk) -> None:
+    def last_used(session: Session) -> object:
+        row = api_tokens.by_name(session, name="wangfang")
+        assert row is not None
+        return row.last_used_at
+
+    assert await desk.app.db.run(last_used) is None
+    first = desk.clock()
+    async with desk.client("wangfang") as client:
+        assert (await client.get("/me")).status_code == 200
+        assert await desk.app.db.run(last_used) == first
+        desk.clock.advance(seconds=30)
+        await client.get("/me")
+        assert await desk.app.db.run(last_used) == first  # within the minute: no write
+        desk.clock.advance(seconds=31)
+        await client.get("/me")
+        assert await desk.app.db.run(last_used) == desk.clock()
