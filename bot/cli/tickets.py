@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.domain.enums import ContactMethod
 from bot.domain.states import TRANSITIONS, InvalidTransition
 from bot.services.ticket_desk import LifecycleError, TicketDesk
 from bot.services.work import Work
@@ -41,7 +42,11 @@ def register(sub: Any) -> None:
     contact = tsub.add_parser("contact", help="record that a person reached the customer (meets acknowledge)")
     contact.add_argument("number")
     contact.add_argument("--actor", required=True, help="who reached them, e.g. agent:lisi")
-    contact.add_argument("--how", choices=("phone", "message", "visit", "email"), default="phone")
+    contact.add_argument(
+        "--how",
+        choices=[str(m) for m in ContactMethod if m is not ContactMethod.REPLY],
+        default=str(ContactMethod.PHONE),
+    )
     contact.add_argument("--note")
     contact.set_defaults(handler=record_contact)
 

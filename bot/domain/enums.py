@@ -43,6 +43,16 @@ class StaffRole(StrEnum):
     ADMIN = "admin"
 
 
+class ContactMethod(StrEnum):
+    """How a person reached the customer (recorded contact meets the acknowledge clock)."""
+
+    PHONE = "phone"
+    MESSAGE = "message"
+    VISIT = "visit"  # in person
+    EMAIL = "email"
+    REPLY = "reply"  # a reply in the customer's own chat (the takeover records it)
+
+
 class ConversationStatus(StrEnum):
     BOT = "bot"
     AGENT = "agent"  # a person holds it or it waits for one

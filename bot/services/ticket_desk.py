@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from bot.domain import states
 from bot.domain.calendar import WorkingCalendar, load_calendar
 from bot.domain.catalog import Catalog
-from bot.domain.enums import FollowUpKind
+from bot.domain.enums import ContactMethod, FollowUpKind
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.routing import (
     StaffMember,
@@ -40,6 +40,9 @@ UNVERIFIED_CHANNEL = "webchat"
 """Anyone can be a new web-chat customer by clearing a cookie, and nothing verifies the contact
 they type, so the repeat rule counts only customers the platform vouches for (Telegram, WeChat,
 staff-entered): fake identities must not make a complaint major."""
+
+CONTACT_SLACK = timedelta(minutes=5)
+"""How far ahead of the server's clock a recorded contact may be (a staff member's watch)."""
 
 CUSTOMER_FACING = frozenset({FollowUpKind.CALLBACK, FollowUpKind.SURVEY_REMINDER})
 
@@ -445,12 +448,32 @@ class TicketDesk:
         self.move(work, ticket, "in_progress", actor=actor)
 
     def record_contact(
-        self, work: Work, ticket: Ticket, *, actor: str, how: str, note: str | None = None
+        self,
+        work: Work,
+        ticket: Ticket,
+        *,
+        actor: str,
+        how: ContactMethod | str,
+        note: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         """A person reached the customer (a call, a reply, a visit): this, not routing, meets the
-        acknowledge clock."""
-        work.event(ticket, "contacted", actor=actor, after={"how": how}, note=note)
-        self.meet(work, ticket, "acknowledge")
+        acknowledge clock, at the moment of the contact (``at``, default now; never in the
+        future, never before the ticket was filed)."""
+        try:
+            method = ContactMethod(how)
+        except ValueError:
+            raise LifecycleError(f"unknown contact method {how!r}") from None
+        when = at or work.now
+        if when > work.now + CONTACT_SLACK:
+            raise LifecycleError("the contact time is in the future")
+        if when < ticket.created_at:
+            raise LifecycleError("the contact time is before the ticket was filed")
+        after: dict[str, Any] = {"how": str(method)}
+        if at is not None:
+            after["at"] = when.isoformat()
+        work.event(ticket, "contacted", actor=actor, after=after, note=(note or "").strip() or None)
+        self.meet(work, ticket, "acknowledge", at=min(when, work.now))
 
     def record_investigation(self, work: Work, ticket: Ticket, finding: str, *, actor: str) -> None:
         work.event(ticket, "investigation", actor=actor, note=finding)
@@ -757,17 +780,19 @@ class TicketDesk:
         self._start_clock(work, ticket, Deadline(name, due, warn))
         return due
 
-    def meet(self, work: Work, ticket: Ticket, name: str) -> None:
+    def meet(self, work: Work, ticket: Ticket, name: str, *, at: datetime | None = None) -> None:
+        """Stop the clock ``name`` (once), at ``at`` when the act happened earlier than now."""
+        met = at or work.now
         for row in self._clocks(work, ticket):
             if row.name == name and row.met_at is None:
-                row.met_at = work.now
+                row.met_at = met
                 work.session.add(row)
                 work.event(
                     ticket,
                     "deadline_met",
                     actor="system",
                     after={"deadline": name},
-                    note="late" if work.now > row.due_at else None,
+                    note="late" if met > row.due_at else None,
                 )
                 work.cancel_follow_ups(ticket, {"sla_warn", "sla_breach"}, deadline=name)
 

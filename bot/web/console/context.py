@@ -52,6 +52,7 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["cap"] = standalone
         self._tasks: set[asyncio.Task[None]] = set()
         tousu.manager.listeners.append(self.on_turn)
         tousu.handoff.listeners.append(self.on_move)
@@ -136,6 +137,14 @@ class Console:
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def standalone(text: str) -> str:
+    """A label standing alone (an option, a cell, a heading, a tag) starts with a capital. The
+    catalog writes labels as they read mid-sentence (English lower case: "moved to in progress"),
+    so templates write ``{{ label('status', s) | cap }}`` wherever a label is not inside a
+    sentence; Chinese has no case and is unchanged."""
+    return text[:1].upper() + text[1:] if text else text
 
 
 def _language(code: str) -> Language:

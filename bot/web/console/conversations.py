@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from bot.domain.access import Action
 from bot.domain.privacy import mask_phone
 from bot.services.takeover import HandBackPoint, Upload
-from bot.web.console import history, views
+from bot.web.console import history, ticket_panel, views
 from bot.web.console.accounts import Agent
 from bot.web.console.answers import act, departments, fail
 from bot.web.console.deps import (
@@ -54,13 +54,21 @@ async def conversation_page(
         view = views.conversation(session, conversation_id, agent, now=now)
         if view is None:
             return None
-        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        words = history.wording(
+            session,
+            catalog,
+            console.words(agent),
+            console.labels(agent),
+            agent.language,
+            when=lambda moment: console.when(moment, agent.language),
+        )
         history.in_words(view.messages, words, view.customer.name, console.tz)
         return {
             "view": view,
             "words": words,
             "lines": history.sentences(view.events, words),
             "categories": list(words.categories.items()),
+            "panel": ticket_panel.panel(view.current, now=now, tz=console.tz) if view.current else None,
             "people": words.people,
             "masked_phone": mask_phone(phone)
             if (phone := view.customer.phone or _ticket_phone(view))
@@ -93,7 +101,14 @@ async def conversation_messages(
         conv = session.get(Conversation, conversation_id)
         if conv is None or not views.can_open(session, conv, agent):
             return None
-        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        words = history.wording(
+            session,
+            catalog,
+            console.words(agent),
+            console.labels(agent),
+            agent.language,
+            when=lambda moment: console.when(moment, agent.language),
+        )
         customer = session.get(Customer, conv.customer_id)
         items = views.messages_after(session, conversation_id, after)
         return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ class Wording:
     categories: Mapping[str, str]
     answers: Callable[[str, str], str | None] = lambda slot, value: None
     """The label of a flow answer (``desired_outcome`` = ``refund`` -> 退款)."""
+    when: Callable[[datetime], str] = lambda moment: moment.isoformat(timespec="minutes")
+    """A moment as the page shows it (the configured zone)."""
 
     def answer(self, slot: str, value: str | None) -> str:
         return (self.answers(slot, value) or value) if value else ""
@@ -103,6 +105,11 @@ def sentences(events: list[TicketEvent], words: Wording) -> list[Line]:
             "appeal": after.get("appeal", ""),
         }
         key = "hist_" + event.action
+        if event.action == "contacted":
+            values["how"] = t("how_" + str(after.get("how") or ""), "")
+            at = _moment(after.get("at"))
+            if at is not None and abs(at - event.at) >= CONTACT_SHOWN_APART:
+                key, values["when"] = "hist_contacted_at", words.when(at)
         template = t(key, "")
         if not template:
             template = t("hist_other")
@@ -112,6 +119,17 @@ def sentences(events: list[TicketEvent], words: Wording) -> list[Line]:
             note = None  # the system's notes are codes and English for the log, not sentences
         out.append(Line(event.at, template.format_map(values), note))
     return out
+
+
+CONTACT_SHOWN_APART = timedelta(minutes=2)
+"""A recorded contact names its own time when it was recorded this much later (or earlier)."""
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def people(session: Session) -> list[tuple[str, str]]:
@@ -130,15 +148,26 @@ def category_choices(session: Session, catalog: FlowCatalog, language: str) -> l
     return [(c.code, c.label.get(lang)) for c in flow.categories]
 
 
-def wording(session: Session, catalog: FlowCatalog, t: Words, label: Label, language: str) -> Wording:
+def wording(
+    session: Session,
+    catalog: FlowCatalog,
+    t: Words,
+    label: Label,
+    language: str,
+    *,
+    when: Callable[[datetime], str] | None = None,
+) -> Wording:
     everyone = dict(session.exec(select(Staff.username, Staff.display_name)).all())
     lang: Language = "en" if language == "en" else "zh"
+    shown = {"when": when} if when is not None else {}
     try:
         _, flow = catalog.live(session, name="intake")
     except LookupError:
-        return Wording(t, label, everyone, {})
+        return Wording(t, label, everyone, {}, **shown)
     categories = {c.code: c.label.get(lang) for c in flow.categories}
-    return Wording(t, label, everyone, categories, lambda slot, value: flow.value_label(slot, value, lang))
+    return Wording(
+        t, label, everyone, categories, lambda slot, value: flow.value_label(slot, value, lang), **shown
+    )
 
 
 def speaker(item: Mapping[str, Any], words: Wording, customer_name: str | None) -> str:

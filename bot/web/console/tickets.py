@@ -1,11 +1,13 @@
 """A ticket in the console: its page and the desk's work on it (classify, move its status,
-propose a solution, record an investigation). A ticket the agent may not see is 404; one they
+propose a solution, record a contact with the customer or an investigation). A ticket the agent may not see is 404; one they
 see but may not work on is refused by the desk's transaction, which checks again."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,7 +17,8 @@ from bot.domain.access import Action
 from bot.services.ticket_desk import LifecycleError, TicketDesk
 from bot.services.tickets import TicketService
 from bot.services.work import Work
-from bot.web.console import history, views
+from bot.web.console import history, ticket_panel, views
+from bot.web.console.ticket_panel import LOCAL_MINUTE
 from bot.web.console.accounts import Agent
 from bot.web.console.answers import act, departments
 from bot.web.console.context import Console
@@ -52,7 +55,14 @@ async def ticket_page(
         if ticket is None:
             return None
         events, deadlines, next_statuses = views.ticket_detail(session, ticket)
-        words = history.wording(session, catalog, console.words(agent), console.labels(agent), agent.language)
+        words = history.wording(
+            session,
+            catalog,
+            console.words(agent),
+            console.labels(agent),
+            agent.language,
+            when=lambda moment: console.when(moment, agent.language),
+        )
         return {
             "ticket": ticket,
             "words": words,
@@ -60,6 +70,7 @@ async def ticket_page(
             "categories": list(words.categories.items()),
             "deadlines": deadlines,
             "next_statuses": next_statuses,
+            "panel": ticket_panel.panel(ticket, now=now, tz=console.tz),
         }
 
     data = await db.run(load)
@@ -107,6 +118,11 @@ async def propose(number: str, agent: CurrentAgent, request: Request, work: Tick
     return await ticket_action(number, "propose", agent, request, work)
 
 
+@router.post("/{number}/contact", openapi_extra=role_extra("agent"))
+async def contact(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
+    return await ticket_action(number, "contact", agent, request, work)
+
+
 @router.post("/{number}/investigation", openapi_extra=role_extra("agent"))
 async def investigation(number: str, agent: CurrentAgent, request: Request, work: TicketWorkDep) -> Response:
     return await ticket_action(number, "investigation", agent, request, work)
@@ -136,6 +152,10 @@ async def ticket_action(
             desk.reclassify(unit, ticket, changes, actor=actor)
         elif action == "propose":
             desk.propose(unit, ticket, str(form.get("solution") or ""), actor=actor)
+        elif action == "contact":
+            at = contact_time(str(form.get("at") or ""), work.console.tz)
+            note = str(form.get("note") or "").strip()[:1000] or None
+            desk.record_contact(unit, ticket, actor=actor, how=str(form.get("how") or ""), note=note, at=at)
         elif action == "investigation":
             finding = str(form.get("finding") or "").strip()
             if not finding:
@@ -154,6 +174,21 @@ async def ticket_action(
             work.console.hub.publish("activity", id=conversation)
 
     return await act(request, back, run(), t=work.console.words(agent), label=work.console.labels(agent))
+
+
+def contact_time(raw: str, tz: ZoneInfo) -> datetime | None:
+    """The moment a contact form names, written in the configured zone; None when left empty
+    (the desk takes now). Refused unless it is exactly a date and a time of day."""
+    raw = raw.strip()[:20]  # bounded before parsing; a longer value fails both forms
+    if not raw:
+        return None
+    for form in (LOCAL_MINUTE, LOCAL_MINUTE + ":%S"):
+        try:
+            local = datetime.strptime(raw, form)
+        except ValueError:
+            continue
+        return local.replace(tzinfo=tz).astimezone(UTC)
+    raise LifecycleError("the contact time is not a date and time")
 
 
 def apply_status(

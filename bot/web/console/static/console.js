@@ -127,6 +127,7 @@
     countdowns();
     unreadTitle();
     connect();
+    body.dataset.ready = "true";  // the page's keys and forms answer from now on (tests wait for it)
   });
 
   // A move that cannot be undone (cancel, close) asks first; the option carries the question.

@@ -3,9 +3,12 @@ reaches the customer; a move the lifecycle refuses comes back as an error."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 from sqlmodel import col, select
 
-from storage.models import TicketEvent
+from storage.models import TicketDeadline, TicketEvent
 from tests.bot.services.test_inbox import joined
 from tests.bot.services.ticket_helpers import file
 from tests.bot.web.console.helpers import Desk, page_csrf, settle
@@ -51,3 +54,61 @@ async def test_ticket_work_from_the_console_is_audited_and_reaches_the_customer(
     events = await app.db.run(audit)
     assert ("reclassified", "agent:zhaoliu") in events
     assert ("status", "agent:zhaoliu") in events
+
+
+async def test_a_recorded_contact_meets_the_acknowledge_clock_at_its_time_and_reads_as_a_sentence(
+    desk: Desk,
+) -> None:
+    app, clock = desk.app, desk.clock
+    ticket, _ = await file(app, "u8")
+    await settle(desk, "u8")
+    filed = clock.now
+    clock.advance(hours=2)
+    called = filed + timedelta(minutes=40)  # the call came before it was written down
+    local = called.astimezone(app.settings.general.tz).strftime("%Y-%m-%dT%H:%M")
+    async with desk.client("zhaoliu") as sup:
+        csrf = await page_csrf(sup)
+        page = (await sup.get(f"/console/tickets/{ticket.number}")).text
+        assert 'id="contact"' in page and 'value="phone"' in page and "通过电话" in page
+        done = await sup.post(
+            f"/console/tickets/{ticket.number}/contact",
+            data={"csrf_token": csrf, "how": "phone", "at": local, "note": "客户同意明天上门取件"},
+        )
+        assert done.status_code == 303 and "error=" not in done.headers["location"]
+        page = (await sup.get(f"/console/tickets/{ticket.number}")).text
+    clocks = await app.db.run(
+        lambda s: {
+            d.name: d
+            for d in s.exec(select(TicketDeadline).where(TicketDeadline.ticket_id == ticket.id)).all()
+        }
+    )
+    assert clocks["acknowledge"].met_at == called
+    assert clocks["propose_solution"].met_at is None
+    assert re.search(r"赵六 于 \d+月\d+日 \d+:\d+ 通过电话联系了客户：客户同意明天上门取件", page), page
+    assert "时限「受理确认」已达成" in page
+
+
+async def test_a_contact_in_the_future_or_by_no_known_way_is_refused_in_the_agents_words(desk: Desk) -> None:
+    app, clock = desk.app, desk.clock
+    ticket, _ = await file(app, "u6")
+    await settle(desk, "u6")
+    tz = app.settings.general.tz
+    later = (clock.now + timedelta(hours=3)).astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+    before = (ticket.created_at - timedelta(days=1)).astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+    async with desk.client("zhaoliu") as sup:
+        csrf = await page_csrf(sup)
+        url = f"/console/tickets/{ticket.number}/contact"
+        for data, words in (
+            ({"how": "phone", "at": later}, "联系时间不能晚于现在"),
+            ({"how": "phone", "at": before}, "联系时间早于工单提交时间"),
+            ({"how": "pigeon", "at": ""}, "请选择联系客户的方式"),
+            ({"how": "phone", "at": "明天上午"}, "请填写联系的日期和时间"),
+        ):
+            refused = await sup.post(url, data={"csrf_token": csrf, **data})
+            assert refused.status_code == 303, data
+            shown = (await sup.get(refused.headers["location"])).text
+            assert words in shown, (data, shown)
+    events = await app.db.run(
+        lambda s: s.exec(select(TicketEvent.action).where(TicketEvent.ticket_id == ticket.id)).all()
+    )
+    assert "contacted" not in events
