@@ -5,7 +5,7 @@ webhooks read it); only the console words it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -159,15 +159,15 @@ def wording(
 ) -> Wording:
     everyone = dict(session.exec(select(Staff.username, Staff.display_name)).all())
     lang: Language = "en" if language == "en" else "zh"
-    shown = {"when": when} if when is not None else {}
     try:
         _, flow = catalog.live(session, name="intake")
     except LookupError:
-        return Wording(t, label, everyone, {}, **shown)
-    categories = {c.code: c.label.get(lang) for c in flow.categories}
-    return Wording(
-        t, label, everyone, categories, lambda slot, value: flow.value_label(slot, value, lang), **shown
-    )
+        words = Wording(t, label, everyone, {})
+    else:
+        categories = {c.code: c.label.get(lang) for c in flow.categories}
+        answers = lambda slot, value: flow.value_label(slot, value, lang)  # noqa: E731
+        words = Wording(t, label, everyone, categories, answers)
+    return words if when is None else replace(words, when=when)
 
 
 def speaker(item: Mapping[str, Any], words: Wording, customer_name: str | None) -> str:

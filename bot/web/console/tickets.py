@@ -1,6 +1,7 @@
 """A ticket in the console: its page and the desk's work on it (classify, move its status,
-propose a solution, record a contact with the customer or an investigation). A ticket the agent may not see is 404; one they
-see but may not work on is refused by the desk's transaction, which checks again."""
+propose a solution, record a contact with the customer or an investigation). A ticket the agent
+may not see is 404; one they see but may not work on is refused by the desk's transaction, which
+checks again."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from bot.services.ticket_desk import LifecycleError, TicketDesk
 from bot.services.tickets import TicketService
 from bot.services.work import Work
 from bot.web.console import history, ticket_panel, views
-from bot.web.console.ticket_panel import LOCAL_MINUTE
 from bot.web.console.accounts import Agent
 from bot.web.console.answers import act, departments
 from bot.web.console.context import Console
@@ -33,6 +33,7 @@ from bot.web.console.deps import (
     TicketsDep,
 )
 from bot.web.console.security import role_extra
+from bot.web.console.ticket_panel import LOCAL_MINUTE
 from storage.db import Database
 from storage.models import Ticket
 
