@@ -135,6 +135,9 @@ class WeChatSettings(_Section):
     reply_budget_seconds: float = Field(default=3.0, gt=0, le=4.5)
     replay_window_seconds: int = Field(default=300, ge=10)
     max_body_bytes: int = Field(default=64_000, ge=1024)
+    daily_message_quota: int = Field(default=500_000, ge=1)
+    """Customer-service messages the account may send a day (WeChat's own figure for it, on the
+    platform's interface-permissions page; 500 000 for a new account), counted by all processes."""
     templates: dict[str, str] = Field(default_factory=dict)
     menu: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -362,6 +362,20 @@ class StaffNotification(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
 
 
+class SendQuota(SQLModel, table=True):
+    """A platform quota every process spends from (bot/domain/send_quotas.py): one customer's
+    allowance of WeChat customer-service messages (``wechat:customer:<openid>``) or one API's
+    daily count (``wechat:day:<api>``). A send takes from the row under its lock, so two
+    processes never spend the same unit."""
+
+    __tablename__ = "send_quotas"
+
+    name: str = Field(primary_key=True, max_length=200)
+    remaining: int = 0
+    until: datetime | None = _ts(nullable=True)
+    seen: int = Field(default=0, sa_type=BigInteger)  # the newest inbound row already counted
+
+
 class Lease(SQLModel, table=True):
     """A named role one process holds at a time (the scheduler): renewed while alive, taken over
     by another process once ``until`` passes."""
@@ -558,6 +572,7 @@ ALL_TABLES = (
     TicketEvent,
     FlowVersion,
     SharedToken,
+    SendQuota,
     Staff,
     TicketDeadline,
     FollowUp,

@@ -25,7 +25,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +42,11 @@ from bot.channels.base import (
 )
 from bot.channels.passive import PassiveSlot
 from bot.channels.wechat_api import TOKEN_ERRORS, SharedTokenClient
-from bot.channels.wechat_inbound import message_id, to_inbound
+from bot.channels.wechat_inbound import is_event_id, message_id, to_inbound
 from bot.channels.wechat_xml import CallbackRefused, Envelope, check_signature, parse
+from bot.domain.send_quotas import next_day
 from bot.services.inbound_spool import InboundSpool
+from bot.services.wechat_quotas import Verdict, WeChatQuotas
 from dialogues.types import Attachment, Button
 from storage.models import Customer
 from storage.repositories import transcript
@@ -58,8 +59,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=48)
 OUT_OF_WINDOW = {45015, 45047}  # "response out of time limit", "out of response count limit"
+DAY_SPENT = 45009  # the API's daily quota
+MINUTE_SPENT = 45011  # "api minute-quota reach limit, must slower, retry next minute"
 ANSWERED_CACHE = 2048
 
 
@@ -81,6 +83,7 @@ class WeChatChannel(Channel):
         self.client = client or SharedTokenClient(
             wc.app_id, wc.app_secret.get_secret_value(), api_base_url=wc.api_base_url, db=db
         )
+        self.quotas = WeChatQuotas(db, daily_limit=wc.daily_message_quota, is_event=is_event_id)
         self.budget = wc.reply_budget_seconds
         self.files = settings.path(settings.attachments.dir) / "wechat"
         self.max_file = settings.attachments.max_bytes
@@ -258,12 +261,20 @@ class WeChatChannel(Channel):
         result = await self._send_text(user_id, message) if message.text or not photos else None
         if photos and result != "template":
             for photo in photos:
+                # once the text or a photo is out, retrying the message would send it twice
+                permit = await self.quotas.take(user_id)
+                if permit.verdict is not Verdict.SEND:
+                    first = result is None
+                    raise DeliveryError(
+                        f"WeChat image not sent: {permit.verdict.value}",
+                        permanent=not first or permit.verdict is Verdict.NO_ALLOWANCE,
+                        retry_after=permit.retry_after if first and permit.retry_after else None,
+                    )
                 try:
                     await asyncio.to_thread(self._send_image, user_id, photo)
                 except (OSError, WeChatClientException) as exc:
-                    # the text is out already: retrying the message would send it twice
                     raise DeliveryError(f"WeChat image not sent: {exc}", permanent=True) from exc
-            result = result or "custom"
+                result = result or "custom"
         return result
 
     def _send_image(self, user_id: str, photo: Attachment) -> None:
@@ -273,18 +284,30 @@ class WeChatChannel(Channel):
         self._call(self.client.message.send_image, user_id, uploaded["media_id"])
 
     async def _send_text(self, user_id: str, message: OutboundMessage) -> str | None:
+        """A customer-service message while the customer's allowance lasts (the shared quotas,
+        bot/services/wechat_quotas.py), else a template message."""
         text = render_plain(message)
-        last = await self.db.run(lambda s: _last_inbound(s, user_id))
-        if last is not None and utcnow() - last < WINDOW:
+        permit = await self.quotas.take(user_id)
+        if permit.verdict is Verdict.DAY_SPENT:
+            raise DeliveryError(
+                "WeChat's customer-service messages for today are spent", retry_after=permit.retry_after
+            )
+        if permit.verdict is Verdict.SEND:
             try:
                 await asyncio.to_thread(self._call, self.client.message.send_text, user_id, text)
                 return "custom"
             except WeChatClientException as exc:
                 if exc.errcode not in OUT_OF_WINDOW:
+                    await self.quotas.give_back(user_id)
                     raise _delivery_error(exc) from exc
+                await self.quotas.used_up(user_id)
                 log.info(
                     "WeChat customer-service window closed for a customer (%s); using a template", exc.errcode
                 )
+        else:
+            log.info(
+                "WeChat allows no more customer-service messages to a customer for now; using a template"
+            )
         return await self._send_template(user_id, text)
 
     async def _send_template(self, user_id: str, text: str) -> str:
@@ -314,16 +337,14 @@ class WeChatChannel(Channel):
 
 def _delivery_error(exc: WeChatClientException) -> DeliveryError:
     code = exc.errcode
-    if code in (45009, -1) or code is None:  # API quota or system busy: later
+    if code == DAY_SPENT:  # the API's daily quota: tomorrow
+        now = utcnow()
+        return DeliveryError(f"WeChat busy ({code})", retry_after=(next_day(now) - now).total_seconds())
+    if code == MINUTE_SPENT:
+        return DeliveryError(f"WeChat busy ({code})", retry_after=60.0)
+    if code == -1 or code is None:  # system busy: later
         return DeliveryError(f"WeChat busy ({code})")
     return DeliveryError(f"WeChat refused ({code}): {exc.errmsg}", permanent=True)
-
-
-def _last_inbound(session: Session, user_id: str) -> Any:
-    customer = session.exec(
-        select(Customer).where(Customer.channel == "wechat", Customer.external_id == user_id)
-    ).first()
-    return customer.last_inbound_at if customer is not None else None
 
 
 def _mark_unreachable(session: Session, user_id: str) -> None:

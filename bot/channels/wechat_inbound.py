@@ -39,6 +39,11 @@ def message_id(fields: Mapping[str, Any]) -> str:
     return f"{'ev' if event else 'h'}:{fields.get('FromUserName')}:{fields.get('CreateTime')}:{digest}"
 
 
+def is_event_id(mid: str | None) -> bool:
+    """Whether a transcript id made by ``message_id`` is an event's (a menu click, a follow, a scan)."""
+    return bool(mid) and str(mid).startswith("ev:")
+
+
 def to_inbound(
     message: Any,
     *,

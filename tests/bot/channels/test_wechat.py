@@ -219,10 +219,13 @@ async def test_outside_the_48_hour_window_a_template_is_sent(
 ) -> None:
     await say(client, "你好")
 
-    def age(session: Any) -> None:
+    def age(session: Any) -> None:  # the customer wrote 49 hours ago
         customer = session.exec(select(Customer)).one()
         customer.last_inbound_at = utcnow() - timedelta(hours=49)
         session.add(customer)
+        for row in session.exec(select(Message).where(Message.direction == "in")):
+            row.created_at = utcnow() - timedelta(hours=49)
+            session.add(row)
 
     await app.db.run(age)
     key = ConversationKey("wechat", USER)
@@ -234,6 +237,48 @@ async def test_outside_the_48_hour_window_a_template_is_sent(
     assert fake.templates[0]["template_id"] == "TPL-1"
     assert fake.templates[0]["data"]["first"]["value"] == "您的工单已处理完毕"
     assert fake.sent == []
+
+
+async def test_past_the_five_wechat_allows_after_a_message_a_template_is_sent(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
+    await say(client, "你好")
+    key = ConversationKey("wechat", USER)
+    for i in range(6):
+        await app.manager.send_as(key, [Reply(f"进展 {i}")], author="agent:li")
+    deadline = time.monotonic() + 10
+    while not fake.templates:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert fake.texts_to(USER) == [f"进展 {i}" for i in range(5)]  # never a 45047 from WeChat
+    assert fake.templates[0]["data"]["first"]["value"] == "进展 5"
+    await say(client, "还有别的问题")  # the customer writes: five more
+    fake.sent.clear()
+    await app.manager.send_as(key, [Reply("收到")], author="agent:li")
+    while "收到" not in fake.texts_to(USER):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert len(fake.templates) == 1
+
+
+async def test_wechats_minute_quota_is_waited_out_not_a_lost_customer(
+    app: TousuApp, client: httpx.AsyncClient, fake: FakeWeChat
+) -> None:
+    await say(client, "你好")
+    fake.fail("message/custom/send", 45011)
+    await app.manager.send_as(ConversationKey("wechat", USER), [Reply("稍后送达")], author="agent:li")
+
+    def reply_row(session: Any) -> Message:
+        return session.exec(select(Message).where(Message.text == "稍后送达")).one()
+
+    deadline = time.monotonic() + 10
+    while (row := await app.db.run(reply_row)).attempts == 0:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert row.delivery == "pending"  # retried after the minute, not given up
+    assert row.next_attempt_at is not None and row.next_attempt_at - utcnow() > timedelta(seconds=50)
+    customer = await app.db.run(lambda s: s.exec(select(Customer)).one())
+    assert not customer.unreachable
 
 
 async def test_45015_from_the_api_falls_back_to_a_template(
@@ -254,16 +299,16 @@ async def test_the_token_is_fetched_once_and_refreshed_once_when_rejected(
 ) -> None:
     await say(client, "你好")
     key = ConversationKey("wechat", USER)
-    for i in range(5):
+    for i in range(4):  # WeChat allows 5 after the customer's message
         await app.manager.send_as(key, [Reply(f"通知 {i}")], author="agent:li")
     deadline = time.monotonic() + 10
-    while len(fake.sent) < 5:
+    while len(fake.sent) < 4:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     assert fake.token_fetches == 1
     fake.expire_token()
     await app.manager.send_as(key, [Reply("再次通知")], author="agent:li")
-    while len(fake.sent) < 6:
+    while len(fake.sent) < 5:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     assert fake.token_fetches == 2
