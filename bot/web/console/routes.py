@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.web.console import (
+    api_tokens,
     auth,
     canned,
     conversations,
@@ -19,6 +20,7 @@ from bot.web.console import (
     reports,
     ticket_list,
     tickets,
+    webhook_endpoints,
 )
 from bot.web.console.context import STATIC, Console
 
@@ -34,6 +36,8 @@ AREAS: tuple[APIRouter, ...] = (
     customers.router,
     nlu_review.router,
     notify_settings.router,
+    api_tokens.router,
+    webhook_endpoints.router,
 )
 
 

@@ -123,6 +123,8 @@
       text.focus();
     });
     confirmMoves();
+    confirmForms();
+    copyButtons();
     shortcuts();
     countdowns();
     unreadTitle();
@@ -153,6 +155,29 @@
         }
       });
     }
+  }
+
+  // A form that cannot be undone (revoke a token, remove a receiver) asks first: data-confirm.
+  function confirmForms() {
+    document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (e) => {
+      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+    }));
+  }
+
+  // A secret shown once: Copy puts it on the clipboard, or selects it where the page may not
+  // write the clipboard (plain http), so Ctrl+C copies it.
+  function copyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach((button) => button.addEventListener("click", async () => {
+      const field = document.getElementById(button.dataset.copy);
+      field.focus();
+      field.select();
+      try {
+        await navigator.clipboard.writeText(field.value);
+        button.textContent = button.dataset.copied;
+      } catch (e) {
+        if (document.execCommand("copy")) button.textContent = button.dataset.copied;
+      }
+    }));
   }
 
   // J next waiting customer, R reply, N note, T take, B hand back; never while typing.
