@@ -15,6 +15,7 @@ from bot.services.report_files import MEDIA_TYPES, render
 from bot.services.reports import Period, Report, build
 from bot.web.console import cases, charts, history
 from bot.web.console.accounts import Agent
+from bot.web.console.context import standalone
 from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentSupervisor, DbDep, NowDep, SettingsDep
 from bot.web.console.security import role_extra
 from storage.models import Ticket
@@ -57,7 +58,7 @@ async def dashboard(
         ((names.get(k, k), float(v["count"])) for k, v in report.by_category.items()), key=lambda kv: -kv[1]
     )
     sla = [
-        (label("deadline", name), round(100 * float(rate), 1))
+        (standalone(label("deadline", name)), round(100 * float(rate), 1))
         for name, row in report.sla.items()
         if (rate := row.get("compliance")) is not None
     ]
@@ -68,9 +69,15 @@ async def dashboard(
         ),
         "category": charts.bars(by_category, title=t("category")),
         "department": charts.bars(
-            named(report.by_department, lambda d: label("department", d)), title=t("department")
+            named(
+                report.by_department,
+                lambda d: t("unassigned") if d == "unassigned" else standalone(label("department", d)),
+            ),
+            title=t("department"),
         ),
-        "channel": charts.bars(named(report.by_channel, lambda c: t("channel_" + c, c)), title=t("channel")),
+        "channel": charts.bars(
+            named(report.by_channel, lambda c: standalone(t("channel_" + c, c))), title=t("channel")
+        ),
         "severity": charts.bars(named(report.by_severity, lambda v: t(v)), title=t("severity")),
         "sla": charts.bars(sla, title=t("chart_sla"), unit="%"),
         "satisfaction": charts.bars(

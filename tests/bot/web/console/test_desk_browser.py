@@ -37,6 +37,13 @@ READ = """() => {
   document.body.append(copy); const text = copy.innerText; copy.remove(); return text;
 }"""
 """The page's words outside what a person edits as code (the flow editor's YAML and diff)."""
+LOWER_ALONE = """() => Array.from(document.querySelectorAll(
+    "option, th, td, .tag, h1, h2, h3, dt, dd, legend, button, nav a, .deadlines li, .who, label"))
+  .filter((e) => !e.closest("pre, code, textarea, svg, .preview, .text, .transcript"))
+  .map((e) => (e.innerText || e.textContent || "").trim()).filter((text) => /^[a-z]{2}/.test(text))"""
+"""English labels that stand alone (an option, a cell, a heading, a tag) but start in lower case:
+the catalog writes labels for mid-sentence use, the templates' ``cap`` filter capitalises them
+(two letters: "v1" is a version, not a word)."""
 
 
 async def seed(site: Site) -> list[str]:
@@ -65,6 +72,8 @@ async def shoot(page: Page, name: str, language: str) -> None:
     assert not CODES.search(text), (name, language, CODES.search(text))
     if language == "zh":
         assert not LATIN.search(text), (name, LATIN.search(text), text)
+    else:
+        assert not await page.evaluate(LOWER_ALONE), (name, await page.evaluate(LOWER_ALONE))
     assert '{"' not in text, name
 
 
