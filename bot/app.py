@@ -18,7 +18,7 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.webchat import WebChatChannel
 from bot.domain.catalog import Catalog
 from bot.domain.queue_rules import QueueRules
-from bot.services import notifications
+from bot.services import departments, notifications
 from bot.services.delivery import Delivery
 from bot.services.flow_catalog import FlowCatalog
 from bot.services.inbox import ConversationManager
@@ -179,6 +179,7 @@ class TousuApp:
 
         def publish(session: Session) -> list[tuple[str, int]]:
             leases.one_at_a_time(session, leases.STARTUP_LOCK)  # processes starting together
+            departments.seed(session, self.settings, self.texts)  # config's, where the table has none
             return self.catalog.publish_dir(session, flows_dir)
 
         live = await self.db.run(publish)

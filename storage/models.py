@@ -276,7 +276,35 @@ class Staff(SQLModel, table=True):
     notify: list[str] = Field(default_factory=_empty_list, sa_type=JSON)  # console, email, telegram, wecom
     quiet_from: str | None = Field(default=None, max_length=5)  # HH:MM, local time
     quiet_until: str | None = Field(default=None, max_length=5)
+    last_login_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+
+
+class Department(SQLModel, table=True):
+    """A department of the desk, as an admin keeps it in the console: its names in both
+    languages (every screen and message names it so, never by its code), its WeCom group
+    robot's webhook URL (a secret: shown masked, never logged) and whether it still takes new
+    tickets. Seeded from config.yaml (``lifecycle.departments``, ``default_department``,
+    ``notifications.wecom_webhooks``) for codes the table does not have yet."""
+
+    __tablename__ = "departments"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name_zh: str = Field(max_length=100)
+    name_en: str = Field(max_length=100)
+    wecom_url: str | None = Field(default=None, sa_type=Text)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class CategoryRoute(SQLModel, table=True):
+    """Which department a complaint category goes to (one row per category); a category with
+    no row falls back to config.yaml's ``lifecycle.departments``, then ``default_department``."""
+
+    __tablename__ = "category_routes"
+
+    category: str = Field(primary_key=True, max_length=64)
+    department: str = Field(max_length=64)
 
 
 class TicketDeadline(SQLModel, table=True):

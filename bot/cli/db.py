@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sqlmodel import Session
+
+from bot.domain.catalog import Catalog
+from bot.services import departments
 from bot.settings import Settings
 from storage import migrate
+from storage.db import make_unpooled_engine
 
 
 def register(sub: Any) -> None:
@@ -19,6 +24,14 @@ def register(sub: Any) -> None:
 
 def upgrade(args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(settings.database_url, args.revision)
+    if args.revision == "head":  # config.yaml's departments and routes the tables lack
+        engine = make_unpooled_engine(settings.database_url)
+        try:
+            with Session(engine) as session:
+                departments.seed(session, settings, Catalog.load())
+                session.commit()
+        finally:
+            engine.dispose()
     print(f"database at {_redact(settings.database_url)} is at {args.revision}")
     return 0
 

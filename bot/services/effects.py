@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from bot.domain.catalog import Catalog
 from bot.domain.enums import ConversationStatus
 from bot.domain.queue_rules import QueueRules
+from bot.services import departments
 from bot.services.ticket_desk import LifecycleError, TicketDesk, language_of
 from bot.services.ticket_intake import SeverityFn, create_ticket, format_local
 from bot.services.tickets import TicketService
@@ -229,7 +230,7 @@ class Effects:
         ]
         if ticket.status in FINISHED:
             return lines
-        department = self.texts.name("department", ticket.department or "customer_service", language)
+        department = departments.name(session, ticket.department, language, self.texts)
         handler = session.exec(select(Staff).where(Staff.username == ticket.assignee)).first()
         if handler is not None:
             lines.append(

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.catalog import Catalog
 from bot.domain.quiet_hours import QuietHours
-from bot.services import people
+from bot.services import departments, people
 from bot.settings import NotificationSettings, Settings
 from storage.db import Database
 from storage.models import Conversation, Message, Staff, StaffAlert, StaffNotification, WebhookCursor
@@ -89,8 +89,9 @@ def _quiet(person: Staff, tz: ZoneInfo) -> QuietHours:
     return QuietHours.parse(f"{person.quiet_from}-{person.quiet_until}", tz)
 
 
-def addresses(person: Staff, settings: NotificationSettings) -> list[tuple[str, str]]:
-    """(channel, address) pairs this person chose and can be reached on."""
+def addresses(session: Session, person: Staff, settings: NotificationSettings) -> list[tuple[str, str]]:
+    """(channel, address) pairs this person chose and can be reached on (WeCom: the group
+    robots of their departments, as the departments table holds them)."""
     out: list[tuple[str, str]] = []
     chosen = set(person.notify or ())
     if "email" in chosen and person.email:
@@ -98,8 +99,9 @@ def addresses(person: Staff, settings: NotificationSettings) -> list[tuple[str, 
     if "telegram" in chosen and person.telegram_chat_id:
         out.append(("telegram", person.telegram_chat_id))
     if "wecom" in chosen:
+        robots = departments.wecom_urls(session, settings)
         for department in person.departments or ():
-            url = settings.wecom_webhooks.get(department)
+            url = robots.get(department)
             if url:
                 out.append(("wecom", url))
     return list(dict.fromkeys(out))
@@ -136,7 +138,7 @@ def queue(
             next_attempt_at=due,
             created_at=now,
         )
-        for channel, address in addresses(person, settings)
+        for channel, address in addresses(session, person, settings)
     ]
     session.add_all(rows)
     return len(rows)

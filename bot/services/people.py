@@ -19,7 +19,12 @@ NOTIFY_CHANNELS = ("console", "email", "telegram", "wecom")
 
 
 class PersonError(ValueError):
-    """A refused change to a person, with a message fit to print."""
+    """A refused change to a person, with a message fit to print; ``reason`` names the
+    console's text for it."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +142,16 @@ def save(
     employee_no: str | None = None,
     language: str | None = None,
     email: str | None = None,
+    activate: bool = True,
 ) -> Staff:
-    """Create the person, or update the fields given (``add_roles`` adds to what they hold)."""
+    """Create the person, or update the fields given (``add_roles`` adds to what they hold);
+    ``activate`` False leaves a deactivated person so (the console's edit form)."""
     if not valid_username(username):
-        raise PersonError("a username is 1-64 letters, digits, '.', '_' or '-'")
+        raise PersonError("a username is 1-64 letters, digits, '.', '_' or '-'", "username")
     wanted = [*(roles or ()), *add_roles]
     unknown = [r for r in wanted if r not in {x.value for x in RANK}]
     if unknown:
-        raise PersonError(f"unknown role {unknown[0]!r} ({', '.join(r.value for r in Role)})")
+        raise PersonError(f"unknown role {unknown[0]!r} ({', '.join(r.value for r in Role)})", "role")
     person = by_username(session, username)
     if person is None:
         person = Staff(username=username, display_name=display_name or username, notify=["console"])
@@ -161,7 +168,8 @@ def save(
         person.language = language
     if email is not None:
         person.email = email.strip() or None
-    person.active = True
+    if activate:
+        person.active = True
     session.add(person)
     session.flush()
     return person
@@ -176,6 +184,22 @@ def deactivate(session: Session, username: str) -> bool:
     session.add(person)
     session.execute(delete(ConsoleSession).where(col(ConsoleSession.username) == username))
     return True
+
+
+def reactivate(session: Session, username: str) -> bool:
+    """Tickets, logins (with the password they had) and notifications again."""
+    person = by_username(session, username)
+    if person is None:
+        return False
+    person.active = True
+    session.add(person)
+    return True
+
+
+def everyone(session: Session) -> list[Staff]:
+    """Every person, active or not, by display name (the Team page)."""
+    rows = session.exec(select(Staff)).all()
+    return sorted(rows, key=lambda p: (not p.active, p.display_name.casefold(), p.username))
 
 
 def active_people(session: Session, *, department: str | None = None) -> list[Staff]:

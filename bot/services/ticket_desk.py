@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.domain import states
 from bot.domain.calendar import WorkingCalendar, load_calendar
@@ -23,12 +23,12 @@ from bot.domain.enums import ContactMethod, FollowUpKind
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.routing import (
     StaffMember,
-    department_for,
     manager_for,
     pick,
     supervisor_for,
 )
 from bot.domain.sla import MAJOR_EXTRA, Deadline, SlaPolicy
+from bot.services import departments
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work, named_people, open_load, staff_directory
 from bot.settings import LifecycleSettings, Settings
@@ -106,8 +106,9 @@ class TicketDesk:
         """A staff alert (``staff.<key>``), in both languages: staff have no language of their own yet."""
         return self.texts.both(f"staff.{key}", **values)
 
-    def department_name(self, department: str | None, language: Language) -> str:
-        return self.texts.name("department", department or "customer_service", language)
+    def department_name(self, session: Session, department: str | None, language: Language) -> str:
+        """The department as the customer reads it (its name in the departments table)."""
+        return departments.name(session, department, language, self.texts)
 
     def deadline_name(self, deadline: str) -> str:
         """A deadline as staff alerts name it, in both languages (受理确认 acknowledge)."""
@@ -150,9 +151,7 @@ class TicketDesk:
         ticket.recused = named_people(
             work.session, [_text(slots.get("staff")), ticket.description, _text(slots.get("where"))], staff
         )
-        ticket.department = department_for(
-            ticket.category, self.settings.departments, self.settings.default_department
-        )
+        ticket.department = departments.department_for(work.session, ticket.category, self.settings)
         self._repeat_rule(work, ticket)
         deadlines = list(self.policy.deadlines(ticket.kind, ticket.severity, work.now, self.calendar))
         self._start_new_clocks(work, ticket, deadlines)
@@ -169,7 +168,7 @@ class TicketDesk:
             [d.due for d in deadlines if d.name != "acknowledge"], [d.due for d in deadlines], work.now
         )
         when = format_local(reply_by, self.tz, language)
-        dept = self.department_name(ticket.department, language)
+        dept = self.department_name(work.session, ticket.department, language)
         if handler is None:
             sup = supervisor_for(staff, department=ticket.department, recused=ticket.recused, load=load)
             work.event(ticket, "routed", actor="system", after={"department": ticket.department})
@@ -177,7 +176,12 @@ class TicketDesk:
                 sup.username if sup else None,
                 ticket,
                 "queued",
-                self.to_staff("queued", number=ticket.number, department=ticket.department),
+                " / ".join(
+                    self.texts.text("staff.queued", lang, number=ticket.number, department=name)
+                    for lang, name in departments.names_in_each_language(
+                        work.session, ticket.department, self.texts
+                    ).items()
+                ),
             )
             work.session.add(ticket)
             key = self._filed_key("queued", ticket.kind)
@@ -352,7 +356,7 @@ class TicketDesk:
                     "acknowledged",
                     language,
                     number=ticket.number,
-                    department=self.department_name(ticket.department, language),
+                    department=self.department_name(work.session, ticket.department, language),
                     handler=member.name,
                     due=format_local(due, self.tz, language),
                 ),
@@ -559,7 +563,7 @@ class TicketDesk:
                     "redispatched",
                     language,
                     number=ticket.number,
-                    department=self.department_name(ticket.department, language),
+                    department=self.department_name(work.session, ticket.department, language),
                     due=format_local(due, self.tz, language),
                 ),
             )

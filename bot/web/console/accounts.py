@@ -34,7 +34,12 @@ RENEW_EVERY = timedelta(minutes=1)
 
 
 class AccountError(ValueError):
-    """A refused account change, with a message fit to print."""
+    """A refused account change, with a message fit to print; ``reason`` names the console's
+    text for it."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _hasher() -> PasswordHasher:
@@ -58,13 +63,10 @@ def add_user(
     """Give a person a console login (creating them when new): set the password, add ``role``
     to the roles they hold; ``department`` "" makes them serve every department."""
     if role not in RANK:
-        raise AccountError(f"unknown role {role!r} ({', '.join(r.value for r in Role)})")
+        raise AccountError(f"unknown role {role!r} ({', '.join(r.value for r in Role)})", "role")
     if not people.valid_username(username):
-        raise AccountError("a username is 1-64 letters, digits, '.', '_' or '-'")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
-    if len(password) > MAX_PASSWORD:
-        raise AccountError(f"the password may have at most {MAX_PASSWORD} characters")
+        raise AccountError("a username is 1-64 letters, digits, '.', '_' or '-'", "username")
+    check_password(password)
     departments = None if department is None else ([department] if department else [])
     user = people.save(
         session,
@@ -74,12 +76,24 @@ def add_user(
         departments=departments,
         language=language,
     )
+    set_password(session, user, password)
+    return user
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters", "password_short")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"the password may have at most {MAX_PASSWORD} characters", "password_long")
+
+
+def set_password(session: Session, user: Staff, password: str) -> None:
+    """A new console password (checked first); it ends every open session of the account."""
+    check_password(password)
     user.password_hash = _hasher().hash(password)
     session.add(user)
     session.flush()
-    # a new password ends every open session of the account
-    session.execute(delete(ConsoleSession).where(col(ConsoleSession.username) == username))
-    return user
+    session.execute(delete(ConsoleSession).where(col(ConsoleSession.username) == user.username))
 
 
 def throttled(
@@ -151,7 +165,8 @@ async def attempt_login(
             return "bad_login"  # counted already
         if rehashed is not None:
             user.password_hash = rehashed
-            session.add(user)
+        user.last_login_at = now
+        session.add(user)
         session.execute(
             delete(LoginAttempt).where(
                 col(LoginAttempt.username) == username, col(LoginAttempt.address) == address

@@ -15,7 +15,6 @@ from bot.domain.catalog import Words
 from bot.domain.states import InvalidTransition
 from bot.services.takeover import HandoffError
 from bot.services.ticket_desk import LifecycleError
-from bot.settings import Settings
 
 
 def wants_json(request: Request) -> bool:
@@ -96,9 +95,3 @@ async def act(
     if wants_json(request):
         return JSONResponse({"ok": True})
     return RedirectResponse(done or back, status_code=303)
-
-
-def departments(settings: Settings) -> list[str]:
-    """The departments a conversation or ticket can be sent to."""
-    names = {settings.lifecycle.default_department, *settings.lifecycle.departments.values()}
-    return sorted(n for n in names if n)

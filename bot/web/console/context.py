@@ -18,6 +18,8 @@ from sqlmodel import Session, select
 
 from bot.domain.catalog import Words
 from bot.services import data_rights
+from bot.services import departments as department_book
+from bot.services.departments import DepartmentNames
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work
 from bot.web.console import accounts
@@ -44,6 +46,8 @@ class Console:
         self.settings = tousu.settings.console
         self.tz: ZoneInfo = tousu.settings.general.tz
         self.hub = LiveHub()
+        self.departments = DepartmentNames({}, ())
+        """The departments as the last request read them (labels and selects read no database)."""
         self.places = data_rights.Places.from_settings(tousu.settings)
         """Where an erased customer's data may be (content hashes read once, not per erasure)."""
         self.env = Environment(
@@ -98,9 +102,27 @@ class Console:
         now = self.tousu.clock()
         idle = timedelta(hours=self.settings.idle_hours)
         lifetime = timedelta(hours=self.settings.session_hours)
-        return await self.db.run(
-            lambda s: accounts.agent_for(s, token, now=now, idle=idle, lifetime=lifetime)
-        )
+
+        def look_up(session: Session) -> Agent | None:
+            agent = accounts.agent_for(session, token, now=now, idle=idle, lifetime=lifetime)
+            if agent is not None:  # one small table, read with the session: names stay current
+                self.departments = department_book.snapshot(session)
+            return agent
+
+        return await self.db.run(look_up)
+
+    def department_codes(self, *, everyone: bool = False, keep: str | None = None) -> list[str]:
+        """The departments a conversation or ticket can be sent to (the active ones; with
+        ``everyone`` the inactive too, for filters), with ``keep`` (a ticket's own) always in;
+        config.yaml's before the table is seeded."""
+        known = self.departments
+        if known.names:
+            codes = list(known.names) if everyone else list(known.active)
+        else:
+            codes = department_book.configured(self.tousu.settings)
+        if keep and keep not in codes:
+            codes.append(keep)
+        return codes
 
     def words(self, agent: Agent | None) -> Words:
         """The console area's words in the agent's language."""
@@ -117,7 +139,16 @@ class Console:
         agent's language; the code itself only when the catalog has none."""
         language = _language(agent.language if agent else "zh")
         texts = self.tousu.texts
-        return lambda area, code: texts.name(area, code, language, code or "") if code else ""
+        known = self.departments
+
+        def label(area: str, code: str) -> str:
+            if not code:
+                return ""
+            if area == "department":
+                return known.name(code, language) or texts.name(area, code, language, code)
+            return texts.name(area, code, language, code)
+
+        return label
 
     def when(self, moment: datetime | None, language: str) -> str:
         """A moment in the configured time zone, as every page shows it."""

@@ -16,7 +16,7 @@ from bot.domain.privacy import mask_phone
 from bot.services.takeover import HandBackPoint, Upload
 from bot.web.console import history, ticket_panel, views
 from bot.web.console.accounts import Agent
-from bot.web.console.answers import act, departments, fail
+from bot.web.console.answers import act, fail
 from bot.web.console.deps import (
     CatalogDep,
     ConsoleDep,
@@ -24,7 +24,6 @@ from bot.web.console.deps import (
     DbDep,
     HandoffDep,
     NowDep,
-    SettingsDep,
 )
 from bot.web.console.security import role_extra
 from storage.db import Database
@@ -47,7 +46,6 @@ async def conversation_page(
     console: ConsoleDep,
     db: DbDep,
     now: NowDep,
-    settings: SettingsDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any] | None:
@@ -83,7 +81,7 @@ async def conversation_page(
         agent,
         now=now,
         error=request.query_params.get("error"),
-        departments=departments(settings),
+        departments=console.department_codes(),
         **data,
     )
 

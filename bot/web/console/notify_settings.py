@@ -109,7 +109,7 @@ async def send_test(
     def write(session: Session) -> int:
         person = people.by_username(session, agent.username)
         assert person is not None
-        count = len(notifications.addresses(person, console.tousu.settings.notifications))
+        count = len(notifications.addresses(session, person, console.tousu.settings.notifications))
         if count or "console" in person.notify:
             ticket_repo.add_alert(
                 session,

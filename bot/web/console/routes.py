@@ -18,6 +18,8 @@ from bot.web.console import (
     notify_settings,
     queue,
     reports,
+    team,
+    team_departments,
     ticket_list,
     tickets,
     webhook_endpoints,
@@ -38,6 +40,8 @@ AREAS: tuple[APIRouter, ...] = (
     notify_settings.router,
     api_tokens.router,
     webhook_endpoints.router,
+    team.router,
+    team_departments.router,
 )
 
 

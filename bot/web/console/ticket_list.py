@@ -27,7 +27,7 @@ from bot.services.flow_catalog import FlowCatalog
 from bot.services.work import Work
 from bot.web.console import cases
 from bot.web.console.accounts import Agent
-from bot.web.console.answers import Refusal, act, departments
+from bot.web.console.answers import Refusal, act
 from bot.web.console.context import Console
 from bot.web.console.deps import (
     CatalogDep,
@@ -36,7 +36,6 @@ from bot.web.console.deps import (
     CurrentSupervisor,
     DbDep,
     NowDep,
-    SettingsDep,
 )
 from bot.web.console.history import category_choices, people
 from bot.web.console.security import role_extra
@@ -202,7 +201,6 @@ async def ticket_list(
     console: ConsoleDep,
     db: DbDep,
     now: NowDep,
-    settings: SettingsDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
     query, values = parse(request.query_params, agent, console.tz)
@@ -232,7 +230,7 @@ async def ticket_list(
         kinds=list(TicketKind),
         channels=CHANNELS,
         sorts=SORTS,
-        departments=departments(settings),
+        departments=console.department_codes(everyone=True),
         moves=sorted({str(s) for s in TicketStatus} - {"new", "solution_proposed"}),
         error=request.query_params.get("error"),
         done=request.query_params.get("done"),

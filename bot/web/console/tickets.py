@@ -20,7 +20,7 @@ from bot.services.tickets import TicketService
 from bot.services.work import Work
 from bot.web.console import history, ticket_panel, views
 from bot.web.console.accounts import Agent
-from bot.web.console.answers import act, departments
+from bot.web.console.answers import act
 from bot.web.console.context import Console
 from bot.web.console.deps import (
     CatalogDep,
@@ -29,7 +29,6 @@ from bot.web.console.deps import (
     DbDep,
     DeskDep,
     NowDep,
-    SettingsDep,
     TicketsDep,
 )
 from bot.web.console.security import role_extra
@@ -48,7 +47,6 @@ async def ticket_page(
     console: ConsoleDep,
     db: DbDep,
     now: NowDep,
-    settings: SettingsDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
     def load(session: Session) -> dict[str, Any] | None:
@@ -82,7 +80,7 @@ async def ticket_page(
         agent,
         now=now,
         error=request.query_params.get("error"),
-        departments=departments(settings),
+        departments=console.department_codes(keep=data["ticket"].department),
         **data,
     )
 

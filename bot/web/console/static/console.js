@@ -132,8 +132,14 @@
     body.dataset.ready = "true";  // the page's keys and forms answer from now on (tests wait for it)
   });
 
-  // A move that cannot be undone (cancel, close) asks first; the option carries the question.
+  // A move that cannot be undone (cancel, close, deactivating a person) asks first; the option
+  // or the button carries the question.
   function confirmMoves() {
+    document.querySelectorAll("form button.danger[data-confirm]").forEach((button) => {
+      button.form.addEventListener("submit", (e) => {
+        if (!window.confirm(button.dataset.confirm)) e.preventDefault();
+      });
+    });
     const move = document.getElementById("move");
     if (move) move.addEventListener("submit", (e) => {
       const chosen = move.querySelector("select[name=status]").selectedOptions[0];
