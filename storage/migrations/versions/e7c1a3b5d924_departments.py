@@ -1,7 +1,7 @@
 """departments and category_routes: departments as data an admin keeps in the console; staff.last_login_at
 
 Revision ID: e7c1a3b5d924
-Revises: b6d8f0a2c4e7
+Revises: a9d4c6e2f815
 Create Date: 2026-12-04 04:00:00.000000
 
 The tables start empty: the app fills them from config.yaml right after migrating, under the
@@ -18,7 +18,7 @@ from alembic import op
 import storage.types
 
 revision: str = "e7c1a3b5d924"
-down_revision: str | None = "b6d8f0a2c4e7"
+down_revision: str | None = "a9d4c6e2f815"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
