@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.domain.access import Role
 from bot.web.api import tokens
 from bot.web.console.accounts import Agent
-from bot.web.console.answers import departments, fail
+from bot.web.console.answers import fail
 from bot.web.console.deps import ConsoleDep, CurrentAdmin, DbDep, NowDep, SettingsDep
 from bot.web.console.security import role_extra
 from storage.models import ApiToken
@@ -46,7 +46,7 @@ def _page(
         agent,
         rows=rows,
         roles=list(Role),
-        departments=departments(settings),
+        departments=console.department_codes(),
         w=console.tousu.texts.words("integrations", "en" if agent.language == "en" else "zh"),
         **values,
     )
@@ -75,7 +75,7 @@ async def create_token(
     name = str(form.get("name") or "").strip()
     role = str(form.get("role") or "")
     department = str(form.get("department") or "")
-    if department and department not in departments(settings):
+    if department and department not in console.department_codes():
         department = ""
 
     def make(session: Session) -> tuple[str, list[ApiToken]] | tokens.Refused:
