@@ -40,10 +40,12 @@ READ = """() => {
 LOWER_ALONE = """() => Array.from(document.querySelectorAll(
     "option, th, td, .tag, h1, h2, h3, dt, dd, legend, button, nav a, .deadlines li, .who, label"))
   .filter((e) => !e.closest("pre, code, textarea, svg, .preview, .text, .transcript"))
+  .filter((e) => { const code = e.querySelector("code");
+    return !code || code.innerText.trim() !== e.innerText.trim(); })
   .map((e) => (e.innerText || e.textContent || "").trim()).filter((text) => /^[a-z]{2}/.test(text))"""
 """English labels that stand alone (an option, a cell, a heading, a tag) but start in lower case:
 the catalog writes labels for mid-sentence use, the templates' ``cap`` filter capitalises them
-(two letters: "v1" is a version, not a word)."""
+(two letters: "v1" is a version, not a word). A cell holding only code (a token's name) is no label."""
 
 
 async def seed(site: Site) -> list[str]:
