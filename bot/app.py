@@ -88,7 +88,7 @@ class TousuApp:
         self.nlu_server: object | None = None
         self._nlu_task: asyncio.Task[None] | None = None
         self.nlu_supervisor: RasaSupervisor | None = None
-        self.desk = TicketDesk.from_settings(settings, texts=self.texts)
+        self.desk = TicketDesk.from_settings(settings, texts=self.texts, flows=self.catalog)
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
         self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock)
         self._notify_stop = asyncio.Event()

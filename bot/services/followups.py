@@ -16,7 +16,6 @@ from bot.domain.enums import FollowUpKind, FollowUpStatus
 from bot.domain.routing import supervisor_for
 from bot.domain.states import OPEN, TRANSITIONS
 from bot.services.ticket_desk import CUSTOMER_FACING, TicketDesk, language_of, survey_buttons
-from bot.services.ticket_intake import format_local
 from bot.services.work import Work, open_load, staff_directory
 from storage.models import FollowUp, Ticket, TicketDeadline
 
@@ -81,7 +80,7 @@ def _warn(desk: TicketDesk, work: Work, ticket: Ticket, row: FollowUp) -> str:
             "warning",
             number=ticket.number,
             deadline=desk.deadline_name(clock.name),
-            due=format_local(clock.due_at, desk.tz, "zh"),
+            due=desk.moment(clock.due_at),
         ),
     )
     return "handler warned"

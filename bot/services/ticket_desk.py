@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain import states
 from bot.domain.calendar import WorkingCalendar, load_calendar
-from bot.domain.catalog import Catalog
+from bot.domain.catalog import Catalog, PerLanguage
 from bot.domain.enums import ContactMethod, FollowUpKind
 from bot.domain.quiet_hours import QuietHours
 from bot.domain.routing import (
@@ -29,6 +29,7 @@ from bot.domain.routing import (
 )
 from bot.domain.sla import MAJOR_EXTRA, Deadline, SlaPolicy
 from bot.services import departments
+from bot.services.flow_catalog import FlowCatalog
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work, named_people, open_load, staff_directory
 from bot.settings import LifecycleSettings, Settings
@@ -76,8 +77,11 @@ class TicketDesk:
         calendar: WorkingCalendar,
         tz: ZoneInfo,
         texts: Catalog,
+        flows: FlowCatalog | None = None,
     ) -> None:
         self.settings = settings
+        self.flows = flows
+        """Where the intake flow's category names are (staff alerts name a ticket's category)."""
         self.calendar = calendar
         self.tz = tz
         self.texts = texts
@@ -87,14 +91,19 @@ class TicketDesk:
         self.quiet = QuietHours.parse(settings.quiet_hours, tz)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, texts: Catalog | None = None) -> TicketDesk:
-        """The desk of ``settings``; ``texts`` defaults to the catalog shipped with the bot."""
+    def from_settings(
+        cls, settings: Settings, *, texts: Catalog | None = None, flows: FlowCatalog | None = None
+    ) -> TicketDesk:
+        """The desk of ``settings``; ``texts`` defaults to the catalog shipped with the bot,
+        ``flows`` (the category names of alerts) to one reading the same database's flows."""
         calendar = load_calendar(settings.path(settings.lifecycle.calendar), settings.general.timezone)
+        texts = texts if texts is not None else Catalog.load()
         return cls(
             settings=settings.lifecycle,
             calendar=calendar,
             tz=settings.general.tz,
-            texts=texts if texts is not None else Catalog.load(),
+            texts=texts,
+            flows=flows if flows is not None else FlowCatalog(texts.engine_messages()),
         )
 
     # -- words -----------------------------------------------------------------------------------
@@ -103,19 +112,56 @@ class TicketDesk:
         return self.texts.text(f"tickets.{key}", language, **values).rstrip()
 
     def to_staff(self, key: str, **values: object) -> str:
-        """A staff alert (``staff.<key>``), in both languages: staff have no language of their own yet."""
+        """A staff alert (``staff.<key>``), in both languages (``zh / en``: it goes to e-mail,
+        Telegram and WeCom as one text, and the console shows its reader's half). Codes go in
+        as ``PerLanguage`` names (``department_names``, ``deadline_name``, ``category_names``,
+        ``moment``), so each half names them in its own language."""
         return self.texts.both(f"staff.{key}", **values)
+
+    def staff_words(self, key: str, **values: object) -> PerLanguage:
+        """``staff.<key>`` in each language, kept apart (a severity reason is stored so)."""
+        zh, en = (self.texts.text(f"staff.{key}", lang, **_in(values, lang)) for lang in ("zh", "en"))
+        return PerLanguage(zh, en)
 
     def department_name(self, session: Session, department: str | None, language: Language) -> str:
         """The department as the customer reads it (its name in the departments table)."""
         return departments.name(session, department, language, self.texts)
 
-    def deadline_name(self, deadline: str) -> str:
-        """A deadline as staff alerts name it, in both languages (受理确认 acknowledge)."""
-        key = f"deadline.{deadline}"
-        if not self.texts.has(key):
-            return deadline
-        return f"{self.texts.text(key, 'zh')} {self.texts.text(key, 'en')}"
+    def department_names(self, session: Session, department: str | None) -> PerLanguage:
+        """The department in each language (its names in the departments table)."""
+        names = departments.names_in_each_language(session, department, self.texts)
+        return PerLanguage(names["zh"], names["en"])
+
+    def deadline_name(self, deadline: str) -> PerLanguage:
+        """A deadline as staff alerts name it (受理确认 / acknowledge)."""
+        return self.texts.names("deadline", deadline)
+
+    def moment(self, at: datetime) -> PerLanguage:
+        """A moment in the configured zone, written each language's way."""
+        return PerLanguage(format_local(at, self.tz, "zh"), format_local(at, self.tz, "en"))
+
+    def category_names(self, work: Work, code: str | None) -> PerLanguage:
+        """A ticket's category as the live intake flow names it (未分类 / not classified when
+        it has none; the code only for a category the flow no longer has)."""
+        if not code:
+            return self.texts.names("staff", "no_category")
+        flow = None
+        if self.flows is not None:
+            try:
+                _, flow = self.flows.live(work.session, name="intake")
+            except LookupError:
+                flow = None
+        if flow is None:
+            return PerLanguage(code, code)
+        return PerLanguage(flow.category_label(code, "zh"), flow.category_label(code, "en"))
+
+    def reasons(self, ticket: Ticket) -> PerLanguage:
+        """Why a ticket is major, in each language (the severity rules keep both)."""
+        rows = ticket.severity_reasons or []
+        zh = "；".join(str(r.get("reason") or "") for r in rows if r.get("reason"))
+        en = "; ".join(str(r.get("reason_en") or r.get("reason") or "") for r in rows if r.get("reason"))
+        fallback = self.texts.names("staff", "reason_major")
+        return PerLanguage(zh or fallback.zh, en or fallback.en)
 
     # -- recusal after intake --------------------------------------------------------------------
     def recuse_named(self, work: Work, customer_id: int, texts: list[str]) -> list[str]:
@@ -176,11 +222,10 @@ class TicketDesk:
                 sup.username if sup else None,
                 ticket,
                 "queued",
-                " / ".join(
-                    self.texts.text("staff.queued", lang, number=ticket.number, department=name)
-                    for lang, name in departments.names_in_each_language(
-                        work.session, ticket.department, self.texts
-                    ).items()
+                self.to_staff(
+                    "queued",
+                    number=ticket.number,
+                    department=self.department_names(work.session, ticket.department),
                 ),
             )
             work.session.add(ticket)
@@ -233,18 +278,30 @@ class TicketDesk:
         )
         customers = others + me  # this ticket's customer, if counted
         if customers >= needed:
-            reason = (
-                f"at least {customers} customers complained about {ticket.target} ({ticket.category}) "
-                f"within {self.settings.repeat_days} days"
+            reason = self.staff_words(
+                "reason_repeat",
+                count=customers,
+                target=ticket.target,
+                category=self.category_names(work, ticket.category),
+                days=self.settings.repeat_days,
             )
             self._make_major(work, ticket, "repeat_complaint", reason)
 
-    def _make_major(self, work: Work, ticket: Ticket, rule: str, reason: str) -> None:
+    def _make_major(self, work: Work, ticket: Ticket, rule: str, reason: PerLanguage) -> None:
+        """``reason`` is kept in both languages, like the severity rules' own reasons."""
         before = {"severity": ticket.severity}
         ticket.severity = "major"
-        ticket.severity_reasons = [*ticket.severity_reasons, {"rule": rule, "reason": reason}]
+        ticket.severity_reasons = [
+            *ticket.severity_reasons,
+            {"rule": rule, "reason": reason.zh, "reason_en": reason.en},
+        ]
         work.event(
-            ticket, "severity_raised", actor="system", before=before, after={"severity": "major"}, note=reason
+            ticket,
+            "severity_raised",
+            actor="system",
+            before=before,
+            after={"severity": "major"},
+            note=reason.en,
         )
 
     def _escalate_major(
@@ -266,10 +323,9 @@ class TicketDesk:
             self._set_assignee(work, ticket, manager, actor="system")
         ticket.escalated_to = manager.username if manager else None
         self.move(work, ticket, "escalated", actor="system", note="major complaint", tell=False)
-        reasons = "; ".join(r.get("reason", "") for r in ticket.severity_reasons) or "major"
         due = due or self._due(work, ticket, "report_to_management") or work.now + timedelta(hours=12)
         staff_note = self.to_staff(
-            "major", number=ticket.number, reasons=reasons, due=format_local(due, self.tz, "zh")
+            "major", number=ticket.number, reasons=self.reasons(ticket), due=self.moment(due)
         )
         for username in {m.username for m in (manager, sup) if m is not None}:
             work.alert(username, ticket, "major", staff_note)
@@ -381,7 +437,12 @@ class TicketDesk:
             member.username,
             ticket,
             "assigned",
-            self.to_staff("assigned", number=ticket.number, category=ticket.category or "-"),
+            self.to_staff(
+                "assigned",
+                number=ticket.number,
+                category=self.category_names(work, ticket.category),
+                department=self.department_names(work.session, ticket.department),
+            ),
         )
 
     EDITABLE = ("category", "category_l2", "category_l3", "category_l4", "department", "severity")
@@ -431,7 +492,12 @@ class TicketDesk:
                 )
             )
         if after.get("severity") == "major":
-            ticket.severity_reasons = [*ticket.severity_reasons, {"rule": "staff", "reason": actor}]
+            who = staff_name(work, actor)
+            raised = self.staff_words("reason_staff", who=who)
+            ticket.severity_reasons = [
+                *ticket.severity_reasons,
+                {"rule": "staff", "reason": raised.zh, "reason_en": raised.en, "actor": actor},
+            ]
             staff = staff_directory(work.session)
             load = open_load(work.session)
             department = ticket.department or ""
@@ -444,7 +510,7 @@ class TicketDesk:
                         member.username,
                         ticket,
                         "major",
-                        self.to_staff("major", number=ticket.number, reasons=actor, due="-"),
+                        self.to_staff("major_raised", number=ticket.number, who=who),
                     )
 
     def start(self, work: Work, ticket: Ticket, *, actor: str) -> None:
@@ -521,7 +587,7 @@ class TicketDesk:
         if not mishandled:
             return
         if ticket.severity != "major":
-            self._make_major(work, ticket, "mishandled", f"reopened after mishandling: {reason}")
+            self._make_major(work, ticket, "mishandled", self.staff_words("reason_mishandled"))
             for name in MAJOR_EXTRA:
                 self._restart_clock(work, ticket, name)
         staff = staff_directory(work.session)
@@ -555,7 +621,11 @@ class TicketDesk:
                 ticket.assignee,
                 ticket,
                 "redispatched",
-                self.to_staff("dissatisfied", number=ticket.number, score="-", comment=comment or ""),
+                self.to_staff(
+                    "rejected",
+                    number=ticket.number,
+                    comment=comment or self.texts.names("staff", "no_comment"),
+                ),
             )
             work.tell(
                 ticket,
@@ -618,7 +688,7 @@ class TicketDesk:
                     "dissatisfied",
                     number=ticket.number,
                     score=score,
-                    comment=ticket.satisfaction_comment or "",
+                    comment=ticket.satisfaction_comment or self.texts.names("staff", "no_comment"),
                 ),
             )
             self.reopen(work, ticket, actor="customer", reason=f"satisfaction {score}", mishandled=True)
@@ -831,6 +901,17 @@ def survey_buttons(ticket: Ticket) -> tuple[Button, ...]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _in(values: Mapping[str, object], language: Language) -> dict[str, object]:
+    return {k: v.get(language) if isinstance(v, PerLanguage) else v for k, v in values.items()}
+
+
+def staff_name(work: Work, actor: str) -> str:
+    """A staff actor (``agent:lisi``) by the name people know them by."""
+    username = actor.removeprefix("agent:")
+    row = work.session.exec(select(Staff.display_name).where(Staff.username == username)).first()
+    return row or username
 
 
 def language_of(ticket: Ticket) -> Language:

@@ -30,6 +30,19 @@ class Words(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PerLanguage:
+    """A value that reads differently in each language (a department's name, a moment written
+    the language's way), for a text shown in both at once (``Catalog.both``): each half gets
+    its own, so no half quotes the other language or a code."""
+
+    zh: str
+    en: str
+
+    def get(self, language: Language) -> str:
+        return self.en if language == "en" else self.zh
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """Texts by language, then by ``area.key``; every language has the same keys."""
 
@@ -60,8 +73,20 @@ class Catalog:
         return self.texts[language][key].format_map(values)
 
     def both(self, key: str, /, **values: object) -> str:
-        """Chinese and English at once (``zh / en``): for readers whose language is not known."""
-        return " / ".join(self.text(key, language, **values) for language in LANGUAGES)
+        """Chinese and English at once (``zh / en``): for readers whose language is not known.
+        A ``PerLanguage`` value gives each half its own words."""
+        return " / ".join(
+            self.text(
+                key,
+                language,
+                **{k: v.get(language) if isinstance(v, PerLanguage) else v for k, v in values.items()},
+            )
+            for language in LANGUAGES
+        )
+
+    def names(self, area: str, code: str) -> PerLanguage:
+        """The word for a code in every language (``name`` per language)."""
+        return PerLanguage(self.name(area, code, "zh"), self.name(area, code, "en"))
 
     def name(self, area: str, code: str, language: Language, default: str | None = None) -> str:
         """The word for a code (a status, a department...); ``default`` (or the code itself) when

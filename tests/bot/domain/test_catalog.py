@@ -52,7 +52,12 @@ def test_placeholders_are_filled_by_name_and_a_missing_value_fails(catalog: Cata
 
 def test_both_languages_at_once_and_names_with_their_fallback(catalog: Catalog) -> None:
     assert catalog.both("staff.to_manager", number="N1") == (
-        "客户两次不满意，工单 N1 转交经理 / N1 escalated to a manager"
+        "客户两次不满意，工单 N1 转交经理 / Ticket N1 escalated to a manager after the customer was "
+        "dissatisfied twice"
+    )
+    # a code's name goes into each half in that half's language
+    assert catalog.both("staff.queued", number="N2", department=catalog.names("department", "quality")) == (
+        "工单 N2 在质量管理部暂无可派处理人 / Ticket N2 has no available handler in Quality"
     )
     assert catalog.name("status", "in_progress", "en") == "in progress"
     assert catalog.name("status", "on_hold", "zh") == "on_hold"

@@ -3,6 +3,7 @@ SLA warnings and breaches, the proposal loop, the callback survey, appeals and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -220,7 +221,10 @@ async def test_three_customers_on_one_target_make_it_major(app: TousuApp) -> Non
     third, closing = await file(app, "c3", where="上海徐汇店")
     assert third.severity == "major" and third.status == "escalated"
     assert third.severity_reasons[-1]["rule"] == "repeat_complaint"
-    assert "at least 3 customers" in third.severity_reasons[-1]["reason"]
+    reason = third.severity_reasons[-1]
+    assert "3 位客户投诉" in reason["reason"] and "（产品质量）" in reason["reason"]
+    assert "3 customers complained about" in reason["reason_en"]
+    assert "(Product quality)" in reason["reason_en"]
     assert "经理" in closing
 
 
@@ -352,3 +356,50 @@ async def test_quiet_hours_move_follow_ups_to_the_morning(tmp_path: Path) -> Non
         assert callback.status == "pending" and callback.due_at.astimezone(app.desk.tz).day == 26
     finally:
         await app.stop()
+
+
+CODE = re.compile(r"\b[a-z]+_[a-z_]+\b|\bagent:\w+")
+"""A code a person must never read in an alert (snake_case, an actor id)."""
+
+
+def halves(text: str) -> tuple[str, str]:
+    """An alert's Chinese and English halves (``zh / en``)."""
+    zh, _, en = text.partition(" / ")
+    assert en, text
+    return zh, en
+
+
+async def test_staff_alerts_name_categories_departments_and_deadlines_in_each_language(
+    app: TousuApp, clock: Clock
+) -> None:
+    """E-mail, Telegram, WeCom and the console all read an alert's text: each half names the
+    category, the department and the deadline in its own language, never a code."""
+    await file(app, "u31")
+    clock.advance(hours=19, minutes=15)  # 80 % of the acknowledge day
+    assert "handler warned" in await app.tickets.fire_due()
+    assigned, warning = [a.text for a in await alerts(app, "lisi")]
+    zh, en = halves(assigned)
+    assert "产品质量" in zh and "质量" in zh and "Product quality" in en and "Quality" in en
+    zh, en = halves(warning)
+    assert "受理确认" in zh and "acknowledge" not in zh
+    assert "“acknowledge”" in en and "受理" not in en
+    for text in (assigned, warning):
+        zh, en = halves(text)
+        assert not CODE.search(text), text
+        assert not re.search(r"[A-Za-z]{3,}", zh), zh
+        assert not re.search(r"[\u4e00-\u9fff]", en), en
+
+
+async def test_a_ticket_raised_to_major_by_staff_alerts_by_their_name(app: TousuApp) -> None:
+    ticket, _ = await file(app, "u32")
+    await app.tickets.on_ticket(
+        ticket.number,
+        lambda w, t: app.desk.reclassify(w, t, {"severity": "major"}, actor="agent:zhaoliu"),
+    )
+    texts = [a.text for a in await alerts(app, "zhaoliu") if a.kind == "major"]
+    assert texts, "the supervisor is alerted"
+    zh, en = halves(texts[0])
+    assert "赵六 将工单" in zh and "重大投诉" in zh
+    assert "marked ticket" in en and "agent:" not in texts[0]
+    reasons = (await reload(app, ticket.number)).severity_reasons
+    assert reasons[-1]["reason"] == "赵六 定为重大投诉" and reasons[-1]["reason_en"] == "marked major by 赵六"
