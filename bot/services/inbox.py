@@ -540,43 +540,44 @@ class ConversationManager:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-
-        def load(conn: Connection) -> _Cached:
-            conv = transcript.conversation_by_key(conn, channel=key.channel, user_id=key.user_id)
-            customer = transcript.customer_profile(conn, channel=key.channel, external_id=key.user_id)
-            if customer is None:  # erased by another process since: the ORM, same transaction
-                with session_on(conn) as s:
-                    row = self._customer_again(s, key)
-                    s.commit()
-                    assert row.id is not None
-                    customer = transcript.CustomerProfile(row.id, row.phone, row.language)
-            if conv is None:
-                version, _flow = self.catalog.live_on(conn, name=self.default_flow)
-                conversation_id = transcript.new_conversation(
-                    conn,
-                    channel=key.channel,
-                    user_id=key.user_id,
-                    customer=customer.id,
-                    flow=self.default_flow,
-                    flow_version=version,
-                    now=self.clock(),
-                )
-                conv = transcript.ConversationRow(conversation_id, 0, "", ConversationStatus.BOT, None)
-            state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
-            return _Cached(
-                conversation_id=conv.id,
-                customer_id=customer.id,
-                version=conv.version,
-                state=state,
-                status=conv.status,
-                assigned_agent=conv.assigned_agent,
-                phone=customer.phone,
-                language=customer.language,
-            )
-
-        cached = await self.db.run_core(load)
+        cached = await self.db.run_core(partial(self._read, key=key))
         self._cache[key] = cached
         return cached
+
+    def _read(self, conn: Connection, *, key: ConversationKey) -> _Cached:
+        """The conversation and its customer as the database has them (a first contact's
+        conversation row is made here)."""
+        conv = transcript.conversation_by_key(conn, channel=key.channel, user_id=key.user_id)
+        customer = transcript.customer_profile(conn, channel=key.channel, external_id=key.user_id)
+        if customer is None:  # erased by another process since: the ORM, same transaction
+            with session_on(conn) as s:
+                row = self._customer_again(s, key)
+                s.commit()
+                assert row.id is not None
+                customer = transcript.CustomerProfile(row.id, row.phone, row.language)
+        if conv is None:
+            version, _flow = self.catalog.live_on(conn, name=self.default_flow)
+            conversation_id = transcript.new_conversation(
+                conn,
+                channel=key.channel,
+                user_id=key.user_id,
+                customer=customer.id,
+                flow=self.default_flow,
+                flow_version=version,
+                now=self.clock(),
+            )
+            conv = transcript.ConversationRow(conversation_id, 0, "", ConversationStatus.BOT, None)
+        state = ConversationState.from_json(conv.state) if conv.state not in ("", "{}") else None
+        return _Cached(
+            conversation_id=conv.id,
+            customer_id=customer.id,
+            version=conv.version,
+            state=state,
+            status=conv.status,
+            assigned_agent=conv.assigned_agent,
+            phone=customer.phone,
+            language=customer.language,
+        )
 
     def _customer_again(self, session: Session, key: ConversationKey) -> Customer:
         """The customer row went away since this process cached it (erased by another process):
@@ -599,30 +600,62 @@ class ConversationManager:
         assert customer is not None
         return customer
 
-    async def _wait_for_earlier(self, key: ConversationKey, item: _Pending) -> None:
-        """On a shared database: return when this message's turn may run (nothing that arrived
-        before it waits); raise ``_AnsweredElsewhere`` when another process answered it, and
-        ``_Earlier`` when the earlier messages were not answered in ``adopt_after_s``."""
+    async def _wait_for_earlier(self, key: ConversationKey, item: _Pending) -> _Cached:
+        """On a shared database: once this message's turn may run (nothing that arrived before
+        it waits), the conversation as it is now; raise ``_AnsweredElsewhere`` when another
+        process answered it, and ``_Earlier`` when the earlier messages were not answered in
+        ``adopt_after_s``.
+
+        The transaction that looks for earlier messages also checks the cached conversation's
+        version, and reads the row again only when another process changed it. A customer whose
+        messages alternate between processes would otherwise have every turn computed on a
+        stale state, refused at the save and computed again (bench/RESULTS.md, issue 24)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.adopt_after_s
         pause = 0.02
         while True:
-            waiting = await self.db.run_core(
-                lambda c: transcript.unanswered_up_to(
-                    c, channel=key.channel, user_id=key.user_id, message_id=item.row_id
-                )
+            cached = self._cache.get(key)
+            mine = {p.row_id for p in self._pending.get(key, ())}
+            waiting, current = await self.db.run_core(
+                partial(self._ready, key=key, item=item, mine=mine, cached=cached)
             )
             if item.row_id not in waiting:
                 raise _AnsweredElsewhere()
-            mine = {p.row_id for p in self._pending.get(key, ())}
+            if current is not None:
+                if current is not cached:
+                    if cached is not None and cached.conversation_id == current.conversation_id:
+                        current.touched = cached.touched
+                    self._cache[key] = current
+                return current
             earlier = [i for i in waiting if i not in mine]
-            if not earlier:
-                return
             if loop.time() >= deadline:
                 raise _Earlier(earlier)
             self._cache.pop(key, None)  # the other process's turn changes the conversation
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.2)
+
+    def _ready(
+        self,
+        conn: Connection,
+        *,
+        key: ConversationKey,
+        item: _Pending,
+        mine: set[int],
+        cached: _Cached | None,
+    ) -> tuple[list[int], _Cached | None]:
+        """The chat's unanswered messages up to this one, and, when none of them is another
+        process's, the conversation: ``cached`` while its version is current, else read again."""
+        waiting = transcript.unanswered_up_to(
+            conn, channel=key.channel, user_id=key.user_id, message_id=item.row_id
+        )
+        if item.row_id not in waiting or any(i not in mine for i in waiting):
+            return waiting, None
+        if (
+            cached is not None
+            and transcript.conversation_version(conn, cached.conversation_id) == cached.version
+        ):
+            return waiting, cached
+        return waiting, self._read(conn, key=key)
 
     def _own_turn(self, conn: Connection, key: ConversationKey, conversation_id: int, item: _Pending) -> None:
         """First in the turn's transaction on a shared database: lock the conversation, then
@@ -639,9 +672,7 @@ class ConversationManager:
             raise StaleConversation()
 
     async def _turn_once(self, key: ConversationKey, item: _Pending) -> None:
-        if self.shared:
-            await self._wait_for_earlier(key, item)
-        conv = await self._load(key)
+        conv = await self._wait_for_earlier(key, item) if self.shared else await self._load(key)
         inbound = item.inbound
         if conv.status == ConversationStatus.AGENT and conv.assigned_agent:
             await self._to_agent(key, conv, item)

@@ -102,6 +102,15 @@ def conversation_by_key(conn: Connection, *, channel: str, user_id: str) -> Conv
     return None if found is None else ConversationRow(int(found[0]), int(found[1]), *found[2:])
 
 
+def conversation_version(conn: Connection, conversation_id: int) -> int | None:
+    """The conversation row's version (None when the row is gone): a cached state is current
+    while this is the version it was read at."""
+    found = conn.execute(
+        select(CONVERSATIONS.c.version).where(CONVERSATIONS.c.id == conversation_id)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
 def customer_profile(conn: Connection, *, channel: str, external_id: str) -> CustomerProfile | None:
     found = conn.execute(
         select(*_PROFILE_COLUMNS).where(
