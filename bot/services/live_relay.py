@@ -1,7 +1,8 @@
 """Live events between processes: what one process publishes (a customer message, a takeover, a
 new alert) reaches the subscribers of every other process on the same PostgreSQL database within
 moments, over LISTEN/NOTIFY (storage/repositories/live_events.py). Publishing never waits: events
-are queued and sent in one transaction per batch. A process skips its own events (its subscribers
+are queued, gathered for ``BATCH_SECONDS``, and sent in one transaction per batch, the distinct
+ones packed into as few notifications as fit. A process skips its own events (its subscribers
 had them at once). On SQLite, one process: nothing to relay."""
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from storage.repositories import live_events
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 10_000
+BATCH_SECONDS = 0.05
+"""How long the sender gathers events before it sends them: one transaction and one
+notification for all of them (every turn publishes one, so without it every turn cost a
+transaction of its own, and every process a wake-up for each: bench/RESULTS.md, issue 24)."""
 
 
 class LiveRelay:
@@ -59,15 +64,40 @@ class LiveRelay:
     async def _send(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 100:
+            await asyncio.sleep(BATCH_SECONDS)
+            while not self._queue.empty() and len(batch) < 1000:
                 batch.append(self._queue.get_nowait())
-            payloads = [json.dumps({"o": self.origin, "e": event}) for event in batch]
-            payloads = [p for p in payloads if len(p.encode()) <= live_events.MAX_PAYLOAD]
             try:
-                await self.db.run_core(partial(live_events.notify, payloads=payloads))
+                await self.db.run_core(partial(live_events.notify, payloads=self._payloads(batch)))
             except Exception:
-                log.warning("relaying live events failed; %d dropped", len(payloads), exc_info=True)
+                log.warning("relaying live events failed; %d dropped", len(batch), exc_info=True)
                 await asyncio.sleep(1.0)
+
+    def _payloads(self, batch: list[dict[str, Any]]) -> list[str]:
+        """The batch's distinct events, as few notifications as fit PostgreSQL's payload size
+        (an event too big for one alone is dropped: pages catch up at their next fetch)."""
+        events: list[str] = []
+        for event in batch:
+            text = json.dumps(event, sort_keys=True)
+            if text not in events:
+                events.append(text)
+        head = json.dumps({"o": self.origin, "es": []})[:-2]  # '{"o": "...", "es": ['
+        room = live_events.MAX_PAYLOAD - len(head.encode()) - len("]}")
+        payloads: list[str] = []
+        chunk: list[str] = []
+        used = 0
+        for text in events:  # json.dumps writes ASCII: characters are bytes
+            size = len(text) + (2 if chunk else 0)  # ", " between events
+            if len(text) > room:
+                continue
+            if used + size > room:
+                payloads.append(head + ", ".join(chunk) + "]}")
+                chunk, used, size = [], 0, len(text)
+            chunk.append(text)
+            used += size
+        if chunk:
+            payloads.append(head + ", ".join(chunk) + "]}")
+        return payloads
 
     async def _listen(self) -> None:
         backoff = 0.5
@@ -91,10 +121,16 @@ class LiveRelay:
             data = json.loads(payload)
         except ValueError:
             return
-        if not isinstance(data, dict) or data.get("o") == self.origin or not isinstance(data.get("e"), dict):
+        if not isinstance(data, dict) or data.get("o") == self.origin:
             return
-        for sink in self.sinks:
-            try:
-                sink(data["e"])
-            except Exception:
-                log.exception("a live event sink failed")
+        events = data.get("es")
+        if not isinstance(events, list):  # one event per notification (before batching)
+            events = [data.get("e")]
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            for sink in self.sinks:
+                try:
+                    sink(event)
+                except Exception:
+                    log.exception("a live event sink failed")

@@ -64,6 +64,35 @@ async def test_an_event_on_one_hub_reaches_the_other_processes_hub_once(postgres
     assert took < 1.0
 
 
+async def test_a_burst_of_events_arrives_once_each_in_order_in_few_notifications(postgres_url: str) -> None:
+    dbs = [Database(postgres_url, pool_size=2) for _ in range(2)]
+    relays = [LiveRelay(db, origin=f"proc-{n}") for n, db in enumerate(dbs)]
+    hubs = [LiveHub(), LiveHub()]
+    seen: list[dict[str, object]] = []
+    payloads: list[str] = []
+    for hub, relay in zip(hubs, relays, strict=True):
+        hub.relay_through(relay)
+        await relay.start()
+    deliver = relays[1]._deliver
+    relays[1]._deliver = lambda payload: (payloads.append(payload), deliver(payload))[1]  # type: ignore[method-assign]
+    page = asyncio.create_task(_events(hubs[1], seen))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(r.listening.wait() for r in relays)), 10)
+        await asyncio.sleep(0.05)
+        for n in range(300):  # every turn publishes its conversation's activity
+            hubs[0].publish("activity", id=n % 150)
+        await _until(lambda: len(seen) >= 150, 2.0)
+        await asyncio.sleep(0.3)
+    finally:
+        page.cancel()
+        for relay in relays:
+            await relay.stop()
+        for db in dbs:
+            db.close()
+    assert seen == [{"type": "activity", "id": n} for n in range(150)]  # each once, in order
+    assert len(payloads) <= 3  # not one notification per event
+
+
 @pytest.fixture
 async def apps(postgres_url: str, tmp_path: Path) -> AsyncIterator[list[tuple[TousuApp, Console]]]:
     empty_postgres(postgres_url)
