@@ -178,6 +178,16 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._read_on_worker, work)
 
+    async def check(self, work: Callable[[Session], T]) -> T:
+        """Short work that writes nothing (a check before a write unit), on a worker thread. On
+        SQLite a read snapshot, as ``read``, so it never waits for the write lock. On
+        PostgreSQL an ordinary transaction, committed: psycopg forgets the connection's prepared
+        statements at every ROLLBACK (a DEALLOCATE ALL), and such a check rolled back after
+        every turn kept the turns' statements from ever staying prepared (bench/RESULTS.md)."""
+        if self.is_sqlite:
+            return await self.read(work)
+        return await self.run(work)
+
     def _read_on_worker(self, work: Callable[[Session], T]) -> T:
         conn = self._worker_connection()
         raw = conn.connection.dbapi_connection

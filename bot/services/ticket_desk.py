@@ -168,6 +168,19 @@ class TicketDesk:
         """A later message of the customer names staff: they join the recusal list of the
         customer's open tickets (of the latest one when none is open), so the conversation and
         the complaint leave their sight from now on. Returns who was added."""
+        added: list[str] = []
+        for ticket, new in self._recusals(work, customer_id, texts):
+            ticket.recused = [*(ticket.recused or []), *new]
+            work.session.add(ticket)
+            work.event(ticket, "recused", actor="system", after={"staff": new, "from": "message"})
+            added.extend(n for n in new if n not in added)
+        return added
+
+    def names_someone_new(self, work: Work, customer_id: int, texts: list[str]) -> bool:
+        """Whether ``recuse_named`` would add anyone; reads only."""
+        return bool(self._recusals(work, customer_id, texts))
+
+    def _recusals(self, work: Work, customer_id: int, texts: list[str]) -> list[tuple[Ticket, list[str]]]:
         tickets = list(
             work.session.exec(
                 select(Ticket).where(Ticket.customer_id == customer_id).order_by(col(Ticket.id).desc())
@@ -177,16 +190,8 @@ class TicketDesk:
         named = named_people(work.session, texts) if chosen else []
         if not named:
             return []
-        added: list[str] = []
-        for ticket in chosen:
-            new = [n for n in named if n not in (ticket.recused or [])]
-            if not new:
-                continue
-            ticket.recused = [*(ticket.recused or []), *new]
-            work.session.add(ticket)
-            work.event(ticket, "recused", actor="system", after={"staff": new, "from": "message"})
-            added.extend(n for n in new if n not in added)
-        return added
+        plan = [(t, [n for n in named if n not in (t.recused or [])]) for t in chosen]
+        return [(t, new) for t, new in plan if new]
 
     # -- intake ---------------------------------------------------------------------------------
     def on_created(self, work: Work, ticket: Ticket, slots: Mapping[str, Any]) -> Intake:

@@ -461,7 +461,7 @@ class WebhookDispatcher:
         rounds = 0
         while True:
             try:
-                if await self.db.read(repo.any_active) and await self.db.run(self._lease):
+                if await self.db.check(repo.any_active) and await self.db.run(self._lease):
                     await self.run_once()
                     rounds += 1
                     if rounds % PRUNE_EVERY == 1:

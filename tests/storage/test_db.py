@@ -118,3 +118,30 @@ def test_a_session_in_a_shared_transaction_keeps_or_undoes_only_its_own_work(db_
         assert any(sql.upper().startswith("ROLLBACK TO SAVEPOINT") for sql in savepoints)
     finally:
         engine.dispose()
+
+
+async def test_a_check_writes_nothing_and_on_postgresql_keeps_the_prepared_statements(db_url: str) -> None:
+    """``check`` answers like ``read``; on PostgreSQL it commits instead of rolling back, since
+    psycopg drops the connection's prepared statements at every ROLLBACK (one worker here, so
+    every unit below runs on the same connection)."""
+    db = Database(db_url, pool_size=1)
+    try:
+
+        def count(session: Session) -> int:
+            return len(list(session.exec(select_rows(Customer).where(col(Customer.channel) == "wechat"))))
+
+        for _ in range(8):  # psycopg prepares a statement at its fifth execution
+            assert await db.check(count) == 0
+        if db.is_sqlite:
+            return
+        prepared = await db.run_core(
+            lambda conn: conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+        )
+        assert prepared >= 1
+        await db.read(count)  # the same check, rolled back: psycopg forgets what it prepared
+        forgotten = await db.run_core(
+            lambda conn: conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+        )
+        assert forgotten == 0
+    finally:
+        db.close()

@@ -79,10 +79,18 @@ class Console:
                 return []
             return desk.recuse_named(Work(session, now), conv.customer_id, [text[:MAX_SCANNED]])
 
+        def names(session: Session) -> bool:
+            conv = session.get(Conversation, conversation_id)
+            return conv is not None and desk.names_someone_new(
+                Work(session, now), conv.customer_id, [text[:MAX_SCANNED]]
+            )
+
         try:
-            # looked for on a read snapshot first (rolled back): most messages name nobody, and
-            # a write unit per message would sit in the turns' commit queue
-            if await self.db.read(run) and await self.db.run(run):
+            # looked for by a check that writes nothing first: most messages name nobody, and a
+            # write unit per message would sit in SQLite's commit queue (storage/db.py: check)
+            if not await self.db.check(names):
+                return
+            if await self.db.run(run):
                 self.hub.publish("activity", id=conversation_id)
         except Exception:  # never lose the turn's other listeners over it; the next message rescans
             log.exception("recusal check of conversation %s failed", conversation_id)
