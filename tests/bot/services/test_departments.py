@@ -126,3 +126,21 @@ def test_a_saved_robot_url_is_shown_masked() -> None:
     assert shown.startswith("https://qyapi.weixin.qq.com/")
     assert "693a91f6" not in shown and shown.endswith("5aaa")
     assert departments.mask(None) == ""
+
+
+async def test_seeding_and_routing_on_both_backends(tmp_path: Path, db_url: str) -> None:
+    """The app seeds the tables at start on SQLite and PostgreSQL alike, twice without harm (a
+    second process starting), and a route an admin moved holds."""
+    tousu = await desk_app(tmp_path, Clock(), db_url)
+    try:
+        assert await tousu.db.run(lambda s: departments.seed(s, tousu.settings, tousu.texts)) == (0, 0)
+        codes = {d.code for d in await tousu.db.run(repo.every)}
+        assert set(departments.configured(tousu.settings)) <= codes
+        await tousu.db.run(lambda s: repo.set_route(s, category="billing", department="quality"))
+        lifecycle = tousu.settings.lifecycle
+        assert await tousu.db.run(lambda s: departments.department_for(s, "billing", lifecycle)) == "quality"
+        assert await tousu.db.run(lambda s: departments.department_for(s, None, lifecycle)) == (
+            lifecycle.default_department
+        )
+    finally:
+        await tousu.stop()
