@@ -274,6 +274,7 @@ class Staff(SQLModel, table=True):
     telegram_code_hash: str | None = Field(default=None, max_length=64)
     telegram_code_until: datetime | None = _ts(nullable=True)
     notify: list[str] = Field(default_factory=_empty_list, sa_type=JSON)  # console, email, telegram, wecom
+    notify_sound: bool = True  # a short sound in the console when a new alert arrives
     quiet_from: str | None = Field(default=None, max_length=5)  # HH:MM, local time
     quiet_until: str | None = Field(default=None, max_length=5)
     last_login_at: datetime | None = _ts(nullable=True)
@@ -388,6 +389,9 @@ class StaffNotification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+    # the process sending this row now, and until when its claim holds (then anyone may take it)
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _ts(nullable=True)
 
 
 class SendQuota(SQLModel, table=True):

@@ -71,3 +71,27 @@ class FollowUpStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class NotifyChannel(StrEnum):
+    """Where a person may be told of their work (WeCom: their departments' group robots)."""
+
+    CONSOLE = "console"
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+    WECOM = "wecom"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class NotifyFailure(StrEnum):
+    """Why a notification could not go out, in words a person can act on (``notify.fail_*``)."""
+
+    NOT_CONFIGURED = "not_configured"  # no SMTP server, bot token or robot set up
+    NO_ADDRESS = "no_address"  # no e-mail address, Telegram not linked, no robot for my department
+    UNREACHABLE = "unreachable"  # the server could not be reached or answered with an error
+    REFUSED = "refused"  # the server refused the address or the message

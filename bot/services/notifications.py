@@ -11,8 +11,13 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import secrets
+import socket
+import time
+import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
@@ -21,20 +26,27 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import httpx
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.domain.catalog import Catalog
+from bot.domain.enums import NotificationStatus, NotifyChannel, NotifyFailure
 from bot.domain.quiet_hours import QuietHours
 from bot.services import departments, people
 from bot.settings import NotificationSettings, Settings
 from storage.db import Database
 from storage.models import Conversation, Message, Staff, StaffAlert, StaffNotification, WebhookCursor
+from storage.repositories import staff_notifications as outbox
 
 log = logging.getLogger(__name__)
 
 CODE_MINUTES = 15
 """How long a Telegram link code stays valid."""
+CLAIM_SECONDS = 120.0
+"""How long a process's claim on the rows it is sending holds; a process sends only within two
+thirds of it (a transport waits 20 s at most), so a claim never runs out under a send."""
 
 
 def _code_hash(code: str) -> str:
@@ -79,7 +91,8 @@ def link_telegram(session: Session, code: str, chat_id: str, *, now: datetime) -
     return person
 
 
-URGENT_KINDS = frozenset({"major", "breach", "test"})
+TEST = "test"
+URGENT_KINDS = frozenset({"major", "breach", TEST})
 """News that goes out in quiet hours too (a test is asked for now)."""
 
 
@@ -89,22 +102,41 @@ def _quiet(person: Staff, tz: ZoneInfo) -> QuietHours:
     return QuietHours.parse(f"{person.quiet_from}-{person.quiet_until}", tz)
 
 
-def addresses(session: Session, person: Staff, settings: NotificationSettings) -> list[tuple[str, str]]:
-    """(channel, address) pairs this person chose and can be reached on (WeCom: the group
-    robots of their departments, as the departments table holds them)."""
-    out: list[tuple[str, str]] = []
-    chosen = set(person.notify or ())
-    if "email" in chosen and person.email:
-        out.append(("email", person.email))
-    if "telegram" in chosen and person.telegram_chat_id:
-        out.append(("telegram", person.telegram_chat_id))
-    if "wecom" in chosen:
+def channel_addresses(
+    session: Session, person: Staff, channel: NotifyChannel, settings: NotificationSettings
+) -> list[str]:
+    """Where this person is reached on ``channel`` (chosen or not): their e-mail address, their
+    linked Telegram chat, their departments' WeCom robots (as the departments table holds them);
+    empty when nowhere yet."""
+    if channel is NotifyChannel.EMAIL:
+        return [person.email] if person.email else []
+    if channel is NotifyChannel.TELEGRAM:
+        return [person.telegram_chat_id] if person.telegram_chat_id else []
+    if channel is NotifyChannel.WECOM:
         robots = departments.wecom_urls(session, settings)
-        for department in person.departments or ():
-            url = robots.get(department)
-            if url:
-                out.append(("wecom", url))
-    return list(dict.fromkeys(out))
+        urls = [robots.get(d) for d in person.departments or ()]
+        return list(dict.fromkeys(u for u in urls if u))
+    return []
+
+
+def addresses(session: Session, person: Staff, settings: NotificationSettings) -> list[tuple[str, str]]:
+    """(channel, address) pairs this person chose and can be reached on."""
+    chosen = set(person.notify or ())
+    return [
+        (channel.value, address)
+        for channel in (NotifyChannel.EMAIL, NotifyChannel.TELEGRAM, NotifyChannel.WECOM)
+        if channel.value in chosen
+        for address in channel_addresses(session, person, channel, settings)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """How a test on one channel went: ``failure`` None when it went out (to ``sent``)."""
+
+    channel: NotifyChannel
+    failure: NotifyFailure | None
+    sent: tuple[str, ...] = ()
 
 
 def queue(
@@ -145,9 +177,14 @@ def queue(
 
 
 class NotifyError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    """A failed send: ``message`` for the log, ``reason`` for the person (never shown raw)."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, reason: NotifyFailure = NotifyFailure.UNREACHABLE
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.reason = reason
 
 
 class Transport(Protocol):
@@ -167,8 +204,15 @@ class Notifier:
         http: httpx.AsyncClient | None = None,
         transports: Mapping[str, Transport] | None = None,
         texts: Catalog | None = None,
+        holder: str | None = None,
+        claim_limit: int = 200,
     ) -> None:
+        self.claim_limit = claim_limit
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.listeners: list[Callable[[], None]] = []
+        """Called when new staff alerts were fanned out (the console tells its open pages)."""
         self.db = db
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.texts = texts or Catalog.load()
         self.settings = settings
         self.clock = clock
@@ -181,7 +225,11 @@ class Notifier:
     async def email(self, address: str, subject: str, text: str) -> None:
         conf = self.settings.notifications
         if not conf.smtp_host:
-            raise NotifyError("no SMTP server configured (notifications.smtp_host)", permanent=True)
+            raise NotifyError(
+                "no SMTP server configured (notifications.smtp_host)",
+                permanent=True,
+                reason=NotifyFailure.NOT_CONFIGURED,
+            )
         message = EmailMessage()
         message["From"] = conf.smtp_from
         message["To"] = address
@@ -198,7 +246,7 @@ class Notifier:
                 timeout=20,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise NotifyError(f"refused: {exc}", permanent=True) from exc
+            raise NotifyError(f"refused: {exc}", permanent=True, reason=NotifyFailure.REFUSED) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise NotifyError(repr(exc)) from exc
 
@@ -214,18 +262,26 @@ class Notifier:
         if response.status_code >= 500 or response.status_code == 429:
             raise NotifyError(f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise NotifyError(f"HTTP {response.status_code}: {response.text[:200]}", permanent=True)
+            raise NotifyError(
+                f"HTTP {response.status_code}: {response.text[:200]}",
+                permanent=True,
+                reason=NotifyFailure.REFUSED,
+            )
         data = response.json()
         return data if isinstance(data, dict) else {}
 
     async def telegram(self, address: str, subject: str, text: str) -> None:
         token = self.settings.telegram.token
         if token is None:
-            raise NotifyError("no Telegram bot token configured", permanent=True)
+            raise NotifyError(
+                "no Telegram bot token configured", permanent=True, reason=NotifyFailure.NOT_CONFIGURED
+            )
         url = f"{self.settings.telegram.base_url}{token.get_secret_value()}/sendMessage"
         data = await self._post(url, {"chat_id": address, "text": f"{subject}\n{text}"})
         if data.get("ok") is not True:
-            raise NotifyError(str(data.get("description") or data)[:200], permanent=True)
+            raise NotifyError(
+                str(data.get("description") or data)[:200], permanent=True, reason=NotifyFailure.REFUSED
+            )
 
     async def wecom(self, address: str, subject: str, text: str) -> None:
         """A WeCom group robot: errcode 0 is success; 45009 (rate limit) is worth a retry."""
@@ -234,18 +290,37 @@ class Notifier:
         if code == 45009:
             raise NotifyError(f"WeCom rate limit: {data.get('errmsg')}")
         if code != 0:
-            raise NotifyError(f"WeCom errcode {code}: {data.get('errmsg')}", permanent=True)
+            raise NotifyError(
+                f"WeCom errcode {code}: {data.get('errmsg')}", permanent=True, reason=NotifyFailure.REFUSED
+            )
 
     # -- the outbox ---------------------------------------------------------------------------
     async def send_due(self) -> int:
-        """Send everything due now; returns how many rows were finished with (sent or dead)."""
+        """Send everything due now that this process could claim; returns how many rows were
+        finished with (sent or dead). A row is sent only while its claim surely holds (two thirds
+        of ``CLAIM_SECONDS``); what is left then is released for the next round."""
         now = self.clock()
-        await self.db.run(functools.partial(waiting_alerts, texts=self.texts, now=now))
-        await self.db.run(functools.partial(fan_out, settings=self.settings, now=now))
+        fanned = await self.db.run(
+            functools.partial(prepare, texts=self.texts, settings=self.settings, now=now)
+        )
+        if fanned:
+            for listener in self.listeners:
+                listener()
         gap = timedelta(minutes=self.settings.notifications.digest_minutes)
-        batches = await self.db.run(lambda s: _due_batches(s, now, gap))
+        until = now + timedelta(seconds=CLAIM_SECONDS)
+        batches = await self.db.run(
+            lambda s: outbox.claim_due(
+                s, holder=self.holder, now=now, until=until, gap=gap, limit=self.claim_limit
+            )
+        )
+        deadline = self.monotonic() + CLAIM_SECONDS * 2 / 3
         finished = 0
+        left: list[int] = []
         for (channel, address), rows in batches.items():
+            ids = [r.id for r in rows if r.id is not None]
+            if self.monotonic() >= deadline:
+                left.extend(ids)
+                continue
             subject, text = self._compose(rows)
             transport = self.transports.get(channel)
             error: NotifyError | None = None
@@ -258,8 +333,9 @@ class Notifier:
             except Exception as exc:  # an unexpected transport failure: retry, never crash
                 log.exception("staff notification failed")
                 error = NotifyError(repr(exc))
-            ids = [r.id for r in rows if r.id is not None]
             finished += await self.db.run(functools.partial(self._record, ids=ids, error=error))
+        if left:
+            await self.db.run(lambda s: outbox.release(s, ids=left, holder=self.holder))
         return finished
 
     def _compose(self, rows: list[StaffNotification]) -> tuple[str, str]:
@@ -269,27 +345,96 @@ class Notifier:
         return subject, "\n".join(f"- {r.subject}: {r.text}" for r in rows)
 
     def _record(self, session: Session, *, ids: list[int], error: NotifyError | None) -> int:
+        """The outcome on the rows this process still holds, their claims given up."""
         now = self.clock()
-        outbox = self.settings.outbox
+        retry = self.settings.outbox
         finished = 0
-        for row in session.exec(select(StaffNotification).where(col(StaffNotification.id).in_(ids))):
+        for row in outbox.held(session, ids=ids, holder=self.holder):
             row.attempts += 1
+            row.claimed_by, row.claimed_until = None, None
             if error is None:
-                row.status, row.sent_at, row.last_error = "sent", now, None
+                row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
                 finished += 1
             else:
                 row.last_error = str(error)[:1000]
-                too_old = now - row.created_at >= timedelta(hours=outbox.retry_hours)
+                too_old = now - row.created_at >= timedelta(hours=retry.retry_hours)
                 if error.permanent or too_old:
-                    row.status = "dead"
+                    row.status = NotificationStatus.DEAD
                     finished += 1
                 else:
                     delay = min(
-                        outbox.backoff_base_seconds * 2 ** (row.attempts - 1), outbox.backoff_max_seconds
+                        retry.backoff_base_seconds * 2 ** (row.attempts - 1), retry.backoff_max_seconds
                     )
                     row.next_attempt_at = now + timedelta(seconds=delay)
             session.add(row)
         return finished
+
+    # -- a test from the settings page ------------------------------------------------------
+    async def send_test(
+        self, username: str, channel: NotifyChannel, *, subject: str, text: str
+    ) -> TestResult:
+        """Send a test on one channel now, whether or not the person chose it yet (they try it
+        before they rely on it), and say how it went. The row is written claimed by this process
+        and recorded like any other, so it is never sent twice and never retried (a test that
+        failed is told at once; the person tries again)."""
+        now = self.clock()
+        until = now + timedelta(seconds=CLAIM_SECONDS)
+        conf = self.settings.notifications
+
+        def write(session: Session) -> TestResult | list[tuple[int, str]]:
+            person = people.by_username(session, username)
+            if person is None or not person.active:
+                return TestResult(channel, NotifyFailure.NO_ADDRESS)
+            targets = channel_addresses(session, person, channel, conf)
+            if not targets:
+                missing = channel is NotifyChannel.WECOM and not departments.wecom_urls(session, conf)
+                return TestResult(
+                    channel, NotifyFailure.NOT_CONFIGURED if missing else NotifyFailure.NO_ADDRESS
+                )
+            rows = [
+                StaffNotification(
+                    username=username,
+                    channel=channel.value,
+                    address=address,
+                    kind=TEST,
+                    subject=subject,
+                    text=text,
+                    urgent=True,
+                    next_attempt_at=now,
+                    created_at=now,
+                    claimed_by=self.holder,
+                    claimed_until=until,
+                )
+                for address in targets
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [(r.id, r.address) for r in rows if r.id is not None]
+
+        written = await self.db.run(write)
+        if isinstance(written, TestResult):
+            return written
+        transport = self.transports.get(channel.value)
+        failure: NotifyFailure | None = None
+        sent: list[str] = []
+        for row_id, address in written:
+            error: NotifyError | None = None
+            try:
+                if transport is None:
+                    raise NotifyError(f"no transport for {channel}", permanent=True)
+                await transport(address, subject, text)
+                sent.append(address)
+            except NotifyError as exc:
+                error = exc
+            except Exception as exc:
+                log.exception("test notification failed")
+                error = NotifyError(repr(exc))
+            if error is not None:
+                log.info("test notification on %s failed: %s", channel.value, error)
+                failure = failure or error.reason
+                error.permanent = True  # a test is not retried
+            await self.db.run(functools.partial(self._record, ids=[row_id], error=error))
+        return TestResult(channel, failure, sent=tuple(sent))
 
     async def run(self, stop: asyncio.Event, *, leading: Callable[[], bool] = lambda: True) -> None:
         """Send due notifications every ``notifications.poll_seconds`` until ``stop`` is set, while
@@ -302,41 +447,6 @@ class Notifier:
                     log.exception("sending staff notifications failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.notifications.poll_seconds)
-
-
-def _due_batches(
-    session: Session, now: datetime, gap: timedelta
-) -> dict[tuple[str, str], list[StaffNotification]]:
-    """Due rows by address. Non-urgent rows for an address sent to less than ``gap`` ago wait
-    until the gap has passed and then go out together: a burst becomes one digest, not a flood."""
-    rows = session.exec(
-        select(StaffNotification)
-        .where(StaffNotification.status == "pending", col(StaffNotification.next_attempt_at) <= now)
-        .order_by(col(StaffNotification.id))
-        .limit(500)
-    ).all()
-    batches: dict[tuple[str, str], list[StaffNotification]] = {}
-    for row in rows:
-        batches.setdefault((row.channel, row.address), []).append(row)
-    for (channel, address), batch in list(batches.items()):
-        last = session.exec(
-            select(func.max(StaffNotification.sent_at)).where(
-                StaffNotification.channel == channel, StaffNotification.address == address
-            )
-        ).one()
-        if last is not None and now - last < gap:
-            waiting = [r for r in batch if not r.urgent]
-            for row in waiting:
-                row.next_attempt_at = last + gap
-                session.add(row)
-            batches[(channel, address)] = [r for r in batch if r.urgent]
-            if not batches[(channel, address)]:
-                del batches[(channel, address)]
-    session.flush()
-    for batch in batches.values():
-        for row in batch:
-            session.expunge(row)
-    return batches
 
 
 FEED = "staff_alerts"
@@ -386,13 +496,29 @@ def waiting_alerts(session: Session, *, texts: Catalog, now: datetime) -> int:
     return added
 
 
+def prepare(session: Session, *, texts: Catalog, settings: Settings, now: datetime) -> int:
+    """Before sending: alerts for waiting customers, then every new alert fanned out to its
+    person's channels, all under the fan-out cursor's row lock, so two processes preparing at
+    once take turns and neither writes an alert or a notification the other wrote."""
+    _cursor(session)
+    waiting_alerts(session, texts=texts, now=now)
+    return fan_out(session, settings=settings, now=now)
+
+
+def _cursor(session: Session) -> WebhookCursor:
+    """The fan-out cursor, locked for this transaction (made on first use by whoever is first)."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert_fn(WebhookCursor).values(name=FEED, position=0).on_conflict_do_nothing())
+    return session.exec(select(WebhookCursor).where(WebhookCursor.name == FEED).with_for_update()).one()
+
+
 def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int = 200) -> int:
     """Queue notifications for staff alerts written since the last call (by any process, any
     path: intake, follow-ups, the console), moving the cursor in the same transaction, so each
-    alert is fanned out once. Returns how many alerts were read."""
-    cursor = session.get(WebhookCursor, FEED)
-    if cursor is None:
-        cursor = WebhookCursor(name=FEED, position=0)
+    alert is fanned out once. A test alert (the settings page's console test) stays in the
+    console. Returns how many alerts were read."""
+    cursor = _cursor(session)
     alerts = session.exec(
         select(StaffAlert)
         .where(col(StaffAlert.id) > cursor.position)
@@ -400,6 +526,9 @@ def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int =
         .limit(limit)
     ).all()
     for alert in alerts:
+        cursor.position = alert.id or cursor.position
+        if alert.kind == TEST:
+            continue
         queue(
             session,
             username=alert.username,
@@ -410,6 +539,5 @@ def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int =
             settings=settings.notifications,
             tz=settings.general.tz,
         )
-        cursor.position = alert.id or cursor.position
     session.add(cursor)
     return len(alerts)

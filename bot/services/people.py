@@ -12,9 +12,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from bot.domain.access import RANK, Role, Viewer, at_least, highest
+from bot.domain.enums import NotifyChannel
 from storage.models import ConsoleSession, Staff, Ticket
 
-NOTIFY_CHANNELS = ("console", "email", "telegram", "wecom")
+NOTIFY_CHANNELS = tuple(c.value for c in NotifyChannel)
 """Where a person may be told of their work (WeCom reaches their departments' group robots)."""
 
 
@@ -41,6 +42,8 @@ class Agent:
     csrf: str
     roles: tuple[str, ...] = ()
     departments: tuple[str, ...] = field(default=())
+    console_alerts: bool = True  # the menu bar's unread badge and the tab title's count
+    sound: bool = True  # a short sound when a new alert arrives (with console_alerts)
 
     def at_least(self, role: str) -> bool:
         return at_least(self.role, role)
@@ -66,6 +69,8 @@ def agent_of(person: Staff, csrf: str) -> Agent:
         csrf,
         roles,
         departments,
+        console_alerts=NotifyChannel.CONSOLE.value in (person.notify or ()),
+        sound=person.notify_sound,
     )
 
 

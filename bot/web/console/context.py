@@ -60,6 +60,7 @@ class Console:
         self._tasks: set[asyncio.Task[None]] = set()
         tousu.manager.listeners.append(self.on_turn)
         tousu.handoff.listeners.append(self.on_move)
+        tousu.notifier.listeners.append(self.on_alerts)
 
     def on_turn(self, record: TurnRecord) -> None:
         self.hub.publish("activity", id=record.conversation_id)
@@ -102,6 +103,11 @@ class Console:
 
     def on_move(self, conversation_id: int) -> None:
         self.hub.publish("activity", id=conversation_id)
+
+    def on_alerts(self) -> None:
+        """New staff alerts: every open page asks for its person's unread count (the event names
+        nobody; the count comes through the permission-checked route)."""
+        self.hub.publish("alerts")
 
     async def agent_for(self, token: str | None) -> Agent | None:
         """The agent of the session cookie ``token``, if it is live (this use renews it)."""

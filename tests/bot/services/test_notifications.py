@@ -5,17 +5,14 @@ back all but urgent news; several due at once go out as one digest; failures are
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from bot.app import TousuApp
@@ -25,30 +22,14 @@ from bot.services.takeover import HandoffError
 from bot.web.console import accounts
 from storage.models import Conversation, Staff, StaffNotification
 from storage.types import utcnow
+from tests.bot.services.loopback_smtp import Inbox, smtp_server
 from tests.bot.services.ticket_helpers import Clock, alerts, desk_app, file
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Any:
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free port: the controller checks it is up by connecting
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

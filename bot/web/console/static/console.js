@@ -78,10 +78,11 @@
   function connect() {
     const status = document.getElementById("live-status");
     const source = new EventSource("/console/events");
-    source.onopen = () => { if (status) status.hidden = true; if (page === "conversation") refreshConversation(); };
+    source.onopen = () => { if (status) status.hidden = true; alerts.soon(); if (page === "conversation") refreshConversation(); };
     source.onerror = () => { if (status) status.hidden = false; };
     source.onmessage = (e) => {
       const event = JSON.parse(e.data);
+      if (event.type === "alerts") { alerts.soon(); return; }
       if (event.type !== "activity") return;
       if (page === "home") refreshLists();
       if (page === "conversation" && String(event.id) === body.dataset.conversation) refreshConversation();
@@ -127,6 +128,7 @@
     copyButtons();
     shortcuts();
     countdowns();
+    alerts.start();
     unreadTitle();
     connect();
     body.dataset.ready = "true";  // the page's keys and forms answer from now on (tests wait for it)
@@ -227,9 +229,79 @@
 
   // The tab title carries the unread count (alerts, customers waiting) so it shows in a tab bar.
   function unreadTitle() {
-    const badge = document.getElementById("unread-alerts");
     const waiting = document.querySelectorAll("#queue tr.row").length;
-    const count = (badge ? parseInt(badge.textContent, 10) : 0) + waiting;
-    if (count) document.title = "(" + count + ") " + document.title.replace(/^\(\d+\) /, "");
+    const count = (alerts.shown ? alerts.unread : 0) + waiting;
+    const bare = document.title.replace(/^\(\d+\) /, "");
+    document.title = count ? "(" + count + ") " + bare : bare;
   }
+
+  // Unread alerts: the badge by "Notifications" in the menu bar, the tab title, and a short sound
+  // when a new one arrives (if the person keeps it on). The count is asked for when the live
+  // stream says alerts came, on reconnecting, and every half minute (alerts a scheduler process
+  // writes reach the stream only through the process that fans them out).
+  const alerts = {
+    unread: 0,
+    shown: body.dataset.alerts === "1",
+    timer: null,
+    audio: null,
+    start() {
+      if (!this.shown) return;
+      this.unread = parseInt((document.getElementById("unread-alerts") || {}).textContent, 10) || 0;
+      // browsers allow sound only after the person has used the page: unlock on the first gesture
+      const unlock = () => {
+        if (body.dataset.sound !== "1" || !(window.AudioContext || window.webkitAudioContext)) return;
+        try {
+          this.audio = this.audio || new (window.AudioContext || window.webkitAudioContext)();
+          if (this.audio.state === "suspended") this.audio.resume().catch(() => {});
+        } catch (e) { this.audio = null; }
+      };
+      ["pointerdown", "keydown"].forEach((name) => document.addEventListener(name, unlock, {passive: true}));
+      this.refresh();
+      setInterval(() => this.refresh(), 30000);
+      document.addEventListener("visibilitychange", () => { if (!document.hidden) this.soon(); });
+    },
+    soon() {
+      if (!this.shown || this.timer) return;
+      this.timer = setTimeout(() => { this.timer = null; this.refresh(); }, 300);
+    },
+    async refresh() {
+      let data;
+      try {
+        const r = await fetch("/console/notifications/count", {headers: {"Accept": "application/json"}});
+        if (!r.ok) return;
+        data = await r.json();
+      } catch (e) { return; }
+      this.unread = data.unread;
+      const badge = document.getElementById("notify-badge");
+      const link = document.getElementById("nav-notifications");
+      if (badge) { badge.textContent = data.unread > 99 ? "99+" : String(data.unread); badge.hidden = !data.unread; }
+      if (link) {
+        const label = data.unread ? body.dataset.unreadLabel.replace("{count}", data.unread) : body.dataset.noneLabel;
+        link.title = label;
+        link.setAttribute("aria-label", link.textContent.replace(/\d+\+?$/, "").trim() + ": " + label);
+      }
+      unreadTitle();
+      // the newest alert heard of, shared by the person's tabs, so each alert sounds once
+      const key = "tousu.alerts.latest";
+      const known = parseInt(localStorage.getItem(key) || "", 10);
+      if (!Number.isNaN(known) && data.latest > known && body.dataset.sound === "1") this.beep();
+      if (Number.isNaN(known) || data.latest > known) localStorage.setItem(key, String(data.latest));
+    },
+    beep() {
+      const badge = document.getElementById("notify-badge");
+      if (badge) { badge.classList.remove("fresh"); void badge.offsetWidth; badge.classList.add("fresh"); }
+      const ctx = this.audio;
+      if (!ctx || ctx.state !== "running") return;  // no gesture yet: the badge flashes instead
+      const tone = ctx.createOscillator(), gain = ctx.createGain();
+      tone.type = "sine";
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, ctx.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.2, ctx.currentTime + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + 0.25);
+      tone.connect(gain).connect(ctx.destination);
+      tone.start();
+      tone.stop(ctx.currentTime + 0.3);
+      body.dataset.beeps = String((parseInt(body.dataset.beeps || "0", 10) || 0) + 1);
+    },
+  };
 })();
