@@ -90,7 +90,7 @@ class TousuApp:
         self.nlu_supervisor: RasaSupervisor | None = None
         self.desk = TicketDesk.from_settings(settings, texts=self.texts, flows=self.catalog)
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=self.delivery, clock=clock)
-        self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock)
+        self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock, flows=self.catalog)
         self._notify_stop = asyncio.Event()
         self._notify_task: asyncio.Task[None] | None = None
         self.scheduler: FollowUpScheduler | None = None
@@ -288,7 +288,9 @@ class SchedulerProcess:
         self.desk = TicketDesk.from_settings(settings, texts=Catalog.load())
         self.tickets = TicketService(db=self.db, desk=self.desk, delivery=None, clock=clock)
         self.scheduler = FollowUpScheduler(db=self.db, service=self.tickets, settings=settings.scheduler)
-        self.notifier = notifications.Notifier(db=self.db, settings=settings, clock=clock)
+        self.notifier = notifications.Notifier(
+            db=self.db, settings=settings, clock=clock, flows=FlowCatalog(Catalog.load().engine_messages())
+        )
         self._notify_stop = asyncio.Event()
         self._notify_task: asyncio.Task[None] | None = None
 

@@ -31,11 +31,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from bot.domain.alert_words import alert_text
 from bot.domain.catalog import Catalog
 from bot.domain.enums import NotificationStatus, NotifyChannel, NotifyFailure
 from bot.domain.quiet_hours import QuietHours
 from bot.services import departments, people
+from bot.services.flow_catalog import FlowCatalog
 from bot.settings import NotificationSettings, Settings
+from dialogues.types import Language
 from storage.db import Database
 from storage.models import Conversation, Message, Staff, StaffAlert, StaffNotification, WebhookCursor
 from storage.repositories import staff_notifications as outbox
@@ -92,8 +95,9 @@ def link_telegram(session: Session, code: str, chat_id: str, *, now: datetime) -
 
 
 TEST = "test"
-URGENT_KINDS = frozenset({"major", "breach", TEST})
-"""News that goes out in quiet hours too (a test is asked for now)."""
+URGENT_KINDS = frozenset({"major", "breach", "urge", TEST})
+"""News that goes out in quiet hours too: a major complaint, a breach (``breach`` tells the
+supervisor, ``urge`` the handler whose ticket it is), and a test (asked for now)."""
 
 
 def _quiet(person: Staff, tz: ZoneInfo) -> QuietHours:
@@ -150,12 +154,16 @@ def queue(
     settings: NotificationSettings,
     tz: ZoneInfo,
     force: bool = False,
+    words: Callable[[str, str], str] | None = None,
 ) -> int:
     """Queue a notification on each channel the person chose (in the caller's transaction);
     held until their quiet hours end unless urgent or ``force`` (a test). Returns the rows added."""
     person = people.by_username(session, username)
     if person is None or not person.active:
         return 0
+    if words is not None:  # an alert's two-language text: the person's half, in words
+        text = words(text, person.language)
+        subject = text.splitlines()[0][:120] if text else subject
     urgent = force or kind in URGENT_KINDS
     due = now if urgent else _quiet(person, tz).shift(now)
     rows = [
@@ -206,7 +214,9 @@ class Notifier:
         texts: Catalog | None = None,
         holder: str | None = None,
         claim_limit: int = 200,
+        flows: FlowCatalog | None = None,
     ) -> None:
+        self.flows = flows
         self.claim_limit = claim_limit
         self.monotonic: Callable[[], float] = time.monotonic
         self.listeners: list[Callable[[], None]] = []
@@ -301,7 +311,7 @@ class Notifier:
         of ``CLAIM_SECONDS``); what is left then is released for the next round."""
         now = self.clock()
         fanned = await self.db.run(
-            functools.partial(prepare, texts=self.texts, settings=self.settings, now=now)
+            functools.partial(prepare, texts=self.texts, settings=self.settings, now=now, flows=self.flows)
         )
         if fanned:
             for listener in self.listeners:
@@ -313,6 +323,8 @@ class Notifier:
                 s, holder=self.holder, now=now, until=until, gap=gap, limit=self.claim_limit
             )
         )
+        names = {r.username for rows in batches.values() for r in rows}
+        languages = await self.db.run(lambda s: people.languages(s, names)) if batches else {}
         deadline = self.monotonic() + CLAIM_SECONDS * 2 / 3
         finished = 0
         left: list[int] = []
@@ -321,7 +333,7 @@ class Notifier:
             if self.monotonic() >= deadline:
                 left.extend(ids)
                 continue
-            subject, text = self._compose(rows)
+            subject, text = self._compose(rows, languages.get(rows[0].username, "zh"))
             transport = self.transports.get(channel)
             error: NotifyError | None = None
             try:
@@ -338,11 +350,12 @@ class Notifier:
             await self.db.run(lambda s: outbox.release(s, ids=left, holder=self.holder))
         return finished
 
-    def _compose(self, rows: list[StaffNotification]) -> tuple[str, str]:
+    def _compose(self, rows: list[StaffNotification], language: Language = "zh") -> tuple[str, str]:
         if len(rows) < self.settings.notifications.digest_after:
             return rows[0].subject, "\n\n".join(r.text for r in rows)
-        subject = self.texts.both("notify.digest_subject", count=len(rows))
-        return subject, "\n".join(f"- {r.subject}: {r.text}" for r in rows)
+        subject = self.texts.text("notify.digest_subject", language, count=len(rows))
+        lines = (r.text if r.text.startswith(r.subject) else f"{r.subject}: {r.text}" for r in rows)
+        return subject, "\n".join(f"- {line}" for line in lines)
 
     def _record(self, session: Session, *, ids: list[int], error: NotifyError | None) -> int:
         """The outcome on the rows this process still holds, their claims given up."""
@@ -496,13 +509,31 @@ def waiting_alerts(session: Session, *, texts: Catalog, now: datetime) -> int:
     return added
 
 
-def prepare(session: Session, *, texts: Catalog, settings: Settings, now: datetime) -> int:
+def prepare(
+    session: Session,
+    *,
+    texts: Catalog,
+    settings: Settings,
+    now: datetime,
+    flows: FlowCatalog | None = None,
+) -> int:
     """Before sending: alerts for waiting customers, then every new alert fanned out to its
     person's channels, all under the fan-out cursor's row lock, so two processes preparing at
     once take turns and neither writes an alert or a notification the other wrote."""
     _cursor(session)
     waiting_alerts(session, texts=texts, now=now)
-    return fan_out(session, settings=settings, now=now)
+    return fan_out(session, settings=settings, now=now, categories=_categories(session, flows))
+
+
+def _categories(session: Session, flows: FlowCatalog | None) -> dict[str, dict[str, str]]:
+    """Category code -> its name in the live intake flow, per language (alerts quote codes)."""
+    if flows is None:
+        return {}
+    try:
+        _, flow = flows.live(session, name="intake")
+    except LookupError:
+        return {}
+    return {lang: {c.code: c.label.get(lang) for c in flow.categories} for lang in ("zh", "en")}
 
 
 def _cursor(session: Session) -> WebhookCursor:
@@ -513,7 +544,14 @@ def _cursor(session: Session) -> WebhookCursor:
     return session.exec(select(WebhookCursor).where(WebhookCursor.name == FEED).with_for_update()).one()
 
 
-def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int = 200) -> int:
+def fan_out(
+    session: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    limit: int = 200,
+    categories: Mapping[str, Mapping[str, str]] | None = None,
+) -> int:
     """Queue notifications for staff alerts written since the last call (by any process, any
     path: intake, follow-ups, the console), moving the cursor in the same transaction, so each
     alert is fanned out once. A test alert (the settings page's console test) stays in the
@@ -538,6 +576,7 @@ def fan_out(session: Session, *, settings: Settings, now: datetime, limit: int =
             now=now,
             settings=settings.notifications,
             tz=settings.general.tz,
+            words=lambda text, language: alert_text(text, language, (categories or {}).get(language, {})),
         )
     session.add(cursor)
     return len(alerts)

@@ -5,7 +5,7 @@ service depends on the web layer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.access import RANK, Role, Viewer, at_least, highest
 from bot.domain.enums import NotifyChannel
+from dialogues.types import Language
 from storage.models import ConsoleSession, Staff, Ticket
 
 NOTIFY_CHANNELS = tuple(c.value for c in NotifyChannel)
@@ -76,6 +77,14 @@ def agent_of(person: Staff, csrf: str) -> Agent:
 
 def by_username(session: Session, username: str) -> Staff | None:
     return session.exec(select(Staff).where(Staff.username == username)).first()
+
+
+def languages(session: Session, usernames: Collection[str]) -> dict[str, Language]:
+    """Each of these people's language (zh unless they chose English)."""
+    rows = session.exec(
+        select(Staff.username, Staff.language).where(col(Staff.username).in_(list(usernames)))
+    )
+    return {name: "en" if language == "en" else "zh" for name, language in rows.all()}
 
 
 def namesakes(session: Session, display_name: str) -> set[str]:

@@ -174,3 +174,10 @@ def _result_words(console: Console, agent: Agent, result: TestResult) -> str:
 async def telegram_code(agent: CurrentAgent, console: ConsoleDep, db: DbDep, now: NowDep) -> HTMLResponse:
     code = await db.run(lambda s: notifications.new_telegram_code(s, agent.username, now=now))
     return await _page(console, db, agent, code=code)
+
+
+@router.get("/telegram", openapi_extra=role_extra("agent"))
+async def telegram_back(agent: CurrentAgent) -> RedirectResponse:
+    """The code's page reloaded or returned to (the language switch goes back): the settings
+    page; the code is shown only once, in the answer that made it."""
+    return RedirectResponse(PAGE, status_code=303)

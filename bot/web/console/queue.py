@@ -4,14 +4,13 @@ the reader see (bot/web/console/views.py)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
+from bot.domain.alert_words import alert_text
 from bot.domain.states import OPEN
 from bot.web.console import history, ticket_list, views
 from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentAgent, CurrentSupervisor, DbDep, NowDep
@@ -24,16 +23,6 @@ router = APIRouter(prefix="/console")
 
 DONE = frozenset({"handed_back"})
 """What a page may say was just done (``?done=``): a catalog key, never the URL's text."""
-
-
-def alert_text(text: str, language: str, categories: Mapping[str, str]) -> str:
-    """An alert as its reader reads it: their half of the stored two-language text, category
-    codes (alerts quote the ticket's) as the flow names them."""
-    halves = text.split(" / ", 1)
-    shown = halves[1 if language == "en" and len(halves) == 2 else 0]
-    for code, name in categories.items():
-        shown = re.sub(rf"\b{re.escape(code)}\b", name, shown)
-    return shown
 
 
 @router.get("", openapi_extra=role_extra("agent"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
@@ -14,11 +14,13 @@ from aiosmtpd.controller import Controller
 
 
 class Inbox:
+    """What the server received, parsed with the modern policy (headers read decoded)."""
+
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     def to(self, address: str) -> list[Message]:

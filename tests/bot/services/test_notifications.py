@@ -22,7 +22,7 @@ from bot.services.takeover import HandoffError
 from bot.web.console import accounts
 from storage.models import Conversation, Staff, StaffNotification
 from storage.types import utcnow
-from tests.bot.services.loopback_smtp import Inbox, smtp_server
+from tests.bot.services.loopback_smtp import Inbox, body, smtp_server
 from tests.bot.services.ticket_helpers import Clock, alerts, desk_app, file
 
 
@@ -260,3 +260,49 @@ async def test_a_burst_after_a_message_waits_and_goes_out_as_one(app: TousuApp, 
     clock.advance(minutes=conf.digest_minutes)
     await notifier.send_due()
     assert len(sent) == 3 and all(f"next {n}" in sent[2][2] for n in range(4))
+
+
+async def test_a_day_of_real_tickets_by_email_quiet_hours_hold_all_but_breaches_and_bursts_become_digests(
+    app: TousuApp, clock: Clock, smtp: tuple[Inbox, int]
+) -> None:
+    """End to end with a real SMTP server on loopback: three complaints filed at once reach
+    their handler as one digest; their 80 % warnings, due in the handler's quiet hours, wait;
+    the breaches in the same quiet hours go out at once (the handler's urge and the
+    supervisor's escalation); when the quiet hours end, the warnings go out as one digest."""
+    inbox, port = smtp
+    notify = app.settings.notifications.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    app.settings = app.settings.model_copy(update={"notifications": notify})
+    notifier = Notifier(db=app.db, settings=app.settings, clock=clock, flows=app.catalog)
+    await _choose(app, "wangfang", active=False)  # every ticket goes to lisi
+    await _choose(app, "lisi", notify=["console", "email"], email="lisi@example.com")
+    await _choose(app, "zhaoliu", notify=["email"], email="zhaoliu@example.com")
+    products = ("电热水壶", "电饭煲", "吹风机")  # three products: no complaint is major
+    numbers = [(await file(app, f"d{n}", product=p))[0].number for n, p in enumerate(products)]
+    await notifier.send_due()  # Monday 10:00 Shanghai
+    [assigned] = inbox.to("lisi@example.com")
+    assert "3" in assigned["Subject"] and all(n in body(assigned) for n in numbers)
+    assert "产品质量" in body(assigned)  # the category as the flow names it, in lisi's language
+    assert "product_quality" not in body(assigned) and "assigned to you" not in body(assigned)
+
+    await _choose(app, "lisi", quiet_from="04:00", quiet_until="11:00")  # an early shift's night
+    clock.advance(hours=19, minutes=15)  # Tuesday 05:15: 80 % of the acknowledge clock
+    assert (await app.tickets.fire_due()).count("handler warned") == 3
+    await notifier.send_due()
+    assert len(inbox.to("lisi@example.com")) == 1  # quiet: the warnings wait
+
+    clock.advance(hours=4, minutes=50)  # Tuesday 10:05: the acknowledge clocks broke
+    assert sum("escalated" in r for r in await app.tickets.fire_due()) == 3
+    await notifier.send_due()
+    urged = inbox.to("lisi@example.com")[1:]
+    assert len(urged) == 1 and all(n in body(urged[0]) for n in numbers)  # through quiet hours
+    warned_kinds = {r.kind for r in await _rows(app) if r.username == "lisi" and r.status == "pending"}
+    assert warned_kinds == {"warning"}
+    [escalated] = inbox.to("zhaoliu@example.com")
+    assert all(n in body(escalated) for n in numbers)
+
+    clock.advance(minutes=56)  # Tuesday 11:01: the quiet hours are over
+    await notifier.send_due()
+    [*_, warnings] = inbox.to("lisi@example.com")
+    assert len(inbox.to("lisi@example.com")) == 3
+    assert "3" in warnings["Subject"] and all(n in body(warnings) for n in numbers)
+    assert all(r.status == "sent" for r in await _rows(app))
