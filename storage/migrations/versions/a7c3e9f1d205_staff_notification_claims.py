@@ -1,7 +1,7 @@
 """staff_notifications claims (claimed_by, claimed_until) and staff.notify_sound
 
 Revision ID: a7c3e9f1d205
-Revises: b6d8f0a2c4e7
+Revises: e7c1a3b5d924
 Create Date: 2026-12-04 03:55:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision: str = "a7c3e9f1d205"
-down_revision: str | None = "b6d8f0a2c4e7"
+down_revision: str | None = "e7c1a3b5d924"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
