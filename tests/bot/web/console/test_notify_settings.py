@@ -16,8 +16,11 @@ from sqlmodel import select
 from bot.services import notifications
 from storage.models import Staff, StaffAlert, StaffNotification
 from tests.bot.services.loopback_smtp import Inbox, body, smtp_server
+from tests.bot.services.test_notifications import wecom
 from tests.bot.services.ticket_helpers import Clock
 from tests.bot.web.console.helpers import Desk, console_desk, csrf_of
+
+__all__ = ["wecom"]  # the fake WeCom robot fixture, shared with the service's tests
 
 
 @pytest.fixture
@@ -157,3 +160,18 @@ async def test_a_mail_server_that_is_down_is_told_in_words_and_english_reads_eng
         assert "Notifications" in english.text and "通知" not in english.text.split("<main>", 1)[1]
     [row] = await desk.app.db.run(lambda s: list(s.exec(select(StaffNotification)).all()))
     assert row.status == "dead" and row.claimed_by is None  # a test is not retried
+
+
+async def test_a_department_robot_is_named_on_the_page_and_its_test_reaches_it(
+    desk: Desk, wecom: tuple[list[dict[str, Any]], str]
+) -> None:
+    posts, url = wecom
+    configure(desk, wecom_webhooks={"quality": url})
+    async with desk.client("lisi") as client:
+        page = await client.get("/console/notifications")
+        assert "已为您的部门配置群机器人：质量" in page.text
+        token = csrf_of(page.text)
+        tested = await client.post("/console/notifications", data={"csrf_token": token, "test": "wecom"})
+        assert _result(tested.text) == "测试消息已发送到 1 个企业微信群。"
+    [post] = posts
+    assert post["msgtype"] == "text" and "测试" in post["text"]["content"]
