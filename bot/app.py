@@ -61,7 +61,11 @@ class TousuApp:
         migrate_on_start: bool = True,
         run_scheduler: bool | None = None,
     ) -> None:
-        """``run_scheduler``: whether this process competes for the scheduler lease (default
+        """``use_nlu``: None follows ``nlu.enabled`` (true: Rasa, backed by the built-in
+        classifier while Rasa is down or starting; false: the built-in classifier alone, so free
+        text is understood without a Rasa server); True asks for Rasa whatever the config says;
+        False is menus only (``--no-nlu``, and tests that script the menus).
+        ``run_scheduler``: whether this process competes for the scheduler lease (default
         ``scheduler.enabled``; False for ``tousu run --no-scheduler`` beside ``tousu scheduler``)."""
         self.settings = settings
         self.clock = clock
@@ -82,7 +86,8 @@ class TousuApp:
         self.channels.setdefault(self.webchat.name, self.webchat)
         self.channels.setdefault(self.console.name, self.console)
         self.delivery = Delivery(db=self.db, channels=self.channels, settings=settings.outbox, clock=clock)
-        self._use_nlu = settings.nlu.enabled if use_nlu is None else use_nlu
+        self._use_rasa = settings.nlu.enabled if use_nlu is None else use_nlu
+        self._use_builtin = use_nlu is not False
         self._manage_nlu = settings.nlu.managed if manage_nlu is None else manage_nlu
         self.nlu: NluClient | None = nlu
         self.nlu_server: object | None = None
@@ -184,11 +189,14 @@ class TousuApp:
 
         live = await self.db.run(publish)
         log.info("live flows: %s", ", ".join(f"{n} v{v}" for n, v in live))
-        if self.nlu is None and self._use_nlu:
+        if self.nlu is None and self._use_rasa:
             self.nlu = self._build_nlu_client()
             self.manager.nlu = self.nlu
             if self._manage_nlu:
                 self._start_managed_nlu()
+        elif self.nlu is None and self._use_builtin:
+            self.nlu = self._build_builtin_client()
+            self.manager.nlu = self.nlu
         await self.delivery.start()
         await self.live.start()
         await self.webhooks.start()
@@ -217,9 +225,17 @@ class TousuApp:
         rasa = RasaNluClient.from_settings(self.settings.nlu, places)
         return with_fallback(rasa, *training_files(places.project_dir, places.reviewed_data))
 
+    def _build_builtin_client(self) -> NluClient | None:
+        """No Rasa (``nlu.enabled: false``): the in-process classifier alone understands free
+        text, trained on the same examples; None (menus only, logged) if they cannot be read."""
+        from nlu.fallback import builtin_client, training_files
+
+        places = self.settings.rasa_places
+        return builtin_client(*training_files(places.project_dir, places.reviewed_data))
+
     def _start_managed_nlu(self) -> None:
         """Start Rasa in the background under a supervisor that restarts it when it dies
-        (nlu/supervisor.py); while it is down, the bot works with menus."""
+        (nlu/supervisor.py); while it is down, the built-in classifier answers."""
         from nlu.server import RasaServer
         from nlu.supervisor import RasaSupervisor
 

@@ -211,6 +211,10 @@ class Responder(TurnBuilder):
             return
         screen = screens.screen_of(self.state)
         current = self.flow.step(self.state.step)
+        shown = self.shown_label(text)
+        if shown is not None and (screen == "failed" or isinstance(current, (CollectStep, ConfirmStep))):
+            self.key(shown)  # a button's words typed out ("确认提交", "Try again") press it
+            return
         if screen == "failed":  # typing an answer again is as good as "try again"
             self.state = self.state.evolve(pending=(self.state.pending or {}).get("previous"))
             self.answer(text)
@@ -222,12 +226,19 @@ class Responder(TurnBuilder):
         elif isinstance(current, AskStep):
             self.answer_ask(current, text)
         elif isinstance(current, CollectStep):
-            if inputs.is_word(text, inputs.DONE_WORDS | inputs.SKIP_WORDS):
+            if inputs.nothing_to_send(text):
                 self.go(current.next)
             else:
                 self.fail(self.msg("collect_hint"))
         elif isinstance(current, ConfirmStep):
             self.answer_confirm(current, text, screen)
+
+    def shown_label(self, text: str) -> str | None:
+        """The key of the button on this screen whose label the customer typed, if any."""
+        return next(
+            (k.key for k in screens.keys(self.flow, self.state) if inputs.matches_label(text, (k.label,))),
+            None,
+        )
 
     def answer_category(self, current: ClassifyStep, text: str, screen: str | None) -> None:
         guesses = (self.state.pending or {}).get("guesses") or []
@@ -377,7 +388,7 @@ class Responder(TurnBuilder):
                 if inputs.matches_label(text, (entry.label.zh, entry.label.en)):
                     self.press(Action("edit_field", str(i)))
                     return
-        elif inputs.is_word(text, inputs.YES_WORDS):
+        elif inputs.is_confirmation(text):
             self.press(Action("confirm"))
             return
         elif current.edit and inputs.is_word(text, inputs.EDIT_WORDS):

@@ -132,6 +132,13 @@ YES_WORDS = frozenset(
      "okay", "confirm", "correct", "sure", "right"}
 )  # fmt: skip
 NO_WORDS = frozenset({"不是", "不对", "否", "不", "错", "no", "n", "nope", "wrong", "not really"})
+CONFIRM_WORDS = YES_WORDS | frozenset(
+    {"没问题", "没有问题", "都对", "都没问题", "对了", "提交", "提交吧", "确认提交", "可以提交", "就这样",
+     "就这样吧", "没错的", "准确", "submit", "submit it", "send it", "go ahead", "looks good", "all good",
+     "all correct", "that's right", "that's correct", "yes please", "correct"}
+)  # fmt: skip
+"""What confirms a summary: a yes, or a few of these joined ("没问题，提交吧", "yes, submit it")."""
+_CLAUSES = re.compile(r"\s*[,，、;；.。!！]\s*|\s+(?:and|then)\s+")
 EDIT_WORDS = frozenset({"修改", "更改", "改", "改一下", "edit", "change", "modify"})
 DONE_WORDS = frozenset({"完成", "好了", "发完了", "没有了", "就这些", "done", "finished", "that's all"})
 SKIP_WORDS = frozenset(
@@ -142,6 +149,33 @@ SKIP_WORDS = frozenset(
 
 def is_word(text: str, words: frozenset[str]) -> bool:
     return fold(text) in words
+
+
+def is_confirmation(text: str) -> bool:
+    """Whether a short answer confirms a summary: every clause of it is a confirming word."""
+    if len(text) > NOTHING_LENGTH:
+        return False
+    clauses = [c for c in _CLAUSES.split(fold(text)) if c]
+    return bool(clauses) and all(c in CONFIRM_WORDS for c in clauses)
+
+
+_EVIDENCE_ZH = "(?:照片|图片|相片|证据|凭证|收据|截图|文件|发票|小票)"
+_EVIDENCE_EN = r"(?:photos?|pictures?|images?|receipts?|evidence|screenshots?|files?|proof)"
+_NOTHING_TO_SEND = re.compile(
+    rf"(?:我)?(?:手上|手里|这边)?(?:没有|没|无|暂无|不需要|不用)(?:什么|任何)?{_EVIDENCE_ZH}?(?:了|呢|哦)?"
+    rf"|(?:i )?(?:have |'ve got |got )?(?:no|none|nothing)(?: {_EVIDENCE_EN})?(?: to send)?"
+    rf"|i (?:don't|do not|didn't|did not) (?:have|keep|take) (?:any(?:thing)?|one)(?: {_EVIDENCE_EN})?"
+)
+NOTHING_LENGTH = 40
+
+
+def nothing_to_send(text: str) -> bool:
+    """Whether the answer to an evidence question says there is nothing ("没有照片", "no photos",
+    "I don't have any"), beside the bare skip and done words. Short texts only."""
+    if len(text) > NOTHING_LENGTH:
+        return False
+    folded = fold(text)
+    return folded in DONE_WORDS or folded in SKIP_WORDS or _NOTHING_TO_SEND.fullmatch(folded) is not None
 
 
 def matches_label(text: str, labels: Iterable[str]) -> bool:

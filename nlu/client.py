@@ -69,7 +69,7 @@ class CircuitBreaker:
         if self._probing or (self._opened_at is None and self._failures >= self.threshold):
             if self._opened_at is None:
                 log.warning(
-                    "NLU failed %d times in a row; using menus for %.0f s", self._failures, self.reset_seconds
+                    "NLU failed %d times in a row; skipped for %.0f s", self._failures, self.reset_seconds
                 )
             self._opened_at = self._clock()
         self._probing = False

@@ -1,5 +1,6 @@
 """Understanding free text without the Rasa server: an in-process classifier for the minutes when
-Rasa is not up yet (it needs ~15 s to start) or is down.
+Rasa is not up yet (it needs ~15 s to start) or is down, and the only one when ``nlu.enabled`` is
+false (``builtin_client``).
 
 It learns from the same labelled examples as the Rasa model (``nlu/data`` plus the reviewed
 ones), so complaint vs consultation vs suggestion vs progress vs a person, and the category, come
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu.examples import Example, read_examples
-from nlu.types import IntentScore, NluClient, NluResult
+from nlu.types import Classifier, IntentScore, NluClient, NluResult
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class FallbackNluClient:
         ranking = self.classifier.rank(text) if text else ()
         if not ranking:
             return None
-        return NluResult(text=text, intent=ranking[0], ranking=ranking)
+        return NluResult(text=text, intent=ranking[0], ranking=ranking, classifier=Classifier.BUILTIN)
 
     async def aclose(self) -> None:
         return None
@@ -152,7 +153,7 @@ class FallbackNluClient:
 
 class NluWithFallback:
     """The Rasa client first; when it has no answer (down, slow, not up yet, breaker open), the
-    in-process classifier. ``health`` is the primary's, so /health still says Rasa is down."""
+    in-process classifier. ``health`` is the primary's, so /health says whether Rasa is up."""
 
     def __init__(self, primary: NluClient, fallback: NluClient) -> None:
         self.primary = primary
@@ -178,6 +179,16 @@ class NluWithFallback:
 def training_files(project_dir: Path, reviewed: Path) -> Iterable[Path]:
     """What the Rasa model learns from: the project's data folder and the reviewed examples."""
     return (project_dir / "data", reviewed)
+
+
+def builtin_client(*paths: Path) -> FallbackNluClient | None:
+    """The classifier trained on ``paths`` as a client of its own (no Rasa configured); None,
+    logged, when the examples cannot be read: the menus still work."""
+    try:
+        return FallbackNluClient(FallbackClassifier.from_files(*paths))
+    except (OSError, ValueError) as exc:
+        log.warning("no built-in NLU classifier (%s); free text is not understood, menus only", exc)
+        return None
 
 
 def with_fallback(primary: NluClient, *paths: Path) -> NluClient:

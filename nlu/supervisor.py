@@ -1,8 +1,9 @@
 """Keeps the bot's own Rasa server running: ``tousu run`` starts it through a supervisor that
 restarts it with back-off when it dies, and stops it (its whole process group) with the bot.
 
-The bot answers with menus while Rasa is down, so a dead server is easy to miss; the supervisor
-logs every exit and restart and says where it stands (``state``), which ``/health`` reports.
+The bot keeps answering while Rasa is down (the built-in classifier), so a dead server is easy
+to miss; the supervisor logs every exit and restart and says where it stands (``state``), which
+``/health`` reports.
 Back-off doubles from ``first_delay`` up to ``max_delay`` and starts over once a server has run
 for ``healthy_after`` seconds, so a server that cannot start does not spin, and one that died
 after days of work comes back at once.
@@ -52,7 +53,7 @@ class RasaSupervisor:
             try:
                 await self.server.start()
             except Exception as exc:
-                log.warning("the NLU server did not start (%s); the bot uses menus meanwhile", exc)
+                log.warning("the NLU server did not start (%s); built-in classifier meanwhile", exc)
             else:
                 self.state = "ok"
                 log.info("NLU server ready at %s", self.server.url)
@@ -60,7 +61,7 @@ class RasaSupervisor:
                 code = await self._watch()
                 if time.monotonic() - up_since >= self.healthy_after:
                     delay = self.first_delay
-                log.warning("the NLU server exited (%s); the bot uses menus until it is back", code)
+                log.warning("the NLU server exited (%s); built-in classifier until it is back", code)
             self.state = "restarting"
             await self.server.stop()  # reaps it, and whatever it left in its process group
             await asyncio.sleep(delay)

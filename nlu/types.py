@@ -6,6 +6,7 @@ They live apart from the Rasa client so the engine can depend on them without an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 CONVERSATION_INTENTS: tuple[str, ...] = (
@@ -25,6 +26,14 @@ CONVERSATION_INTENTS: tuple[str, ...] = (
 complaint announced before its content, nlu/data/requests.yml). Every other
 intent it knows is a category (nlu/data/complaints/, intent name = category code); which
 categories a conversation offers is its flow's ``categories`` list, not the NLU's."""
+
+
+class Classifier(StrEnum):
+    """Which classifier gave a result: the Rasa server's model, or the in-process one
+    (nlu/fallback.py) that answers while Rasa is down or starting, or when it is not configured."""
+
+    RASA = "rasa"
+    BUILTIN = "builtin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,7 @@ class NluResult:
     intent: IntentScore | None
     ranking: tuple[IntentScore, ...] = ()
     entities: tuple[Entity, ...] = field(default_factory=tuple)
+    classifier: Classifier = Classifier.RASA
 
 
 class NluClient(Protocol):

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("chat", help="chat with the bot in this terminal")
     parser.add_argument("--user", default="local", help="customer id on the console channel")
     parser.add_argument("--json", action="store_true", help="JSON lines out, for scripts")
-    parser.add_argument("--no-nlu", action="store_true", help="menus only, do not call the NLU server")
+    parser.add_argument(
+        "--no-nlu", action="store_true", help="menus only: neither Rasa nor the built-in classifier"
+    )
     parser.set_defaults(handler=chat)
 
 
@@ -75,8 +77,9 @@ class Printer:
 
 
 async def _chat(settings: Settings, *, user: str, as_json: bool, use_nlu: bool) -> int:
-    # A terminal chat reuses a running NLU server but never starts one (that takes ~15 s).
-    app = TousuApp(settings, channels=[], use_nlu=use_nlu and settings.nlu.enabled, manage_nlu=False)
+    # A terminal chat reuses a running NLU server but never starts one (that takes ~15 s); the
+    # built-in classifier answers free text meanwhile, or alone when nlu.enabled is false.
+    app = TousuApp(settings, channels=[], use_nlu=None if use_nlu else False, manage_nlu=False)
     await app.start()
     loop = asyncio.get_running_loop()
     payloads: set[str] = set()  # every button shown so far: a line naming one presses it

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("run", help="run the bot (web, channels, NLU)")
-    parser.add_argument("--no-nlu", action="store_true", help="menus only, no NLU server")
+    parser.add_argument(
+        "--no-nlu", action="store_true", help="menus only: neither Rasa nor the built-in classifier"
+    )
     parser.add_argument(
         "--no-scheduler",
         action="store_true",

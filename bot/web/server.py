@@ -34,6 +34,7 @@ from bot.web.console.context import Console
 from bot.web.console.routes import install as install_console
 from bot.web.console.security import SESSION_COOKIE, NotLoggedIn, secure_cookie
 from bot.web.limits import BodyLimit, LimitFor
+from bot.web.nlu_health import nlu_health
 from bot.web.process_tuning import tune_for_serving
 from bot.web.token_buckets import TokenBuckets
 from bot.web.webhooks import WECHAT_CALLBACK, webhook_router
@@ -115,11 +116,10 @@ def create_web_app(tousu: TousuApp, *, manage_lifecycle: bool = True, serving: b
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {exc.__class__.__name__}"
-        checks["nlu"] = await _nlu_health(tousu.nlu)
-        supervisor = tousu.nlu_supervisor
-        if supervisor is not None:  # the bot's own Rasa: where it stands, and how often it died
-            if supervisor.state != "ok":
-                checks["nlu"] = supervisor.state
+        supervisor = tousu.nlu_supervisor  # the bot's own Rasa: where it stands, how often it died
+        understanding = await nlu_health(tousu.nlu, supervisor.state if supervisor is not None else None)
+        checks.update(understanding.as_json())
+        if supervisor is not None:
             checks["nlu_restarts"] = supervisor.restarts
         checks["channels"] = sorted(tousu.channels)
         checks["outbox_pending"] = tousu.delivery.pending_count()
@@ -388,17 +388,3 @@ def message_json_from_row(row: Message) -> dict[str, Any]:
             author=row.author,
         )
     )
-
-
-async def _nlu_health(nlu: object) -> str:
-    """What /health says about the NLU: a down Rasa is reported, not fatal (the bot uses menus)."""
-    if nlu is None:
-        return "disabled"
-    probe = getattr(nlu, "health", None)
-    if probe is None:
-        return "configured"
-    status = await probe()
-    if status is None:
-        return "unreachable (menus instead)"
-    model = str(status.get("model_file") or "")
-    return f"ok ({model.rsplit('/', 1)[-1]})" if model else "ok"

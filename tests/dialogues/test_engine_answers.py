@@ -128,6 +128,36 @@ def test_a_good_answer_at_the_failure_offer_is_accepted(flow: Flow, nlu: FakeNlu
     assert chat.slots["when"] == "2024-11-21"
 
 
+@pytest.mark.parametrize(
+    ("step", "typed", "then"),
+    [
+        ("complaint_confirm", "确认提交", "ticket"),  # the button's words, typed out
+        ("complaint_confirm", "没问题，提交吧", "ticket"),
+        ("complaint_confirm", "修改", "complaint_confirm.edit"),
+        ("complaint_evidence", "完成", "complaint_outcome"),
+        ("complaint_evidence", "没有照片", "complaint_outcome"),
+        ("complaint_evidence", "照片等下发", "complaint_evidence"),  # not an answer: asked again
+    ],
+)
+def test_a_button_or_an_answer_in_words_where_no_key_was_typed(
+    flow: Flow, nlu: FakeNlu, step: str, typed: str, then: str
+) -> None:
+    chat = at(step, nlu, flow)
+    chat.send(typed)
+    if then == "ticket":
+        assert isinstance(chat.last.effects[0], CreateTicket)
+    else:
+        assert chat.screen == then
+
+
+def test_try_again_typed_at_the_failure_offer_asks_again(flow: Flow, nlu: FakeNlu) -> None:
+    chat = at("complaint_when", nlu, flow)
+    chat.run("x", "y", "z")
+    assert chat.screen == "complaint_when.failed"
+    chat.send("再试一次")
+    assert chat.screen == "complaint_when" and chat.state.failures == 0
+
+
 def test_max_failures_is_an_option(flow: Flow, nlu: FakeNlu) -> None:
     chat = Chat(flow, nlu=nlu, options=EngineOptions(max_failures=1))
     chat.run("hi", "nonsense")

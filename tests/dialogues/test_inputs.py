@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialogues import inputs
 from dialogues.inputs import Command, as_key, clean, fold, parse_command, ticket_number_in
 
 
@@ -72,3 +73,43 @@ def test_clean_keeps_newlines_tabs_and_emoji_but_not_controls() -> None:
 def test_ticket_number_in_free_text() -> None:
     assert ticket_number_in("我的单子 2411220007 怎么样了") == "2411220007"
     assert ticket_number_in("怎么样了") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "nothing"),
+    [
+        ("没有", True),
+        ("完成", True),
+        ("没有照片", True),
+        ("我没有任何证据。", True),
+        ("手上没有收据了", True),
+        ("No photos", True),
+        ("I don't have any", True),
+        ("nothing to send", True),
+        ("I have no receipts", True),
+        ("有照片", False),
+        ("照片我等下发", False),
+        ("no, I have photos", False),
+        ("没有照片" * 20, False),  # long text is never scanned
+    ],
+)
+def test_an_evidence_answer_that_says_there_is_nothing(text: str, nothing: bool) -> None:
+    assert inputs.nothing_to_send(text) is nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "confirms"),
+    [
+        ("确认", True),
+        ("确认提交", True),
+        ("没问题，提交吧", True),
+        ("Yes, submit it", True),
+        ("looks good. go ahead", True),
+        ("不对", False),
+        ("没问题，但是电话错了", False),
+        ("yes but the date is wrong", False),
+        ("", False),
+    ],
+)
+def test_a_summary_is_confirmed_in_words(text: str, confirms: bool) -> None:
+    assert inputs.is_confirmation(text) is confirms

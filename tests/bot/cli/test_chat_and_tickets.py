@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = [
+SCRIPT = [  # menu keys: the chats that follow it run with --no-nlu (menus only)
     "1",
     "我买的电热水壶用了两天就漏水了，订单号 A20261120001",
     "1",
@@ -44,7 +44,9 @@ def _tousu(args: list[str], tmp_path: Path, stdin: str = "") -> subprocess.Compl
 
 def test_chat_json_files_a_complaint_and_tickets_list_shows_it(tmp_path: Path) -> None:
     assert _tousu(["db", "upgrade"], tmp_path).returncode == 0
-    proc = _tousu(["chat", "--json", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
+    proc = _tousu(
+        ["chat", "--json", "--no-nlu", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n"
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     turns: list[list[dict[str, object]]] = [[]]
@@ -88,7 +90,9 @@ def test_staff_routing_and_tickets_show_and_move(tmp_path: Path) -> None:
     added = _tousu(["staff", "add", "lisi", "--name", "李四", "--department", "quality"], tmp_path)
     assert added.returncode == 0, added.stderr
     assert "lisi" in _tousu(["staff", "list"], tmp_path).stdout
-    proc = _tousu(["chat", "--json", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
+    proc = _tousu(
+        ["chat", "--json", "--no-nlu", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "李四" in proc.stdout  # the acknowledgement names the handler
     [ticket] = json.loads(_tousu(["tickets", "list", "--json"], tmp_path).stdout)

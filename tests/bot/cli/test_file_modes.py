@@ -35,7 +35,7 @@ def _tousu(args: list[str], var: Path, stdin: str = "") -> subprocess.CompletedP
 def test_the_database_exports_and_folders_the_cli_creates_are_private(tmp_path: Path) -> None:
     var = tmp_path / "var"  # not there yet: the bot creates it
     assert _tousu(["db", "upgrade"], var).returncode == 0
-    chat = _tousu(["chat", "--json", "--user", "modes-user"], var, stdin="\n".join(SCRIPT) + "\n")
+    chat = _tousu(["chat", "--json", "--no-nlu", "--user", "modes-user"], var, stdin="\n".join(SCRIPT) + "\n")
     assert chat.returncode == 0, chat.stderr
     (var / "exports").mkdir(mode=0o700)  # the folder is the operator's; the export is the bot's
     found = _tousu(["customers", "find", "modes-user"], var)

@@ -42,7 +42,7 @@ def test_one_person_routed_tickets_and_a_login_then_contact_meets_acknowledge(tm
     bad = _tousu(["staff", "add", "x y", "--role", "agent"], tmp_path)
     assert bad.returncode == 1 and "username" in bad.stderr
 
-    chat = _tousu(["chat", "--json", "--user", "cli-2"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
+    chat = _tousu(["chat", "--json", "--no-nlu", "--user", "cli-2"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
     assert chat.returncode == 0 and "李四" in chat.stdout  # routed to the one person
     [ticket] = json.loads(_tousu(["tickets", "list", "--json"], tmp_path).stdout)
     assert "deadline_met" not in _tousu(["tickets", "show", ticket["number"]], tmp_path).stdout

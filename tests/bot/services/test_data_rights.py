@@ -127,7 +127,9 @@ async def test_erase_keeps_anonymous_tickets_and_removes_the_person(desk: Desk) 
 
 def test_the_cli_finds_exports_and_erases(tmp_path: Path) -> None:
     assert _tousu(["db", "upgrade"], tmp_path).returncode == 0
-    chat = _tousu(["chat", "--json", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n")
+    chat = _tousu(
+        ["chat", "--json", "--no-nlu", "--user", "cli-user"], tmp_path, stdin="\n".join(SCRIPT) + "\n"
+    )
     assert chat.returncode == 0, chat.stderr
     found = _tousu(["customers", "find", "cli-user"], tmp_path)
     assert found.returncode == 0 and "cli-user" in found.stdout

@@ -16,7 +16,8 @@ from starlette.websockets import WebSocketDisconnect
 from bot.app import TousuApp
 from bot.web.server import CHAT_COOKIE, create_web_app
 from nlu.client import RasaNluClient
-from tests.conftest import make_settings
+from nlu.fallback import with_fallback
+from tests.conftest import ROOT, make_settings
 
 
 def _client(tmp_path: Path) -> TestClient:
@@ -41,7 +42,9 @@ def test_health_reports_database_and_channels(tmp_path: Path) -> None:
         body = response.json()
         assert body["status"] == "ok"
         assert body["database"] == "ok"
-        assert body["nlu"] == "disabled"
+        # menus only (use_nlu=False): said in words, and in fixed words for monitors
+        assert body["nlu"] == "Rasa is off; free text is not understood, customers get menus only"
+        assert (body["nlu_rasa"], body["nlu_free_text"]) == ("off", "none")
         assert set(body["channels"]) >= {"webchat", "console"}
 
 
@@ -107,21 +110,51 @@ def test_oversized_socket_message_gets_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected"),
+    ("answer", "backed", "words", "rasa", "free_text"),
     [
-        (httpx.Response(200, json={"model_file": "/var/models/nlu-abc.tar.gz"}), "ok (nlu-abc.tar.gz)"),
-        (httpx.Response(503), "unreachable (menus instead)"),
+        (
+            httpx.Response(200, json={"model_file": "/var/models/nlu-abc.tar.gz"}),
+            True,
+            "Rasa is up (model nlu-abc.tar.gz); Rasa understands free text",
+            "up",
+            "rasa",
+        ),
+        (
+            httpx.Response(503),
+            True,
+            "Rasa is down; meanwhile the built-in classifier understands free text",
+            "down",
+            "builtin",
+        ),
+        (
+            httpx.Response(503),
+            False,
+            "Rasa is down; meanwhile free text is not understood, customers get menus only",
+            "down",
+            "none",
+        ),
     ],
 )
-def test_health_reports_the_nlu_server_without_failing_on_it(
-    tmp_path: Path, answer: httpx.Response, expected: str
+def test_health_says_who_understands_free_text_without_failing_on_a_down_rasa(
+    tmp_path: Path, answer: httpx.Response, backed: bool, words: str, rasa: str, free_text: str
 ) -> None:
-    nlu = RasaNluClient("http://rasa.test", token="t", transport=httpx.MockTransport(lambda request: answer))
+    transport = httpx.MockTransport(lambda _: answer)
+    rasa_client = RasaNluClient("http://rasa.test", token="t", transport=transport)
+    nlu = with_fallback(rasa_client, ROOT / "nlu" / "data") if backed else rasa_client
     tousu = TousuApp(make_settings(tmp_path), nlu=nlu, use_nlu=True, manage_nlu=False)
     with TestClient(create_web_app(tousu)) as client:
         response = client.get("/health")
     assert response.status_code == 200, response.text
-    assert response.json()["nlu"] == expected
+    body = response.json()
+    assert (body["nlu"], body["nlu_rasa"], body["nlu_free_text"]) == (words, rasa, free_text)
+
+
+def test_health_with_rasa_off_in_the_config_names_the_built_in_classifier(tmp_path: Path) -> None:
+    tousu = TousuApp(make_settings(tmp_path))  # the tests' settings: nlu.enabled false
+    with TestClient(create_web_app(tousu)) as client:
+        body = client.get("/health").json()
+    assert body["nlu"] == "Rasa is off; the built-in classifier understands free text"
+    assert (body["nlu_rasa"], body["nlu_free_text"]) == ("off", "builtin")
 
 
 def _chunks(count: int, size: int = 1024) -> Iterator[bytes]:
