@@ -482,6 +482,7 @@ class NluSample(SQLModel, table=True):
     predicted: str | None = Field(default=None, max_length=64)
     confidence: float | None = None
     source: str = Field(max_length=16)  # low_confidence, corrected
+    classifier: str | None = Field(default=None, max_length=16)  # rasa, builtin: whose guess it was
     intent: str | None = Field(default=None, max_length=64)  # the right one, once reviewed
     status: str = Field(default="pending", max_length=16, index=True)  # pending, accepted, dismissed, live
     ticket_id: int | None = Field(default=None, foreign_key="tickets.id")

@@ -1045,6 +1045,7 @@ def _unsure(text: str | None, result: NluResult | None, threshold: float) -> dic
         "predicted": top.name if top else None,
         "confidence": top.confidence if top else None,
         "source": "low_confidence",
+        "classifier": result.classifier.value,  # Rasa's guess, or the built-in classifier's
     }
 
 

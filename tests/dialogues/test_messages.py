@@ -20,7 +20,7 @@ def test_fields_are_plain_names_and_doubled_braces_are_text() -> None:
 def test_default_words_missing_a_message_or_naming_an_unknown_field_are_refused() -> None:
     texts = {key: dict(words) for key, words in MESSAGES.texts.items()}
     stale = EngineMessages(texts).template("stale", "en")
-    assert stale == "That menu is no longer current; please use the options below."
+    assert stale == "That button belongs to an earlier message. Let's carry on from here:"
     del texts["stale"]
     with pytest.raises(ValueError, match="missing message 'stale'"):
         EngineMessages(texts)

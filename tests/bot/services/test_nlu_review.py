@@ -40,11 +40,12 @@ async def test_unsure_and_corrected_classifications_become_samples(tmp_path: Pat
         await app.console.say(app.manager, "u", "1")
         await app.console.say(app.manager, "u", "东西到了但是和描述的不一样")
         [unsure] = await samples(app)
-        assert (unsure.text, unsure.predicted, unsure.source, unsure.status) == (
+        assert (unsure.text, unsure.predicted, unsure.source, unsure.status, unsure.classifier) == (
             "东西到了但是和描述的不一样",
             "delivery",
             "low_confidence",
             "pending",
+            "rasa",  # the NLU client's own result: Rasa's
         )
         nlu.result = ("delivery", 0.97)  # sure this time: no sample, the ticket's category is the NLU's
         for text in [
@@ -71,6 +72,45 @@ async def test_unsure_and_corrected_classifications_become_samples(tmp_path: Pat
         assert [(s.predicted, s.intent, s.ticket_id) for s in corrected] == [
             ("delivery", "after_sales", ticket.id)
         ]
+    finally:
+        await app.stop()
+
+
+async def test_the_built_in_classifiers_unsure_guesses_are_samples_marked_as_its_own(tmp_path: Path) -> None:
+    """With Rasa off (nlu.enabled false) the built-in classifier answers; what it was unsure of
+    waits for the review like Rasa's, and the review page says whose guess it was."""
+    app = TousuApp(make_settings(tmp_path, scheduler={"enabled": False}), channels=[])
+    await app.start()
+    try:
+        await app.db.run(
+            lambda s: accounts.add_user(
+                s, username="root", password=PASSWORD, role="admin", display_name="管理员"
+            )
+        )
+        await app.console.say(app.manager, "u", "你好")
+        asked = await app.console.say(app.manager, "u", "买的东西和服务都很差")
+        assert "是否属于" in "\n".join(r.text for r in asked)  # unsure: it asks
+        [unsure] = await samples(app)
+        assert (unsure.text, unsure.source, unsure.classifier) == (
+            "买的东西和服务都很差",
+            "low_confidence",
+            "builtin",
+        )
+        assert unsure.confidence is not None and unsure.confidence < app.settings.nlu.confidence_threshold
+        await app.db.run(
+            lambda s: s.add(
+                NluSample(text="hmm ok", predicted="affirm", source="low_confidence", classifier="rasa")
+            )
+        )
+        transport = httpx.ASGITransport(app=create_web_app(app, manage_lifecycle=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk") as admin:
+            await login(admin, "root")
+            page = (await admin.get("/console/nlu")).text
+        rows = {row.split("</td>")[0]: row for row in page.split('<tr class="sample"')[1:]}
+        built_in = next(r for k, r in rows.items() if "买的东西和服务都很差" in k)
+        rasa = next(r for k, r in rows.items() if "hmm ok" in k)
+        assert 'data-classifier="builtin">内置识别</span>' in built_in and "Rasa" not in built_in
+        assert 'data-classifier="rasa">Rasa 模型</span>' in rasa
     finally:
         await app.stop()
 
