@@ -12,10 +12,13 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import TousuApp
+from bot.domain.catalog import Catalog
 from dialogues.state import ConversationState
 from nlu.fallback import NluWithFallback
 from storage.models import Conversation, Ticket
 from tests.conftest import make_settings
+
+NOT_UNDERSTOOD = Catalog.load().text("engine.not_a_choice", "zh")
 
 
 def _dead_url() -> str:
@@ -54,7 +57,7 @@ async def test_a_complaint_in_sentences_only_reaches_a_ticket(app: TousuApp) -> 
     assert "描述" in _text(await say(app.manager, "w", "你好"))
     # The sentence picks the complaint and is kept as its description; the category follows.
     replies = _text(await say(app.manager, "w", "快递员把我的包裹直接扔在小区门口，里面的东西都摔坏了"))
-    assert "请回复选项前的数字" not in replies
+    assert NOT_UNDERSTOOD not in replies
     if "什么时候" not in replies:  # unsure of the category: it asks to confirm, in words
         assert "物流配送" in replies
         replies = _text(await say(app.manager, "w", "是的"))
@@ -112,7 +115,7 @@ async def test_asking_for_a_person_or_progress_in_words_works(app: TousuApp) -> 
     say = app.console.say
     await say(app.manager, "p", "你好")
     progress = _text(await say(app.manager, "p", "我上个月投诉的事情到底处理得怎么样了"))
-    assert "请回复选项前的数字" not in progress and "工单" in progress, progress
+    assert NOT_UNDERSTOOD not in progress and "工单" in progress, progress
     handoff = _text(await say(app.manager, "h", "我不想跟机器说话，帮我找个真人客服"))
     assert "人工客服" in handoff
     status = await app.db.run(

@@ -99,7 +99,7 @@ def test_three_failures_offer_a_person_or_another_try(flow: Flow, nlu: FakeNlu) 
     chat.run("abc", "def")
     assert chat.state.failures == 2
     chat.send("ghi")
-    assert chat.text == "抱歉，我还是没能理解您的回答。回复 1 再试一次，回复 0 转人工客服。"
+    assert chat.text == "抱歉，我还是没弄明白。要再试一次，还是请人工客服来帮您？"
     assert chat.buttons == [
         ("1. 再试一次", "complaint_phone.failed:1"),
         ("0. 人工客服", "complaint_phone.failed:0"),

@@ -87,7 +87,7 @@ def test_show_again_while_waiting_for_a_person_says_what_is_happening(flow: Flow
     chat.send("0")
     for turn in (chat.send("#"), chat.send("1. 跳过", payload="complaint_when:1")):
         (reply,) = turn.replies
-        assert reply.text.startswith("正在为您转接人工客服") and not reply.buttons
+        assert reply.text.startswith("好的，正在为您转接人工客服") and not reply.buttons
         assert turn.effects == () and chat.state.status == "agent"
 
 
@@ -159,7 +159,7 @@ def test_a_digit_that_is_not_an_option_counts_as_a_failure(flow: Flow, nlu: Fake
     chat = at("greeting", nlu, flow)
     chat.send("8")
     assert chat.state.failures == 1
-    assert chat.text.startswith("请回复选项前的数字。")
+    assert chat.text.startswith("抱歉，没太明白。请回复下面选项前的数字")
 
 
 # ------------------------------------------------------------------------ global commands

@@ -19,7 +19,7 @@ ZH_WALK = [
     ("北京朝阳门店", "complaint_product", "哪个产品或服务"),
     ("电热水壶", "complaint_staff", "工作人员"),
     ("跳过", "complaint_evidence", "证据"),
-    ("2", "complaint_outcome", "如何处理"),
+    ("2", "complaint_outcome", "怎么处理"),
     ("1", "complaint_phone", "联系电话"),
     ("13800138000", "complaint_confirm", "请核对您的投诉信息"),
 ]

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.app import TousuApp
+from bot.domain.catalog import Catalog
 from bot.web.server import create_web_app
 from nlu.fallback import FallbackNluClient
 from storage.models import Ticket
@@ -20,6 +21,7 @@ from tests.bot.channels.test_wechat import say, wx_settings
 from tests.fakes.wechat_api import FakeWeChat
 
 pytestmark = pytest.mark.timeout(60)
+TEXTS = Catalog.load()
 
 # What a customer who reads the question answers, in words (first matching cue wins).
 ANSWERS = [
@@ -70,8 +72,8 @@ async def test_a_wechat_customer_in_sentences_files_a_complaint_with_nlu_off(
             tickets = await app.db.run(lambda s: list(s.exec(select(Ticket))))
             if tickets:
                 break
-            assert "请回复选项前的数字" not in reply, said
-            assert "没能理解" not in reply, said
+            assert TEXTS.text("engine.not_a_choice", "zh") not in reply, said
+            assert TEXTS.text("engine.failed_offer", "zh") not in reply, said
             answer = next((a for cue, a in ANSWERS if cue in reply), None)
             assert answer is not None, f"a question the script has no words for: {reply}"
             reply = await say(client, answer)

@@ -27,5 +27,5 @@ async def test_a_customer_who_switched_to_english_hears_of_their_ticket_in_engli
     assert "Switched to English" in joined(await app.console.say(app.manager, "u1", "English"))
     await app.tickets.on_ticket(ticket.number, lambda w, t: app.desk.start(w, t, actor="agent:lisi"))
     update = await inbox(app, "u1")
-    assert update.startswith(f"News on ticket {ticket.number}: in progress"), update
+    assert update.startswith(f"An update on ticket {ticket.number}: in progress"), update
     assert "您的工单" not in update

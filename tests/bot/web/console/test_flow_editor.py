@@ -98,7 +98,7 @@ async def test_the_desk_flows_are_edited_and_tested_like_the_intake(desk: Desk) 
         )
         assert failing.status_code == 422 and 'id="test-failures"' in failing.text
         assert "accepted in words" in failing.text
-        reworded = text.replace("您是否接受这个处理方案？", "这个方案您满意吗？")
+        reworded = text.replace("这个处理方案您能接受吗？", "这个方案您满意吗？")
         published = await admin.post(
             "/console/flows/proposal/publish", data={"csrf_token": csrf, "content": reworded}
         )
