@@ -566,7 +566,10 @@ class TicketDesk:
         work.tell(
             ticket,
             self.to_customer("solution", language, number=ticket.number, solution=ticket.solution),
-            buttons=_solution_buttons(ticket, language),
+            buttons=(
+                Button(self.to_customer("accept_label", language), f"lc:{ticket.id}:accept"),
+                Button(self.to_customer("reject_label", language), f"lc:{ticket.id}:reject"),
+            ),
         )
 
     def resolve(self, work: Work, ticket: Ticket, *, actor: str, note: str | None = None) -> None:
@@ -893,11 +896,6 @@ def target_of(slots: Mapping[str, Any]) -> str | None:
             if normal and normal not in {"无", "没有", "不知道", "none", "no", "n/a", "-", "skip", "跳过"}:
                 return normal[:200]
     return None
-
-
-def _solution_buttons(ticket: Ticket, language: Language) -> tuple[Button, ...]:
-    accept, reject = ("接受方案", "不满意") if language == "zh" else ("Accept", "Not satisfied")
-    return (Button(accept, f"lc:{ticket.id}:accept"), Button(reject, f"lc:{ticket.id}:reject"))
 
 
 def survey_buttons(ticket: Ticket) -> tuple[Button, ...]:

@@ -29,3 +29,9 @@ async def test_a_customer_who_switched_to_english_hears_of_their_ticket_in_engli
     update = await inbox(app, "u1")
     assert update.startswith(f"An update on ticket {ticket.number}: in progress"), update
     assert "您的工单" not in update
+    await app.tickets.on_ticket(
+        ticket.number, lambda w, t: app.desk.propose(w, t, "A new kettle", actor="agent:lisi")
+    )
+    proposal = (await app.console.pop("u1", 1))[0]
+    assert proposal.text.endswith("Is this all right for you?"), proposal.text
+    assert [b.label for b in proposal.buttons] == ["Accept", "Not satisfied"]

@@ -64,6 +64,8 @@ async def test_a_general_complaint_from_intake_to_close(app: TousuApp, clock: Cl
     proposal = (await app.console.pop("u1", 1))[0]
     assert "更换一台新水壶" in proposal.text
     assert [b.payload for b in proposal.buttons] == [f"lc:{ticket.id}:accept", f"lc:{ticket.id}:reject"]
+    assert [b.label for b in proposal.buttons] == ["接受方案", "不满意"]  # the catalog's words
+    assert "回复 1" not in proposal.text  # the buttons (WeChat: numbered lines) carry the keys
     assert "已解决" in joined(await app.console.say(app.manager, "u1", payload=proposal.buttons[0].payload))
     ticket = await reload(app, ticket.number)
     assert ticket.status == "resolved" and ticket.resolved_at == clock.now
