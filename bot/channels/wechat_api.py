@@ -5,6 +5,8 @@ WeChat allows 2 000 token fetches a day and each fetch retires the previous toke
 must not fetch on their own. The token lives in the ``shared_tokens`` table; one process at a time
 takes the refresh lease, fetches and stores, the others wait and re-read. It is refreshed 5 minutes
 before it expires, and once when the API calls it invalid, unless another process already did.
+Each process keeps the token it last saw and reads the table again only near that refresh time
+or when the API rejects it (another process refreshed early): one rejected call, then the new one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class SharedTokenClient(WeChatClient):  # type: ignore[misc]
         self.now = now
         self.pause = pause
         self.fetches = 0
+        self._known: tuple[str, datetime] | None = None
+        """The token last read or stored, with its expiry: used without asking the database
+        until it nears its refresh margin or the API rejects it."""
 
     @property
     def access_token(self) -> str:
@@ -71,6 +76,9 @@ class SharedTokenClient(WeChatClient):  # type: ignore[misc]
             self.pause(0.1)
 
     def _stored(self, rejected: str | None) -> str | None:
+        known = self._known
+        if known is not None and known[0] != rejected and known[1] - self.now() > REFRESH_MARGIN:
+            return known[0]  # every API call asks twice (ours and wechatpy's): no database read
         row = self.db.run_sync(lambda s: shared_tokens.read(s, self.name))
         if (
             row is None
@@ -80,6 +88,7 @@ class SharedTokenClient(WeChatClient):  # type: ignore[misc]
             or row.expires_at - self.now() <= REFRESH_MARGIN
         ):
             return None
+        self._known = (str(row.value), row.expires_at)
         return str(row.value)
 
     def _lease(self, session: Any) -> bool:
@@ -101,6 +110,7 @@ class SharedTokenClient(WeChatClient):  # type: ignore[misc]
         self.db.run_sync(
             lambda s: shared_tokens.store(s, self.name, value=token, expires_at=expires_at, now=now)
         )
+        self._known = (token, expires_at)
         return token
 
     def fetch_access_token(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.channels.wechat_api import SharedTokenClient
 from storage.db import Database
@@ -76,3 +77,31 @@ def test_a_lease_left_by_a_dead_process_expires(fake: FakeWeChat, databases: lis
     survivor = client(fake, databases[1], now=lambda: datetime.now(UTC) + timedelta(seconds=16))
     assert survivor.access_token == fake.current_token
     assert fake.token_fetches == 1
+
+
+def test_a_process_reads_the_shared_token_again_only_near_its_refresh_or_when_rejected(
+    fake: FakeWeChat, databases: list[Database]
+) -> None:
+    clock = {"now": datetime.now(UTC)}
+    reads: list[str] = []
+    event.listen(
+        databases[0].engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: reads.append(statement) if "shared_tokens" in statement else None,
+    )
+    a = client(fake, databases[0], now=lambda: clock["now"])
+    b = client(fake, databases[1], now=lambda: clock["now"])
+    first = a.access_token
+    asked = len(reads)
+    for _ in range(50):  # every API call asks for the token twice (ours and wechatpy's)
+        assert a.access_token == first
+    assert len(reads) == asked  # not once more per call
+    fake.expire_token()  # another process found it rejected and refreshed it early
+    b.refresh_if_current(first)
+    a.refresh_if_current(first)  # this process's next call was rejected: it reads the new one
+    assert a.access_token == b.access_token == fake.current_token != first
+    assert fake.token_fetches == 2
+    clock["now"] += timedelta(seconds=7200 - 200)  # near the refresh margin: asks the table again
+    asked = len(reads)
+    assert a.access_token == fake.current_token
+    assert len(reads) > asked and fake.token_fetches == 3
