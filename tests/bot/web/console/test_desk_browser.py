@@ -149,7 +149,11 @@ async def test_every_console_page_fits_both_widths_in_both_languages(site: Site,
     await site.app.db.run(
         lambda s: s.add(
             NluSample(
-                text="杯子有点问题", predicted="product_quality", confidence=0.41, source="low_confidence"
+                text="杯子有点问题",
+                predicted="product_quality",
+                confidence=0.41,
+                source="low_confidence",
+                classifier="builtin",
             )
         )
     )
