@@ -7,7 +7,7 @@ sets and the texts it shows: the validator's graph checks and the engine both re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -120,8 +120,18 @@ class Case(_Frozen):
 
 
 class Category(_Frozen):
+    """A complaint category and its finer levels (``children``: level 2 under level 1, and so
+    on to level 4, the cause a handler finds). Codes are unique across the whole tree."""
+
     code: str
     label: Text
+    children: tuple[Category, ...] = ()
+
+    def walk(self) -> Iterator[Category]:
+        """This category and every finer one below it."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
 
 
 class AttachmentRule(_Frozen):
@@ -487,7 +497,8 @@ class Flow(_Frozen):
         return template.format_map(values)
 
     def category_label(self, code: str, language: Language) -> str:
-        cat = next((c for c in self.categories if c.code == code), None)
+        """The name of a category of any level (codes are unique across the tree)."""
+        cat = next((c for top in self.categories for c in top.walk() if c.code == code), None)
         return cat.label.get(language) if cat else code
 
     def value_label(self, slot: str, value: object, language: Language) -> str | None:

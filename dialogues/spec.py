@@ -4,7 +4,8 @@ The format (the schema is ``dialogues.model``, re-exported here)::
 
     name: intake                      # the flow's name; conversations store it with a version
     start: greeting                   # the first step
-    categories: {delivery: {zh: 物流配送, en: Delivery}, ...}   # for classify steps
+    categories: {delivery: {zh: 物流配送, en: Delivery, sub: {late: {zh: ..., en: ...}}}, ...}
+                                      # for classify steps; `sub` holds the finer levels (4 at most)
     attachments: {slot: evidence, when: "ticket_kind == 'complaint'"}  # where photos go
     messages: {stale: {zh: ..., en: ...}}   # optional overrides of the engine's messages
     steps:
@@ -382,18 +383,52 @@ def _parse_steps(raw: Any, errors: _Errors) -> tuple[list[AnyStep] | None, list[
     return steps, broken
 
 
-def _parse_categories(raw: Any, errors: _Errors) -> list[Category] | None:
+CATEGORY_LEVELS = 4
+"""How deep the category tree goes: the category, then levels 2-4 under ``sub``."""
+SUB = "sub"
+MAX_CODE = 64
+"""A category code fits a ticket's category columns."""
+
+
+def _parse_categories(
+    raw: Any,
+    errors: _Errors,
+    path: tuple[str | int, ...] = ("categories",),
+    seen: set[str] | None = None,
+) -> list[Category] | None:
+    """The category tree; each code once in the whole tree (a ticket stores a level's code
+    alone), each level's finer ones under ``sub``, at most ``CATEGORY_LEVELS`` deep."""
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        errors.add_at(("categories",), "categories must map a code to {zh, en} labels")
+        errors.add_at(path, "categories must map a code to {zh, en} labels (finer ones under sub)")
         return None
+    seen = set() if seen is None else seen
+    depth = 1 + sum(1 for part in path if part == SUB)
     out: list[Category] = []
+    ok = True
     for code, label in raw.items():
-        parsed = _parse_model(Text, label, ("categories", code), errors)
-        if isinstance(parsed, Text):
-            out.append(Category(code=code, label=parsed))
-    return out if len(out) == len(raw) else None
+        where = (*path, code)
+        code = str(code)
+        if code in seen or len(code) > MAX_CODE:
+            errors.add_at(where, f"category code {code} is used twice" if code in seen else "code too long")
+            ok = False
+            continue
+        seen.add(code)
+        finer = label.get(SUB) if isinstance(label, dict) else None
+        text = {k: v for k, v in label.items() if k != SUB} if isinstance(label, dict) else label
+        parsed = _parse_model(Text, text, where, errors)
+        children: list[Category] | None = []
+        if finer is not None and depth >= CATEGORY_LEVELS:
+            errors.add_at((*where, SUB), f"categories go {CATEGORY_LEVELS} levels deep at most")
+            children = None
+        elif finer is not None:
+            children = _parse_categories(finer, errors, (*where, SUB), seen)
+        if isinstance(parsed, Text) and children is not None:
+            out.append(Category(code=code, label=parsed, children=tuple(children)))
+        else:
+            ok = False
+    return out if ok else None
 
 
 def _parse_messages(raw: Any, errors: _Errors) -> list[tuple[str, Text]] | None:

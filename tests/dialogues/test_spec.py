@@ -401,3 +401,46 @@ def test_the_longest_step_id_still_fits_a_telegram_button() -> None:
         ("check", "edit[0].step"),
     ]
     assert all(e.message.startswith("must be lowercase letters") for e in found)
+
+
+TREE = BASE.replace(
+    "  delivery: {zh: 物流, en: Delivery}\n",
+    "  delivery:\n"
+    "    zh: 物流\n"
+    "    en: Delivery\n"
+    "    sub:\n"
+    "      late:\n"
+    "        zh: 延误\n"
+    "        en: Late\n"
+    "        sub:\n"
+    "          weather:\n"
+    "            zh: 天气\n"
+    "            en: Weather\n"
+    "            sub:\n"
+    "              storm: {zh: 暴雨, en: Storm}\n"
+    "      lost: {zh: 丢件, en: Lost}\n",
+)
+
+
+def test_categories_nest_four_levels_under_sub() -> None:
+    flow = parse_flow(TREE, source="demo.yaml", messages=MESSAGES)
+    [delivery] = flow.categories
+    assert [c.code for c in delivery.children] == ["late", "lost"]
+    assert [c.code for c in delivery.walk()] == ["delivery", "late", "weather", "storm", "lost"]
+    assert flow.category_label("storm", "en") == "Storm" and flow.category_label("late", "zh") == "延误"
+
+
+def test_a_fifth_level_or_a_code_used_twice_is_refused_where_written() -> None:
+    deeper = TREE.replace(
+        "              storm: {zh: 暴雨, en: Storm}\n",
+        "              storm:\n"
+        "                zh: 暴雨\n"
+        "                en: Storm\n"
+        "                sub:\n"
+        "                  flood: {zh: 洪水, en: Flood}\n",
+    )
+    assert "4 levels deep at most" in only(deeper).message
+    # one code under two parents (a ticket stores a level's code alone):
+    twice = TREE.replace("      lost: {zh: 丢件, en: Lost}\n", "      storm: {zh: 丢件, en: Lost}\n")
+    error = only(twice)
+    assert "storm is used twice" in error.message and error.line == line_of(twice, "storm: {zh: 丢件")

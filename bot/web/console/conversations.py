@@ -66,7 +66,15 @@ async def conversation_page(
             "words": words,
             "lines": history.sentences(view.events, words),
             "categories": list(words.categories.items()),
-            "panel": ticket_panel.panel(view.current, now=now, tz=console.tz) if view.current else None,
+            "panel": ticket_panel.panel(
+                view.current,
+                now=now,
+                tz=console.tz,
+                tree=ticket_panel.category_tree(session, catalog),
+                language=agent.language,
+            )
+            if view.current
+            else None,
             "people": words.people,
             "masked_phone": mask_phone(phone)
             if (phone := view.customer.phone or _ticket_phone(view))

@@ -37,6 +37,7 @@ class Wording:
     label: Label
     people: Mapping[str, str]
     categories: Mapping[str, str]
+    """Every category of the intake flow's tree, any level: code -> name."""
     answers: Callable[[str, str], str | None] = lambda slot, value: None
     """The label of a flow answer (``desired_outcome`` = ``refund`` -> 退款)."""
     when: Callable[[datetime], str] = lambda moment: moment.isoformat(timespec="minutes")
@@ -60,8 +61,8 @@ class Wording:
 
     def value(self, field: str, value: Any) -> str:
         if value in (None, ""):
-            return self.t("nobody")
-        if field == "category":
+            return self.t("unset")  # a category level, a department: not 无人 (nobody)
+        if field.startswith("category"):  # any level: codes are unique across the tree
             return self.categories.get(str(value), str(value))
         if field == "severity":
             return self.t(str(value))
@@ -148,6 +149,16 @@ def category_choices(session: Session, catalog: FlowCatalog, language: str) -> l
     return [(c.code, c.label.get(lang)) for c in flow.categories]
 
 
+def category_names(session: Session, catalog: FlowCatalog, language: str) -> dict[str, str]:
+    """Every category of the live intake flow's tree, any level: code -> name."""
+    try:
+        _, flow = catalog.live(session, name="intake")
+    except LookupError:
+        return {}
+    lang: Language = "en" if language == "en" else "zh"
+    return {c.code: c.label.get(lang) for top in flow.categories for c in top.walk()}
+
+
 def wording(
     session: Session,
     catalog: FlowCatalog,
@@ -164,7 +175,7 @@ def wording(
     except LookupError:
         words = Wording(t, label, everyone, {})
     else:
-        categories = {c.code: c.label.get(lang) for c in flow.categories}
+        categories = {c.code: c.label.get(lang) for top in flow.categories for c in top.walk()}
         answers = lambda slot, value: flow.value_label(slot, value, lang)  # noqa: E731
         words = Wording(t, label, everyone, categories, answers)
     return words if when is None else replace(words, when=when)

@@ -49,7 +49,7 @@ async def dashboard(
     report = await db.read(lambda s: _visible_report(s, agent, period, now))
     t = console.words(agent)
     label = console.labels(agent)
-    names = dict(await db.read(lambda s: history.category_choices(s, catalog, agent.language)))
+    names = await db.read(lambda s: history.category_names(s, catalog, agent.language))
 
     def named(values: dict[str, int], word: Callable[[str], str]) -> list[tuple[str, float]]:
         return [(word(k), v) for k, v in _sorted(values)]

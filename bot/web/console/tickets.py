@@ -69,7 +69,13 @@ async def ticket_page(
             "categories": list(words.categories.items()),
             "deadlines": deadlines,
             "next_statuses": next_statuses,
-            "panel": ticket_panel.panel(ticket, now=now, tz=console.tz),
+            "panel": ticket_panel.panel(
+                ticket,
+                now=now,
+                tz=console.tz,
+                tree=ticket_panel.category_tree(session, catalog),
+                language=agent.language,
+            ),
         }
 
     data = await db.run(load)
@@ -147,8 +153,9 @@ async def ticket_action(
         if views.ticket_by_number(unit.session, ticket.number, agent, Action.WORK) is None:
             raise LifecycleError("this ticket is not yours to work on")
         if action == "classify":
-            changes = {k: str(form.get(k) or "") for k in desk.EDITABLE if k in form}
-            desk.reclassify(unit, ticket, changes, actor=actor)
+            changes = {k: str(form.get(k) or "")[:64] for k in desk.EDITABLE if k in form}
+            tree = ticket_panel.category_tree(unit.session, work.console.tousu.catalog)
+            desk.reclassify(unit, ticket, ticket_panel.checked_levels(tree, ticket, changes), actor=actor)
         elif action == "propose":
             desk.propose(unit, ticket, str(form.get("solution") or ""), actor=actor)
         elif action == "contact":

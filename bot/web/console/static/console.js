@@ -124,6 +124,7 @@
       text.focus();
     });
     confirmMoves();
+    categoryLevels();
     confirmForms();
     copyButtons();
     shortcuts();
@@ -186,6 +187,33 @@
         if (document.execCommand("copy")) button.textContent = button.dataset.copied;
       }
     }));
+  }
+
+  // The category levels: each select offers the finer choices of the one above, from the intake
+  // flow's tree the form carries (names as text, never HTML). Without a script, saving a level
+  // does the same on the reloaded page.
+  function categoryLevels() {
+    const form = document.getElementById("classify");
+    if (!form || !form.dataset.tree) return;
+    const tree = JSON.parse(form.dataset.tree);
+    const selects = Array.from(form.querySelectorAll("select.category-level"));
+    const under = (depth) => {
+      let node = tree;
+      for (let i = 0; i < depth; i++) {
+        const entry = node[selects[i].value];
+        node = entry ? entry[1] : {};
+      }
+      return node;
+    };
+    const redraw = (from) => {
+      for (let i = from; i < selects.length; i++) {
+        const select = selects[i], keep = select.value, choices = under(i), codes = Object.keys(choices);
+        select.replaceChildren(new Option(codes.length ? form.dataset.choose : form.dataset.none, ""));
+        for (const code of codes) select.append(new Option(choices[code][0], code, false, code === keep));
+        if (!codes.includes(keep)) select.value = "";
+      }
+    };
+    selects.forEach((select, i) => select.addEventListener("change", () => redraw(i + 1)));
   }
 
   // J next waiting customer, R reply, N note, T take, B hand back; never while typing.

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from storage.models import TicketDeadline, TicketEvent
 from tests.bot.services.test_inbox import joined
-from tests.bot.services.ticket_helpers import file
+from tests.bot.services.ticket_helpers import file, reload
 from tests.bot.web.console.helpers import Desk, page_csrf, settle
 
 
@@ -25,7 +25,7 @@ async def test_ticket_work_from_the_console_is_audited_and_reaches_the_customer(
             data={
                 "csrf_token": csrf,
                 "category": "product_quality",
-                "category_l2": "漏水",
+                "category_l2": "pq_defect",
                 "severity": "normal",
             },
         )
@@ -112,3 +112,44 @@ async def test_a_contact_in_the_future_or_by_no_known_way_is_refused_in_the_agen
         lambda s: s.exec(select(TicketEvent.action).where(TicketEvent.ticket_id == ticket.id)).all()
     )
     assert "contacted" not in events
+
+
+async def test_category_levels_are_selects_down_the_intake_flows_tree(desk: Desk) -> None:
+    app = desk.app
+    ticket, _ = await file(app, "u5")  # filed as product quality
+    await settle(desk, "u5")
+    url = f"/console/tickets/{ticket.number}"
+    async with desk.client("zhaoliu") as sup:
+        csrf = await page_csrf(sup)
+        page = (await sup.get(url)).text
+        level2 = page.split('id="category-l2"')[1].split("</select>")[0]
+        assert '<option value="pq_defect" >质量缺陷</option>' in level2 and "物流" not in level2
+        assert 'name="category_l2"' in page and '<input name="category_l2"' not in page
+        assert '<option value="">无下级类别</option>' in page.split('id="category-l3"')[1]
+        await sup.post(
+            f"{url}/classify",
+            data={"csrf_token": csrf, "category": "product_quality", "category_l2": "pq_defect"},
+        )
+        await sup.post(
+            f"{url}/classify",
+            data={"csrf_token": csrf, "category_l2": "pq_defect", "category_l3": "pq_leak"},
+        )
+        page = (await sup.get(url)).text
+        level4 = page.split('id="category-l4"')[1].split("</select>")[0]
+        assert "密封件不良" in level4 and "运输中受损" in level4
+        assert "赵六 将二级类别从 未设置 改为 质量缺陷" in page
+        assert "赵六 将三级类别从 未设置 改为 漏水渗漏" in page
+        # a new first level drops the finer ones that do not belong under it
+        await sup.post(
+            f"{url}/classify",
+            data={"csrf_token": csrf, "category": "delivery", "category_l2": "pq_defect"},
+        )
+        moved = await reload(app, ticket.number)
+        assert (moved.category, moved.category_l2, moved.category_l3) == ("delivery", None, None)
+        await sup.post(f"{url}/classify", data={"csrf_token": csrf, "category_l2": "dl_damaged"})
+        await sup.post("/console/language", data={"csrf_token": csrf})
+        page = (await sup.get(url)).text
+    assert (await reload(app, ticket.number)).category_l2 == "dl_damaged"
+    level3 = page.split('id="category-l3"')[1].split("</select>")[0]
+    assert "Rough handling by the courier" in level3 and "Second-level category" in page
+    assert "changed the second-level category from Defect to not set" in page
