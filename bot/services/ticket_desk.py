@@ -45,6 +45,9 @@ staff-entered): fake identities must not make a complaint major."""
 CONTACT_SLACK = timedelta(minutes=5)
 """How far ahead of the server's clock a recorded contact may be (a staff member's watch)."""
 
+FORM_MINUTE = timedelta(minutes=1)
+"""A contact time is written to the minute: the minute a ticket was filed in is not before it."""
+
 CUSTOMER_FACING = frozenset({FollowUpKind.CALLBACK, FollowUpKind.SURVEY_REMINDER})
 
 
@@ -542,8 +545,9 @@ class TicketDesk:
         when = at or work.now
         if when > work.now + CONTACT_SLACK:
             raise LifecycleError("the contact time is in the future")
-        if when < ticket.created_at:
+        if when < ticket.created_at - FORM_MINUTE:
             raise LifecycleError("the contact time is before the ticket was filed")
+        when = max(when, ticket.created_at)  # a form names the minute the ticket was filed in
         after: dict[str, Any] = {"how": str(method)}
         if at is not None:
             after["at"] = when.isoformat()

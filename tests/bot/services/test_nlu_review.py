@@ -123,11 +123,9 @@ async def test_an_admin_labels_samples_with_the_live_flows_categories_or_a_conve
     flows = tmp_path / "flows"
     flows.mkdir()
     intake = (ROOT / "dialogues" / "flows" / "intake.yaml").read_text(encoding="utf-8")
-    safety = "  safety: {zh: 安全与人身伤害, en: Safety and injury}\n"
-    assert safety in intake
-    (flows / "intake.yaml").write_text(
-        intake.replace(safety, safety + "  noise: {zh: 噪音扰民, en: Noise}\n")
-    )
+    last = "      sf_hazard: {zh: 安全隐患, en: Hazard}\n"  # the tree's last line
+    assert last in intake
+    (flows / "intake.yaml").write_text(intake.replace(last, last + "  noise: {zh: 噪音扰民, en: Noise}\n"))
     app = TousuApp(make_settings(tmp_path, dialogue={"flows_dir": flows}), channels=[], use_nlu=False)
     await app.start()
     try:

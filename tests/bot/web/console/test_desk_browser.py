@@ -144,6 +144,47 @@ async def test_hand_back_lands_on_the_queue_with_a_message(site: Site, browser: 
     await page.close()
 
 
+async def test_the_ticket_page_records_a_contact_and_its_category_levels_follow_each_other(
+    site: Site, browser: Browser
+) -> None:
+    first, _ = await seed(site)
+    page = await browser.new_page(locale="zh-CN")
+    await log_in(page, site, "zhaoliu")
+    await page.goto(f"{site.url}/console/tickets/{first}")
+    await ready(page)
+    # each level offers the finer choices of the one above, redrawn without a reload
+    await expect(page.locator("#category-l2")).to_contain_text("质量缺陷")
+    await page.select_option("#category-l2", "pq_defect")
+    await expect(page.locator("#category-l3")).to_contain_text("漏水渗漏")
+    await page.select_option("#category-l3", "pq_leak")
+    await expect(page.locator("#category-l4")).to_contain_text("密封件不良")
+    await page.select_option("#category", "delivery")
+    await expect(page.locator("#category-l2")).to_contain_text("配送延误")
+    await expect(page.locator("#category-l2")).not_to_contain_text("质量缺陷")
+    await expect(page.locator("#category-l3 option")).to_have_text(["无下级类别"])
+    await page.select_option("#category-l2", "dl_damaged")
+    await expect(page.locator("#category-l3")).to_contain_text("快递员野蛮操作")
+    await page.select_option("#category-l3", "dl_rough_handling")
+    await page.click("#classify button[type=submit]")
+    events = page.locator("ol.events")
+    await expect(events).to_contain_text("赵六 将类别从 产品质量 改为 物流配送")
+    await expect(events).to_contain_text("赵六 将三级类别从 未设置 改为 快递员野蛮操作")
+    await expect(page.locator("#category-l4")).to_contain_text("员工培训不足")
+    # a phone call made outside the bot meets the acknowledge clock
+    await ready(page)
+    await page.select_option("#contact-how", "visit")
+    await page.fill("#contact-note", "上门查看了破损的箱子")
+    await page.click("#contact-save")
+    await expect(events).to_contain_text("赵六 当面联系了客户：上门查看了破损的箱子")
+    await expect(page.locator(".deadlines li.met")).to_contain_text("受理确认")
+    await shoot(page, "ticket-worked", "zh")
+    await page.click("form[action='/console/language'] button")
+    await expect(events).to_contain_text("赵六 reached the customer in person: 上门查看了破损的箱子")
+    await expect(page.locator("#category-l3 option:checked")).to_have_text("Rough handling by the courier")
+    await shoot(page, "ticket-worked", "en")
+    await page.close()
+
+
 async def test_every_console_page_fits_both_widths_in_both_languages(site: Site, browser: Browser) -> None:
     numbers = await seed(site)
     await site.app.db.run(
