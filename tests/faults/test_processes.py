@@ -1,23 +1,36 @@
 """Several real ``tousu`` processes on one PostgreSQL database (issue 24): customers whose WeChat
 callbacks and Telegram webhook updates are spread round-robin over three app processes, each
-delivered twice, while one process is killed with ``kill -9`` and restarted; and the scheduler
-run apart from the app."""
+delivered twice, while one process is killed with ``kill -9`` and restarted; their tickets then
+resolved through the REST API of any process, so each ticket's callback follow-up (the survey)
+falls due seconds later, while the process holding the scheduler lease is killed too; a console
+page on process 1 sees, live, a message that reached process 2; and the scheduler run apart from
+the app."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from bot.domain.enums import FollowUpKind
+from bot.services import people
+from bot.web.api import tokens
+from bot.web.console import accounts
+from storage import models
 from storage.db import make_unpooled_engine
-from storage.models import Lease, Ticket
+from storage.models import Conversation, FollowUp, Lease, Ticket
+from storage.types import utcnow
 from tests.databases import empty_postgres
 from tests.fakes import wechat_api as wx
 from tests.fakes.telegram_api import TOKEN as TG_TOKEN
@@ -46,11 +59,22 @@ STEPS = (
     ("1", "工单"),  # the ticket number, whichever way the desk words it
 )
 KILL_AFTER = CUSTOMERS * len(STEPS) // 3
+CALLBACK_SECONDS = 15.0
+"""How long after its resolution a ticket's callback (the survey) falls due here (24 h by default)."""
+SURVEY = "请为本次处理打分"  # the survey's words (catalog bot.survey)
 FAST = {
     "TOUSU_OUTBOX__PER_CHAT_INTERVAL_SECONDS": "0.05",
     "TOUSU_OUTBOX__CLAIM_SECONDS": "3",
     "TOUSU_DATABASE__POOL_SIZE": "4",
+    "TOUSU_LIFECYCLE__CALLBACK_AFTER_HOURS": str(CALLBACK_SECONDS / 3600),
+    "TOUSU_LIFECYCLE__QUIET_HOURS": "",  # the survey is never moved to the morning, whenever CI runs
+    "TOUSU_SCHEDULER__LEASE_SECONDS": "5",
+    "TOUSU_SCHEDULER__SWEEP_SECONDS": "1",
 }
+RESOLVED_WECHAT, RESOLVED_TELEGRAM = 20, 10
+"""How many tickets of each channel are resolved after the intakes, for their callbacks."""
+LEAD, LEAD_PASSWORD = "lead", "proof-of-processes-7"
+API_TOKENS = 4
 
 
 def _lease_holder(db_url: str, name: str) -> str | None:
@@ -129,10 +153,126 @@ def tg() -> Iterator[FakeTelegram]:
         server.stop()
 
 
+def _seed_desk(db_url: str) -> list[str]:
+    """A supervisor with a console login (sees every conversation) and API tokens acting for
+    them; returns the tokens' secrets."""
+    engine = make_unpooled_engine(db_url)
+    try:
+        with Session(engine) as session:
+            people.save(session, username=LEAD, display_name="组长", add_roles=["supervisor"])
+            accounts.add_user(session, username=LEAD, password=LEAD_PASSWORD, role="supervisor")
+            secrets = [
+                tokens.create(
+                    session, name=f"{LEAD}-{n}", role="supervisor", department=None, now=utcnow()
+                ).secret
+                for n in range(API_TOKENS)
+            ]
+            session.commit()
+            return secrets
+    finally:
+        engine.dispose()
+
+
+def _tickets_by_customer(db_url: str) -> dict[str, str]:
+    """Each customer's (WeChat openid, Telegram chat id) ticket number."""
+    engine = make_unpooled_engine(db_url)
+    try:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(models.Customer.external_id, Ticket.number).join(
+                    Ticket, col(Ticket.customer_id) == col(models.Customer.id)
+                )
+            ).all()
+            return {str(external): str(number) for external, number in rows}
+    finally:
+        engine.dispose()
+
+
+def _callbacks(db_url: str) -> list[FollowUp]:
+    engine = make_unpooled_engine(db_url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(FollowUp).where(FollowUp.kind == FollowUpKind.CALLBACK)).all())
+    finally:
+        engine.dispose()
+
+
+def _conversation_of(db_url: str, user_id: str) -> int:
+    engine = make_unpooled_engine(db_url)
+    try:
+        with Session(engine) as session:
+            conv = session.exec(select(Conversation).where(Conversation.user_id == user_id)).one()
+            assert conv.id is not None
+            return conv.id
+    finally:
+        engine.dispose()
+
+
+def _scheduler_holder(db_url: str, bots: list[BotProcess]) -> BotProcess | None:
+    holder = _lease_holder(db_url, "scheduler") or ""
+    return next((b for b in bots if b.process is not None and f":{b.pid}:" in holder), None)
+
+
+async def _api(
+    client: httpx.AsyncClient,
+    bots: list[BotProcess],
+    start: int,
+    token: str,
+    path: str,
+    body: dict[str, object],
+) -> None:
+    """One REST call to the next process (the one after it while it is down or refusing). After a
+    call that died with its process, a 409 says that call went through."""
+    deadline = time.monotonic() + 60
+    lost = False
+    for n in itertools.count(start):
+        bot = bots[n % len(bots)]
+        try:
+            response = await client.post(
+                f"{bot.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
+        except httpx.TransportError:
+            response, lost = None, True
+        if response is not None and (response.status_code == 200 or (lost and response.status_code == 409)):
+            return
+        assert response is None or response.status_code in (429, 502, 503), (
+            response.status_code,
+            response.text,
+        )
+        assert time.monotonic() < deadline, f"{path} never went through"
+        await asyncio.sleep(0.2)
+
+
+async def _console_login(console: httpx.AsyncClient) -> None:
+    form = await console.get("/console/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found is not None, form.text[:500]
+    done = await console.post(
+        "/console/login", data={"username": LEAD, "password": LEAD_PASSWORD, "csrf_token": found.group(1)}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/console", (
+        done.status_code,
+        done.text[:300],
+    )
+
+
+async def _watch(
+    console: httpx.AsyncClient, seen: list[tuple[float, dict[str, object]]], ready: asyncio.Event
+) -> None:
+    """A console page's live stream: every event with the moment it arrived."""
+    async with console.stream("GET", "/console/events", timeout=httpx.Timeout(5, read=None)) as response:
+        assert response.status_code == 200
+        ready.set()
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                seen.append((time.monotonic(), json.loads(line[len("data: ") :])))
+
+
 async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
     postgres_url: str, tmp_path: Path, fake: FakeWeChat, tg: FakeTelegram
 ) -> None:
     empty_postgres(postgres_url)
+    api_tokens = _seed_desk(postgres_url)
     telegram = {
         "TOUSU_TELEGRAM__TOKEN": TG_TOKEN,
         "TOUSU_TELEGRAM__MODE": "webhook",
@@ -201,14 +341,121 @@ async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
             )
         await settled(fake, quiet=4.0)
         took = time.monotonic() - started
+        assert bots[1].starts == 2
+        _check_intakes(postgres_url, fake, tg, customers, chats)
+        print(
+            f"{CUSTOMERS} WeChat and {TELEGRAM_CUSTOMERS} Telegram intakes over {PROCESSES} processes "
+            f"with a kill -9 in {took:.1f} s"
+        )
+
+        # A console page on process 1 (logged in as the supervisor), live.
+        seen: list[tuple[float, dict[str, object]]] = []
+        ready = asyncio.Event()
+        async with httpx.AsyncClient(base_url=bots[0].url, follow_redirects=False) as console:
+            await _console_login(console)
+            page = asyncio.create_task(_watch(console, seen, ready))
+            try:
+                await asyncio.wait_for(ready.wait(), 10)
+                await asyncio.sleep(0.3)  # the page's stream subscribed to the hub
+                live = Customer("oLiveOnTwo")
+                async with httpx.AsyncClient() as client:
+                    posted = time.monotonic()
+                    await live.say(client, bots[1], "你好", next(ids))  # reaches process 2 only
+                conversation = await asyncio.to_thread(_conversation_of, postgres_url, live.openid)
+                deadline = time.monotonic() + 5
+                while not any(e.get("type") == "activity" and e.get("id") == conversation for _, e in seen):
+                    assert time.monotonic() < deadline, f"process 1's console never heard of it: {seen}"
+                    await asyncio.sleep(0.02)
+            finally:
+                page.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await page
+        arrived = min(at for at, e in seen if e.get("type") == "activity" and e.get("id") == conversation)
+        print(f"a message posted to process 2 reached process 1's console page in {arrived - posted:.3f} s")
+        assert arrived - posted < 1.0
+
+        # Every ticket resolved through the REST API of any process: each callback falls due
+        # CALLBACK_SECONDS later; half-way the process holding the scheduler lease dies.
+        tickets = await asyncio.to_thread(_tickets_by_customer, postgres_url)
+        assert len(tickets) == CUSTOMERS + TELEGRAM_CUSTOMERS  # the live customer filed none
+        resolved = [c.openid for c in customers[:RESOLVED_WECHAT]] + [
+            str(c) for c in chats[:RESOLVED_TELEGRAM]
+        ]
+        numbers = {who: tickets[who] for who in resolved}
+        resolved_at = time.monotonic()
+        half = asyncio.Event()
+        done = 0
+        victim: list[BotProcess] = []
+        killed_at: list[datetime] = []
+
+        async def resolve(n: int, number: str, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
+            nonlocal done
+            token = api_tokens[n % API_TOKENS]
+            async with gate:
+                for status in ("in_progress", "resolved"):
+                    await _api(client, bots, n, token, f"/api/v1/tickets/{number}/status", {"status": status})
+            done += 1
+            if done == len(numbers) // 2:
+                half.set()
+
+        async def kill_the_scheduler() -> None:
+            await half.wait()
+            holder = await asyncio.to_thread(_scheduler_holder, postgres_url, bots)
+            assert holder is not None, "no process holds the scheduler lease"
+            holder.kill()
+            victim.append(holder)
+            killed_at.append(utcnow())
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(holder.start)
+
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as client:
+            gate = asyncio.Semaphore(24)
+            await asyncio.gather(
+                kill_the_scheduler(),
+                *(resolve(n, number, client, gate) for n, number in enumerate(numbers.values())),
+            )
+        print(f"{len(numbers)} tickets resolved in {time.monotonic() - resolved_at:.1f} s")
+
+        def surveys(user: str) -> int:
+            texts = [
+                *fake.texts_to(user),
+                *(t["data"]["first"]["value"] for t in fake.templates if t["touser"] == user),
+            ]
+            return sum(SURVEY in t for t in texts)
+
+        def surveyed() -> int:
+            return sum(surveys(c.openid) > 0 for c in customers) + sum(
+                any(SURVEY in t for t in tg.texts_to(chat)) for chat in chats
+            )
+
+        deadline = time.monotonic() + CALLBACK_SECONDS + 60
+        while surveyed() < len(numbers):
+            assert time.monotonic() < deadline, f"{surveyed()} of {len(numbers)} surveys arrived"
+            await asyncio.sleep(0.2)
+        await settled(fake, quiet=3.0)
+        print(f"every callback fired, {time.monotonic() - resolved_at:.1f} s after the first resolution")
     finally:
         for bot in bots:
             bot.stop()
-    print(
-        f"{CUSTOMERS} WeChat and {TELEGRAM_CUSTOMERS} Telegram intakes over {PROCESSES} processes "
-        f"with a kill -9 in {took:.1f} s"
-    )
-    assert bots[1].starts == 2
+    assert victim[0].starts == (3 if victim[0] is bots[1] else 2)
+    for customer in customers:
+        expected = 1 if customer.openid in numbers else 0
+        assert surveys(customer.openid) == expected, (customer.openid, fake.texts_to(customer.openid))
+    for chat in chats:
+        expected = 1 if str(chat) in numbers else 0
+        assert sum(SURVEY in t for t in tg.texts_to(chat)) == expected, (chat, tg.texts_to(chat))
+    callbacks = await asyncio.to_thread(_callbacks, postgres_url)
+    assert len(callbacks) == len(numbers)  # one per ticket
+    assert all(c.status == "done" and c.fired_at is not None for c in callbacks)
+    assert {c.outcome for c in callbacks} == {"survey sent"}
+    after_kill = sum(c.fired_at is not None and c.fired_at > killed_at[0] for c in callbacks)
+    print(f"{after_kill} of {len(callbacks)} callbacks fired after the scheduler's holder was killed")
+    assert after_kill > 0  # another process took the lease over and fired them
+
+
+def _check_intakes(
+    db_url: str, fake: FakeWeChat, tg: FakeTelegram, customers: list[Customer], chats: list[int]
+) -> None:
     for customer in customers:
         seen = customer.seen(fake)
         prompts = [expected for _, expected in STEPS]
@@ -223,7 +470,7 @@ async def test_three_processes_serve_spread_callbacks_through_a_kill_9(
         texts = tg.texts_to(chat)
         assert [t for t, n in Counter(texts).items() if n > 1] == [], (chat, texts)
         assert _in_order(texts, prompts), (chat, texts)  # the whole intake, in order
-    engine = make_unpooled_engine(postgres_url)
+    engine = make_unpooled_engine(db_url)
     with Session(engine) as session:
         numbers = sorted(t.number for t in session.exec(select(Ticket)))
     engine.dispose()
