@@ -4,6 +4,8 @@ deliveries into InboundMessage for an InboundSink, and delivers OutboundMessage 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,6 +51,22 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class ClaimLost(Exception):
+    """Raised by a channel whose own work before the platform call (a quota to spend, a lookup)
+    outlasted the delivery's claim on the reply: another process may be sending it, so this one
+    must not; the outbox looks at the reply again once it knows whose it is."""
+
+
+CLAIM_HELD: ContextVar[Callable[[], bool]] = ContextVar("tousu_claim_held", default=lambda: True)
+"""Set by the outbox around each ``Channel.send``: whether this process surely still holds the
+reply it is sending. A channel that does slow work before the platform call asks ``claim_held``
+right before the call."""
+
+
+def claim_held() -> bool:
+    return CLAIM_HELD.get()()
 
 
 class InboundSink(Protocol):

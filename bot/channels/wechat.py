@@ -34,10 +34,12 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.base import (
     Channel,
+    ClaimLost,
     DeliveryError,
     InboundSink,
     OutboundMessage,
     WebhookReply,
+    claim_held,
     render_plain,
 )
 from bot.channels.passive import PassiveSlot
@@ -270,6 +272,9 @@ class WeChatChannel(Channel):
                         permanent=not first or permit.verdict is Verdict.NO_ALLOWANCE,
                         retry_after=permit.retry_after if first and permit.retry_after else None,
                     )
+                if result is None and not claim_held():  # nothing of it is out yet: let it go
+                    await self.quotas.give_back(user_id)
+                    raise ClaimLost()
                 try:
                     await asyncio.to_thread(self._send_image, user_id, photo)
                 except (OSError, WeChatClientException) as exc:
@@ -293,6 +298,9 @@ class WeChatChannel(Channel):
                 "WeChat's customer-service messages for today are spent", retry_after=permit.retry_after
             )
         if permit.verdict is Verdict.SEND:
+            if not claim_held():  # spending the quota took so long that another process may send it
+                await self.quotas.give_back(user_id)
+                raise ClaimLost()
             try:
                 await asyncio.to_thread(self._call, self.client.message.send_text, user_id, text)
                 return "custom"
@@ -316,6 +324,8 @@ class WeChatChannel(Channel):
         if not template:
             raise DeliveryError("outside WeChat's 48-hour window and no template configured", permanent=True)
         data = {"first": {"value": text[:200]}, "remark": {"value": ""}}
+        if not claim_held():
+            raise ClaimLost()
         try:
             await asyncio.to_thread(self._call, self.client.message.send_template, user_id, template, data)
         except WeChatClientException as exc:

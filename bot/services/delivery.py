@@ -15,7 +15,10 @@ lives. Replies a process writes are claimed right after their commit; every seco
 claims the chats nobody holds: rows written by processes without a sender (the CLI), and
 the rows of a process that died, once its claims ran out. A process never sends a row whose
 claim it may have lost (not renewed for two thirds of the claim's life), so a reply goes out
-once; the one window left is a send whose "sent" mark died with its process (one flush, 50 ms).
+once; a channel with work of its own before the platform call (WeChat spends its shared quota)
+asks ``claim_held()`` right before the call and lets the reply go (``ClaimLost``) when that work
+outlasted the claim. The one window left is a send whose "sent" mark died with its process (one
+flush, 50 ms), or a platform call slower than the claim.
 
 The platforms' limits hold across processes: a chat's replies go out from the one process that
 claimed the chat, so its per-chat interval holds as it does in one process; and each sending
@@ -41,7 +44,7 @@ from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.channels.base import Channel, DeliveryError, OutboundMessage
+from bot.channels.base import CLAIM_HELD, Channel, ClaimLost, DeliveryError, OutboundMessage
 from bot.settings import OutboxSettings
 from dialogues.types import Attachment, Button
 from storage.db import Database
@@ -416,8 +419,12 @@ class Delivery:
         self, channel: Channel, item: OutboxItem, sender: _ChannelSender | None = None
     ) -> bool:
         """Send; True when the item is finished with (sent or dead), False to retry it later."""
+        held = CLAIM_HELD.set(lambda: item.claim_valid > time.monotonic())  # renewals extend it
         try:
             external_id = await channel.send(item.user_id, item.message)
+        except ClaimLost:  # the channel's own work outlasted the claim: not sent, nor failed
+            item.not_before = time.monotonic() + LOST_CLAIM_RETRY_SECONDS
+            return False
         except DeliveryError as exc:
             if exc.retry_after is not None and sender is not None:
                 sender.pause(exc.retry_after)  # a 429 applies to the whole bot, not one chat
@@ -425,6 +432,8 @@ class Delivery:
         except Exception as exc:  # a bug or an unexpected transport error: retry, never crash
             log.exception("sending reply %s failed", item.id)
             return await self._failed(item, repr(exc), permanent=False, retry_after=None)
+        finally:
+            CLAIM_HELD.reset(held)
         self._sent.append((item.id, external_id))
         self._unmarked.add(item.id)
         self._flush_event.set()

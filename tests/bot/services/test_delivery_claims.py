@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.channels.base import Channel, DeliveryLimits, OutboundMessage
+from bot.channels.base import Channel, ClaimLost, DeliveryLimits, OutboundMessage, claim_held
 from bot.services.delivery import Delivery, OutboxItem
 from bot.settings import OutboxSettings
 from storage.db import Database
@@ -35,6 +35,21 @@ class Recorder(Channel):
         self.sent.append((self.who, user_id, message.text))
         await asyncio.sleep(0)
         return None
+
+
+class Preparing(Recorder):
+    """A channel with slow work of its own before the platform call (WeChat spends its shared
+    quota first), asking right before the call whether the reply is still this process's."""
+
+    def __init__(self, sent: list[tuple[str, str, str]], who: str, prepare: float) -> None:
+        super().__init__(sent, who)
+        self.prepare = prepare
+
+    async def send(self, user_id: str, message: OutboundMessage) -> str | None:
+        await asyncio.sleep(self.prepare)
+        if not claim_held():
+            raise ClaimLost()
+        return await super().send(user_id, message)
 
 
 @pytest.fixture
@@ -220,3 +235,23 @@ async def test_two_processes_share_a_channels_global_rate(db: Database) -> None:
     # 30 sends at 10/s between them take about 3 s (each alone at 10/s would take 1.5 s)
     assert times[-1] - times[0] >= 2.4
     assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 12
+
+
+async def test_a_send_whose_own_work_outlasts_the_claim_is_left_to_the_process_holding_it(
+    db: Database,
+) -> None:
+    _write(db, {"x": 1})
+    sent: list[tuple[str, str, str]] = []
+    slow = _delivery(db, Preparing(sent, "slow", prepare=2.5), "proc-slow", claim_seconds=1.5)
+    await slow.start()  # claims x-0 and starts its 2.5 s of preparation
+    other = _delivery(db, Recorder(sent, "other"), "proc-other", claim_seconds=1.5)
+    try:
+        await asyncio.sleep(0.2)
+        assert slow._claim_task is not None
+        slow._claim_task.cancel()  # the slow process stalls: nothing renews its claims
+        await other.start()
+        await _until(lambda: bool(sent), timeout=10)
+        await asyncio.sleep(2.5)  # the slow process's preparation is over: it must not send
+    finally:
+        await asyncio.gather(slow.stop(), other.stop())
+    assert sent == [("other", "x", "x-0")]
