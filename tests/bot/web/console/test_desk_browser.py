@@ -170,8 +170,13 @@ async def test_the_ticket_page_records_a_contact_and_its_category_levels_follow_
     await expect(events).to_contain_text("赵六 将类别从 产品质量 改为 物流配送")
     await expect(events).to_contain_text("赵六 将三级类别从 未设置 改为 快递员野蛮操作")
     await expect(page.locator("#category-l4")).to_contain_text("员工培训不足")
-    # a phone call made outside the bot meets the acknowledge clock
+    # cancelling asks first; dismissing it changes nothing
     await ready(page)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    await page.select_option("#move-status", "cancelled")
+    await page.click("#move button[type=submit]")
+    await expect(page.locator("#ticket-status")).to_have_text("已确认")
+    # a phone call made outside the bot meets the acknowledge clock
     await page.select_option("#contact-how", "visit")
     await page.fill("#contact-note", "上门查看了破损的箱子")
     await page.click("#contact-save")

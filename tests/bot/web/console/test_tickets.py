@@ -153,3 +153,20 @@ async def test_category_levels_are_selects_down_the_intake_flows_tree(desk: Desk
     level3 = page.split('id="category-l3"')[1].split("</select>")[0]
     assert "Rough handling by the courier" in level3 and "Second-level category" in page
     assert "changed the second-level category from Defect to not set" in page
+
+
+async def test_the_status_form_offers_only_allowed_moves_with_no_default_and_asks_before_cancel(
+    desk: Desk,
+) -> None:
+    app = desk.app
+    ticket, _ = await file(app, "u4")  # routed: acknowledged
+    await settle(desk, "u4")
+    async with desk.client("zhaoliu") as sup:
+        page = (await sup.get(f"/console/tickets/{ticket.number}")).text
+    move = page.split('id="move-status"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([a-z_]*)"', move)
+    assert offered == ["", "cancelled", "escalated", "in_progress"]  # acknowledged's moves, sorted
+    assert '<option value="" selected>' in move  # nothing destructive is preselected
+    cancel = move.split('value="cancelled"')[1].split(">")[0]
+    assert "data-confirm=" in cancel and "已撤销" in cancel
+    assert "data-confirm" not in move.split('value="in_progress"')[1].split(">")[0]
