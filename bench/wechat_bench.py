@@ -25,7 +25,7 @@ from bot.web.server import create_web_app
 from tests.conftest import make_settings
 from tests.fakes import wechat_api as wx
 
-STEPS = ["你好", "1", "我买的桶装水有异味，喝了不舒服", "1", "昨天", "小区门口", "桶装水"]
+STEPS = ["你好", "1", "我买的桶装水有异味，喝了不舒服", "1", "昨天", "小区门口", "无"]
 
 
 def pct(values: list[float], q: float) -> float:

@@ -374,10 +374,18 @@ class Responder(TurnBuilder):
                 self.set_slots(**{step.slot: found})
 
     def execute(self, current: AnyStep) -> str | None:
-        """A date question the customer already answered in words is not asked (outside an edit)."""
-        if isinstance(current, AskStep) and self.already_dated(current):
+        """A question the customer already answered in words (a date, or what an understand step
+        found in the description) is not asked (outside an edit)."""
+        if isinstance(current, AskStep) and (self.already_dated(current) or self.understood(current.slot)):
             return current.next
+        if isinstance(current, MenuStep) and current.free_text and self.understood(current.free_text.slot):
+            return current.free_text.goto
         return super().execute(current)
+
+    def understood(self, slot: str) -> bool:
+        """Whether an understand step filled ``slot`` from the description (outside an edit)."""
+        filled = bool(self.state.slots.get(slot))
+        return filled and slot in self.flow.understood_slots() and not editing(self.state)
 
     def already_dated(self, step: AskStep) -> bool:
         return step.validator == "date" and bool(self.state.slots.get(step.slot)) and not editing(self.state)

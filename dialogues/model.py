@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from dialogues.conditions import Condition, condition_slots, parse_condition
 from dialogues.messages import EngineMessages
 from dialogues.types import Language
+from dialogues.understanding import EntityKind
 
 Scalar = str | int | float | bool | None
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -304,6 +305,36 @@ class ConfirmStep(_Step):
         return (("text", self.text), *((f"edit[{i}].label", e.label) for i, e in enumerate(self.edit)))
 
 
+class Understood(_Frozen):
+    """One thing an ``understand`` step looks for: the slot it fills, what kind of thing it is and
+    how the customer's note names it."""
+
+    slot: SlotName
+    entity: EntityKind
+    label: Text
+
+
+class UnderstandStep(_Step):
+    """Reads what the text in ``source`` already says (Rasa's entities when the NLU read that text
+    this turn, else ``dialogues.understanding``) into the listed slots that have no answer yet,
+    and tells the customer what it noted in front of the next question. An ask step, or a menu's
+    free text, whose slot it filled is then passed over (outside an edit): the confirmation shows
+    the value and its edit menu changes it. A slot it finds nothing for is set to None (a date
+    slot is left unset, for the date question and later answers)."""
+
+    kind: Literal["understand"]
+    source: SlotName
+    slots: tuple[Understood, ...]
+    next: StepId
+
+    def edges(self) -> tuple[Edge, ...]:
+        sets = frozenset(u.slot for u in self.slots if u.entity is not EntityKind.DATE)
+        return (Edge("next", self.next, sets),)
+
+    def texts(self) -> tuple[tuple[str, Text], ...]:
+        return tuple((f"slots[{i}].label", u.label) for i, u in enumerate(self.slots))
+
+
 class BranchStep(_Step):
     kind: Literal["branch"]
     cases: tuple[Case, ...]
@@ -391,6 +422,7 @@ Step = Annotated[
     | ClassifyStep
     | CollectStep
     | ConfirmStep
+    | UnderstandStep
     | BranchStep
     | CreateTicketStep
     | ProgressStep
@@ -406,6 +438,7 @@ AnyStep = (
     | ClassifyStep
     | CollectStep
     | ConfirmStep
+    | UnderstandStep
     | BranchStep
     | CreateTicketStep
     | ProgressStep
@@ -420,6 +453,7 @@ STEP_KINDS: tuple[str, ...] = (
     "classify",
     "collect",
     "confirm",
+    "understand",
     "branch",
     "create_ticket",
     "progress",
@@ -445,6 +479,7 @@ class Flow(_Frozen):
     _words: EngineMessages | None = PrivateAttr(default=None)
     _labels: dict[tuple[str, str], Text] = PrivateAttr(default_factory=dict)
     _screens: dict[tuple[str, str | None, str], Any] = PrivateAttr(default_factory=dict)
+    _understood: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, context: Any, /) -> None:
         """``context`` may carry the engine's default ``messages`` (``parse_flow`` passes them)."""
@@ -465,6 +500,8 @@ class Flow(_Frozen):
                 for cat in self.categories:
                     labels.setdefault((step.slot, cat.code), cat.label)
         self._labels = labels
+        understood = (u.slot for s in self.steps if isinstance(s, UnderstandStep) for u in s.slots)
+        self._understood = frozenset(understood)
 
     def _lookup(self, name: str) -> Any:
         # Pydantic serves private attributes through __getattr__ (about a microsecond each), and
@@ -477,6 +514,11 @@ class Flow(_Frozen):
 
     def has_step(self, step_id: str) -> bool:
         return step_id in self._lookup("_index")
+
+    def understood_slots(self) -> frozenset[str]:
+        """The slots an ``understand`` step may fill from a description."""
+        found: frozenset[str] = self._lookup("_understood")
+        return found
 
     def screen_memo(self) -> dict[tuple[str, str | None, str], Any]:
         """Room for what dialogues.screens derives from this flow alone (a screen's keys and

@@ -10,7 +10,7 @@ The format (the schema is ``dialogues.model``, re-exported here)::
     messages: {stale: {zh: ..., en: ...}}   # optional overrides of the engine's messages
     steps:
       greeting:                       # the step id (lowercase, digits, _; the button payload prefix)
-        kind: menu                    # say menu ask classify collect confirm branch
+        kind: menu                    # say menu ask classify collect confirm understand branch
         text: {zh: ..., en: ...}      #   create_ticket progress desk_answer handoff end
         options:
           - {key: 1, label: {zh: ..., en: ...}, goto: step, set: {slot: value}}
@@ -51,6 +51,7 @@ from dialogues.model import (
     SayStep,
     Step,
     Text,
+    UnderstandStep,
 )
 from dialogues.yamlnodes import Located, YamlProblem, load_located
 
@@ -73,6 +74,7 @@ __all__ = [
     "ProgressStep",
     "SayStep",
     "Text",
+    "UnderstandStep",
     "check_path",
     "load_flow_file",
     "load_flows_dir",

@@ -20,8 +20,10 @@ from dialogues.model import (
     HandoffStep,
     ProgressStep,
     SayStep,
+    UnderstandStep,
 )
 from dialogues.options import EngineOptions
+from dialogues.prefill import date_in
 from dialogues.reading import category_scores, editing, fresh_state, needs_fresh_start
 from dialogues.state import (
     ConversationState,
@@ -34,6 +36,7 @@ from dialogues.state import (
     Turn,
 )
 from dialogues.types import Language, Reply
+from dialogues.understanding import FINDERS, RASA_ENTITIES, EntityKind, read_entity
 from nlu.types import NluResult
 
 MAX_CHAIN = 50
@@ -173,6 +176,9 @@ class TurnBuilder:
             return next((c.goto for c in current.cases if evaluate(c.condition(), slots)), current.default)
         if isinstance(current, ClassifyStep):
             return current.next if self.classify(current) else None
+        if isinstance(current, UnderstandStep):
+            self.understand(current)
+            return current.next
         if isinstance(current, CreateTicketStep):
             self.effects.append(CreateTicket(current.ticket_kind, {**slots, "language": self.lang}))
             self.say_optional(current.text)
@@ -207,6 +213,46 @@ class TurnBuilder:
     def say_optional(self, text: Any) -> None:
         if text is not None:
             self.emit(Reply(screens.render(self.flow, text.get(self.lang), self.state.slots, self.lang)))
+
+    # ---------------------------------------------------------------- what the description says
+    def understand(self, current: UnderstandStep) -> None:
+        """Fill the step's unanswered slots from its source text and note what was found."""
+        text = str(self.state.slots.get(current.source) or "")
+        given = self.entities() if self.nlu_slot == current.source else {}
+        noted: list[str] = []
+        for entry in current.slots:
+            value = self.state.slots.get(entry.slot)
+            if not value:
+                value = given.get(entry.entity) or self.find(entry.entity, text)
+                if value is not None:
+                    self.set_slots(**{entry.slot: value})
+                elif entry.entity is not EntityKind.DATE:
+                    self.set_slots(**{entry.slot: None})
+            if value:
+                shown = screens.display(self.flow, entry.slot, value, self.lang)
+                noted.append(self.msg("understood_item", label=entry.label.get(self.lang), value=shown))
+        if noted:
+            self.note(self.msg("understood", items="\n".join(noted)))
+
+    def entities(self) -> dict[EntityKind, str]:
+        """The NLU's entities of this turn's text, first of each kind, read as slot values."""
+        out: dict[EntityKind, str] = {}
+        if self.nlu is None:
+            return out
+        for entity in self.nlu.entities:
+            kind = RASA_ENTITIES.get(entity.entity)
+            if kind is not None and kind not in out:
+                value = read_entity(kind, self.nlu.text, entity.value, entity.start, entity.end)
+                if value is not None:
+                    out[kind] = value
+        return out
+
+    def find(self, kind: EntityKind, text: str) -> str | None:
+        if kind is EntityKind.DATE:
+            return date_in(text, self.today)
+        finder = FINDERS.get(kind)
+        found = finder(text) if finder is not None else None
+        return str(found) if found is not None else None
 
     # ---------------------------------------------------------------- classification
     def classify(self, current: ClassifyStep) -> bool:

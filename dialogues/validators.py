@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from dialogues.understanding import Amount, amount_in
+
 SlotValue = str | int | float | bool | None
 
 
@@ -236,12 +238,29 @@ def validate_ticket_number(text: str, ctx: AnswerContext) -> Outcome:
     return Valid(match.group(1), _rest(match.group(2)))
 
 
+_BARE_AMOUNT = re.compile(r"\s{0,3}(\d{1,9}(?:\.\d{1,2})?)\s{0,3}")
+
+
+def validate_amount(text: str, ctx: AnswerContext) -> Outcome:
+    """A money amount, stored as ¥200 or $35 (``dialogues.understanding.amount_in``); a bare
+    number answering the amount question is in yuan."""
+    value = normalize(text)
+    found = amount_in(value)
+    if found is not None:
+        return Valid(str(found))
+    bare = _BARE_AMOUNT.fullmatch(value[:40])
+    if bare is not None:
+        return Valid(str(Amount(float(bare.group(1)), "CNY")))
+    return Invalid("invalid_amount")
+
+
 VALIDATORS: Mapping[str, Validator] = {
     "text": validate_text,
     "phone": validate_phone,
     "choice": validate_choice,
     "date": validate_date,
     "reference_number": validate_reference,
+    "amount": validate_amount,
     "score": validate_score,
     "ticket_number": validate_ticket_number,
 }

@@ -23,6 +23,7 @@ from dialogues import engine, inputs
 from dialogues.model import MenuStep
 from dialogues.reading import option_by_prefix
 from dialogues.types import ConversationKey, InboundMessage
+from dialogues.understanding import FINDERS, EntityKind, read_entity
 from dialogues.validators import VALIDATORS, AnswerContext, parse_date
 from tests.dialogues.helpers import NOW, intake
 
@@ -71,7 +72,12 @@ def _checks() -> dict[str, Callable[[str], object]]:
         "mask_phones": mask_phones,
         "option_by_prefix": lambda t: option_by_prefix(greeting, t),
         "engine_step": lambda t: engine.step(flow, start, _inbound(t), None, NOW),
+        "read_outcome_entity": lambda t: read_entity(
+            EntityKind.OUTCOME, t, "退款", len(t) // 2, len(t) // 2 + 2
+        ),
     }
+    for kind, finder in FINDERS.items():
+        checks[f"understand_{kind}"] = finder
     for name, validator in VALIDATORS.items():
         checks[f"validate_{name}"] = lambda t, v=validator: v(t, ctx)  # type: ignore[misc]
     return checks

@@ -100,6 +100,9 @@ def create_ticket(
     description = str(fields.get("description") or "")
     evidence = fields.get("evidence") or []
     references = list(fields.get("references") or []) or extract_references(description)
+    order_number = _str_or_none(fields.get("order_number"))
+    if order_number and order_number not in references:  # the one the customer confirmed comes first
+        references.insert(0, order_number)
     # Only complaints can be major: a question that names 12345 keeps its own answer clock.
     level, reasons = severity(description, fields) if effect.kind in MAJOR_KINDS else ("normal", [])
     phone = fields.get("phone")

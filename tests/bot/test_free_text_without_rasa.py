@@ -122,3 +122,32 @@ async def test_asking_for_a_person_or_progress_in_words_works(app: TousuApp) -> 
         lambda s: s.exec(select(Conversation.status).where(Conversation.user_id == "h")).one()
     )
     assert status == "agent"
+
+
+async def test_what_the_description_says_is_noted_and_not_asked_with_rasa_stopped(app: TousuApp) -> None:
+    """Issue 21 item 4: the order number, the amount and the wish in the description fill their
+    questions (the bot's own reader), the customer is told what was noted, and the summary shows it."""
+    say = app.console.say
+    await say(app.manager, "d", "你好")
+    replies = _text(await say(app.manager, "d", "订单号 88812345 的快递一直没送到，运费花了 ¥20，我要退款"))
+    assert "我从您的描述中记下了" in replies and "订单号：88812345" in replies
+    assert "金额：¥20" in replies and "诉求：退款" in replies
+    if "什么时候" not in replies:
+        replies = _text(await say(app.manager, "d", "是的"))
+    assert "什么时候" in replies
+    for text, next_question in [
+        ("昨天", "哪里"),
+        ("家门口", "产品"),
+        ("快递", "工作人员"),
+        ("不知道", "照片"),
+    ]:
+        replies = _text(await say(app.manager, "d", text))
+        assert next_question in replies, (text, replies)
+    replies = _text(await say(app.manager, "d", "没有"))
+    assert "电话" in replies and "希望" not in replies  # the wish was in the description
+    summary = _text(await say(app.manager, "d", "13800138000"))
+    assert "订单号：88812345" in summary and "金额：¥20" in summary and "诉求：退款" in summary
+    await say(app.manager, "d", "确认")
+    ticket = await _latest(app)
+    assert ticket.desired_outcome == "refund" and ticket.references[0] == "88812345"
+    assert (ticket.details["order_number"], ticket.details["amount"]) == ("88812345", "¥20")

@@ -68,10 +68,10 @@ def test_the_date_is_read_in_local_time(flow: Flow, nlu: FakeNlu, answer: str, s
 def test_today_is_the_local_day_not_the_utc_one(flow: Flow, nlu: FakeNlu) -> None:
     late_utc = datetime(2024, 11, 21, 20, 30, tzinfo=UTC)  # 04:30 on the 22nd in Shanghai
     chat = Chat(flow, nlu=nlu, now=late_utc)
-    chat.run("hi", "1", "热水壶漏水了，刚买的", "今天")
+    chat.run("hi", "1", "刚买的就漏水了", "今天")
     assert chat.slots["when"] == "2024-11-22"
     london = Chat(flow, nlu=nlu, now=late_utc, options=EngineOptions(timezone="Europe/London"))
-    london.run("hi", "1", "热水壶漏水了，刚买的", "今天")
+    london.run("hi", "1", "刚买的就漏水了", "今天")
     assert london.slots["when"] == "2024-11-21"
 
 
@@ -205,7 +205,7 @@ def test_answering_the_category_question(
 
 def test_with_the_nlu_down_the_category_menu_comes_at_once(flow: Flow) -> None:
     chat = Chat(flow, nlu=FakeNlu(down=True))
-    chat.run("hi", "1", "热水壶漏水了，刚买的")
+    chat.run("hi", "1", "刚买的就漏水了")
     assert chat.screen == "complaint_category.categories"
     assert chat.text == "请选择最符合您问题的类型："
     assert [label for label, _ in chat.buttons] == [
@@ -219,13 +219,13 @@ def test_with_the_nlu_down_the_category_menu_comes_at_once(flow: Flow) -> None:
 
 def test_an_nlu_that_knows_no_category_leads_to_the_menu(flow: Flow) -> None:
     chat = Chat(flow, nlu=FakeNlu([("热水壶", (("greet", 0.9),))]))
-    chat.run("hi", "1", "热水壶漏水了，刚买的")
+    chat.run("hi", "1", "刚买的就漏水了")
     assert chat.screen == "complaint_category.categories"
 
 
 def test_the_confidence_threshold_is_an_option(flow: Flow, nlu: FakeNlu) -> None:
     chat = Chat(flow, nlu=nlu, options=EngineOptions(confidence_threshold=0.95))
-    chat.run("hi", "1", "热水壶漏水了，刚买的")
+    chat.run("hi", "1", "刚买的就漏水了")
     assert chat.screen == "complaint_category.guess"
 
 

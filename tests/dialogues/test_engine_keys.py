@@ -12,10 +12,10 @@ from tests.dialogues.helpers import Chat, FakeNlu, prompt_of
 TO_STEP: dict[str, list[str]] = {
     "greeting": ["hi"],
     "complaint_description": ["hi", "1"],
-    "complaint_when": ["hi", "1", "热水壶漏水了，刚买的"],
-    "complaint_evidence": ["hi", "1", "热水壶漏水了，刚买的", "1", "1", "1", "1"],
-    "complaint_outcome": ["hi", "1", "热水壶漏水了，刚买的", "1", "1", "1", "1", "2"],
-    "complaint_confirm": ["hi", "1", "热水壶漏水了，刚买的", "1", "1", "1", "1", "2", "1", "13800138000"],
+    "complaint_when": ["hi", "1", "刚买的就漏水了"],
+    "complaint_evidence": ["hi", "1", "刚买的就漏水了", "1", "1", "1", "1"],
+    "complaint_outcome": ["hi", "1", "刚买的就漏水了", "1", "1", "1", "1", "2"],
+    "complaint_confirm": ["hi", "1", "刚买的就漏水了", "1", "1", "1", "1", "2", "1", "13800138000"],
 }
 
 

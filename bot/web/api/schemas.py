@@ -81,6 +81,20 @@ class DeadlineOut(BaseModel):
     breached_at: datetime | None
 
 
+class IntakeFacts(BaseModel):
+    """What the customer said at intake beside the description, field by field: their answers,
+    or what the bot read from the description and the customer confirmed. Null when not given."""
+
+    when: str | None = None
+    where: str | None = None
+    product: str | None = None
+    staff: str | None = None
+    """The member of staff the customer named (a name, a role, a staff number), in their words."""
+    order_number: str | None = None
+    amount: str | None = None
+    """The money involved as the customer's summary showed it (¥200, $35)."""
+
+
 class TicketOut(TicketSummary):
     category_l2: str | None
     category_l3: str | None
@@ -89,6 +103,9 @@ class TicketOut(TicketSummary):
     language: str
     target: str | None
     desired_outcome: str | None
+    facts: IntakeFacts
+    references: list[str]
+    """Order and reference numbers: the one the customer confirmed first, then any in the text."""
     contact_name: str | None
     contact_phone: str | None
     solution: str | None

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.domain.access import Action, can_see
 from bot.domain.enums import Severity, TicketKind, TicketStatus
+from bot.domain.intake_facts import facts
 from bot.domain.states import TRANSITIONS, InvalidTransition
 from bot.services.ticket_desk import LifecycleError, TicketDesk
 from bot.services.tickets import TicketService
@@ -25,6 +26,7 @@ from bot.web.api.schemas import (
     Assignment,
     DeadlineOut,
     EventOut,
+    IntakeFacts,
     NoteIn,
     ProposalIn,
     StatusChange,
@@ -97,6 +99,7 @@ def _detail(session: Session, ticket: Ticket) -> TicketOut:
     return TicketOut.model_validate(
         {
             **ticket.model_dump(),
+            "facts": IntakeFacts(**facts(ticket.details or {})),
             "next_statuses": sorted(TRANSITIONS.get(ticket.status, ())),
             "events": [
                 EventOut.model_validate(e, from_attributes=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot.domain.catalog import Words
+from bot.domain.intake_facts import facts
 from bot.services.flow_catalog import FlowCatalog
 from dialogues.types import Language
 from storage.models import Staff, TicketEvent
@@ -45,6 +46,11 @@ class Wording:
 
     def answer(self, slot: str, value: str | None) -> str:
         return (self.answers(slot, value) or value) if value else ""
+
+    def facts(self, details: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The intake's facts on a ticket (when, where, product, staff, order number, amount) as
+        (label, value) rows, only those given."""
+        return [(self.t("fact_" + name), value) for name, value in facts(details).items()]
 
     def who(self, actor: str) -> str:
         if actor.startswith("agent:"):

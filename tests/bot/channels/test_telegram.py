@@ -182,13 +182,13 @@ async def test_the_same_update_twice_gives_one_reply(app: TousuApp, fake: FakeTe
 
 
 async def test_a_photo_is_downloaded_and_linked_to_the_ticket(app: TousuApp, fake: FakeTelegram) -> None:
-    for text, expected in COMPLAINT[:7]:
+    for text, expected in COMPLAINT[:6]:
         await say(fake, text, expected)
     before = len(fake.texts_to(CHAT))
     fake.push_photo(CHAT, b"\xff\xd8jpeg-bytes", caption="")
     await until(lambda: len(fake.texts_to(CHAT)) > before)
     await say(fake, "1", "希望")  # done with evidence
-    for text, expected in COMPLAINT[8:]:
+    for text, expected in COMPLAINT[7:]:
         await say(fake, text, expected)
     await say(fake, "1", "工单")
     [ticket] = await tickets(app)

@@ -19,7 +19,7 @@ from storage.models import Message, Ticket
 from tests.conftest import make_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-TO_EVIDENCE = ["1", "我买的电热水壶用了两天就漏水了", "1", "昨天", "北京朝阳门店", "电热水壶", "无"]
+TO_EVIDENCE = ["1", "我买的电热水壶用了两天就漏水了", "1", "昨天", "北京朝阳门店", "无"]  # product: said
 
 
 def _client(tmp_path: Path, **attachments: Any) -> tuple[TestClient, TousuApp]:

@@ -15,7 +15,6 @@ SCRIPT = [  # menu keys: the chats that follow it run with --no-nlu (menus only)
     "1",
     "昨天",
     "北京朝阳门店",
-    "电热水壶",
     "1",
     "2",
     "1",

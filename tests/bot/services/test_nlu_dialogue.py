@@ -106,3 +106,35 @@ async def test_a_server_killed_mid_conversation_hands_over_to_the_fallback(
         assert slots["category"] == "delivery" and slots["category_source"] != "menu"
     finally:
         await app.stop()
+
+
+async def test_rasa_reads_what_the_description_says_and_the_intake_skips_it(nlu_app: TousuApp) -> None:
+    """Issue 21 item 4 with the real server: Rasa's entities (regexes and lookup tables) fill the
+    order number, the amount, the product and the wish, so those questions are not asked."""
+    assert nlu_app.nlu is not None
+    text = "订单号 88812345 的电热水壶漏水了，花了 ¥200，我要退款"
+    parsed = await nlu_app.nlu.parse(text)
+    assert parsed is not None
+    found = {(e.entity, e.value.strip(" ：:")) for e in parsed.entities}  # "订单号 8…": the space too
+    assert {("order_number", "88812345"), ("amount", "¥200"), ("product", "电热水壶")} <= found
+    assert ("desired_outcome", "退款") in found
+    say = nlu_app.console.say
+    await say(nlu_app.manager, "ent", "你好")
+    reply = joined(await say(nlu_app.manager, "ent", text))
+    assert "我从您的描述中记下了" in reply and "订单号：88812345" in reply and "诉求：退款" in reply
+    slots = await _slots(nlu_app, "ent")
+    assert (slots["order_number"], slots["amount"], slots["product"]) == ("88812345", "¥200", "电热水壶")
+    assert slots["desired_outcome"] == "refund"
+    if "什么时候" not in reply:
+        reply = joined(await say(nlu_app.manager, "ent", "是的"))
+    for answer, next_question in [("昨天", "哪里"), ("朝阳门店", "工作人员"), ("无", "照片")]:
+        reply = joined(await say(nlu_app.manager, "ent", answer))
+        assert next_question in reply, (answer, reply)
+    reply = joined(await say(nlu_app.manager, "ent", "没有"))
+    assert "电话" in reply, reply
+    # an English description: the place and the staff number come from Rasa's regexes
+    english = await nlu_app.nlu.parse("the cashier with staff number 4521 at the Xujiahui store was rude")
+    assert english is not None
+    assert {("staff", "staff number 4521"), ("place", "Xujiahui store")} <= {
+        (e.entity, e.value) for e in english.entities
+    }

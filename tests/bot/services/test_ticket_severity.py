@@ -12,11 +12,12 @@ from bot.app import TousuApp
 from bot.services.ticket_intake import load_severity
 from bot.settings import ConfigError
 from storage.models import Ticket, TicketDeadline, TicketEvent
-from tests.bot.services.test_inbox import COMPLAINT, joined
+from tests.bot.services.test_inbox import joined
+from tests.bot.services.ticket_helpers import script
 
 
 async def _file(app: TousuApp, user: str, description: str) -> Ticket:
-    for text, expected in [COMPLAINT[0], (description, COMPLAINT[1][1]), *COMPLAINT[2:]]:
+    for text, expected in script(description, where="北京朝阳门店", product="电热水壶", staff="无"):
         assert expected in joined(await app.console.say(app.manager, user, text))
     await app.console.say(app.manager, user, "1")
     ticket = await app.db.run(lambda s: s.exec(select(Ticket).order_by(col(Ticket.id).desc())).first())

@@ -174,3 +174,19 @@ async def test_a_change_through_the_api_redraws_the_consoles_live_pages(desk: Ap
         assert published == []
         await client.post(f"/tickets/{ticket.number}/status", json={"status": "in_progress"})
     assert published == [("activity", {"id": ticket.conversation_id})]
+
+
+async def test_what_the_description_said_is_on_the_ticket_as_named_fields(desk: ApiDesk) -> None:
+    ticket, _ = await file(desk.app, "c9", "订单号 88812345 的电热水壶漏水了，花了 ¥200，我要退款")
+    handler, _ = people(ticket)
+    async with desk.client(handler) as client:
+        one = (await client.get(f"/tickets/{ticket.number}")).json()
+    assert one["facts"] == {
+        "when": ticket.details["when"],
+        "where": "北京朝阳门店",
+        "product": "电热水壶",
+        "staff": None,
+        "order_number": "88812345",
+        "amount": "¥200",
+    }
+    assert one["desired_outcome"] == "refund" and one["references"][0] == "88812345"

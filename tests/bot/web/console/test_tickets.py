@@ -170,3 +170,19 @@ async def test_the_status_form_offers_only_allowed_moves_with_no_default_and_ask
     cancel = move.split('value="cancelled"')[1].split(">")[0]
     assert "data-confirm=" in cancel and "已撤销" in cancel
     assert "data-confirm" not in move.split('value="in_progress"')[1].split(">")[0]
+
+
+async def test_the_ticket_page_shows_what_the_customer_told_as_labelled_fields(desk: Desk) -> None:
+    ticket, _ = await file(desk.app, "u9", "订单号 88812345 的电热水壶漏水了，花了 ¥200，我要退款")
+    async with desk.client("zhaoliu") as sup:
+        page = (await sup.get(f"/console/tickets/{ticket.number}")).text
+    for label, value in (
+        ("订单号", "88812345"),
+        ("金额", "¥200"),
+        ("产品/服务", "电热水壶"),
+        ("地点", "北京朝阳门店"),
+    ):
+        assert f'<dt>{label}</dt><dd class="fact">{value}</dd>' in page
+    assert "<dt>诉求</dt><dd>退款</dd>" in page
+    fields = page.split('id="ticket"')[1].split("</dl>")[0]
+    assert "order_number" not in page and "{" not in fields and "&#34;" not in fields  # no codes, no JSON
