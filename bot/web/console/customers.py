@@ -53,6 +53,7 @@ async def detail(
                 select(count).select_from(Message).where(Message.customer_id == customer_id)
             ).one(),
             "tickets": list(session.exec(select(Ticket).where(Ticket.customer_id == customer_id))),
+            "authors": console.authors(session),
             "requests": list(
                 session.exec(
                     select(DataRequest)
