@@ -57,6 +57,7 @@ async def page(
 
         return {
             "categories": dict(history.category_choices(session, catalog, agent.language)),
+            "authors": console.authors(session),
             "pending": samples("pending"),
             "accepted": samples("accepted"),
             "candidates": list(

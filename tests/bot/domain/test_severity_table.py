@@ -71,6 +71,8 @@ ZH: list[tuple[str, set[str]]] = [
     ("水有点异味，希望换一箱", set()),
     ("送水师傅迟到了两个小时", set()),
     ("订单号 A2024110512345 的发票开错了", set()),
+    ("订单号 12345 的货到现在还没发", set()),
+    ("订单号：12315，退款还没到", set()),
     ("我的手机号是13811012345", set()),
     ("店员说话不太客气", set()),
     ("你们的健身房空调坏了一个星期", set()),
@@ -142,6 +144,10 @@ EN: list[tuple[str, set[str]]] = [
     ("the food court tables were filthy", set()),
     ("the water pressure regulator you fitted leaks", set()),
     ("I will complain to the regulator", {"regulator"}),
+    # reference numbers that share a hotline's digits
+    ("Order no. 12345 never arrived and nobody answers", set()),
+    ("my order number 12315 was charged twice", set()),
+    ("Ticket #12345 from last week is still open", set()),
 ]
 
 
