@@ -23,10 +23,8 @@ def classifier() -> FallbackClassifier:
     return FallbackClassifier.from_files(DATA)
 
 
-def test_it_trains_in_well_under_a_second(classifier: FallbackClassifier) -> None:
-    started = time.perf_counter()
-    FallbackClassifier.from_files(DATA)
-    assert time.perf_counter() - started < 2.0
+def test_it_learns_every_kind_of_request_from_the_training_files(classifier: FallbackClassifier) -> None:
+    # How long training takes is measured in bench/RESULTS.md, not asserted here.
     assert {"consult", "suggest", "query_status", "request_human", "billing"} <= set(classifier.intents)
 
 

@@ -53,7 +53,7 @@ def test_two_tables_become_one_person_each(db_url: str) -> None:
             conn.execute(
                 text(
                     "INSERT INTO tickets (number, kind, status, severity, severity_reasons, description, "
-                    "details, \"references\", attachments, channel, language, customer_id, assignee, "
+                    'details, "references", attachments, channel, language, customer_id, assignee, '
                     "recused, redispatches, created_at, updated_at) VALUES ('2612020001', 'complaint', "
                     "'acknowledged', 'normal', '[]', 'x', '{}', '[]', '[]', 'telegram', 'zh', :c, "
                     "'xiaoli', '[\"xiaoli\", \"zhao\"]', 0, :at, :at)"

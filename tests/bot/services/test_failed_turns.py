@@ -67,6 +67,7 @@ async def test_a_turn_over_its_budget_is_given_up_while_other_customers_are_answ
     try:
         assert tousu.manager.turn_budget_s == 0.5
         from bot.services import inbox as manager_module
+
         real_step = manager_module.engine.step
 
         def slow_for_ivy(flow, state, inbound, *args, **kwargs):  # type: ignore[no-untyped-def]

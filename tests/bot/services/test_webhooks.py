@@ -381,13 +381,14 @@ async def test_the_readme_receiver_accepts_what_the_bot_sends_and_refuses_a_forg
                 content=delivery.body.encode(),
                 headers={"X-Tousu-Timestamp": str(int(time.time())), "X-Tousu-Signature": "sha256=00"},
             )
-        assert forged.status_code == 401
+            unsigned = await client.post(f"http://127.0.0.1:{port}/", content=delivery.body.encode())
+        assert forged.status_code == 401 and unsigned.status_code == 401
     finally:
         receiver.terminate()
         raw, _ = await receiver.communicate()
         await app.stop()
     out = raw.decode()
-    assert out.split() == ["ticket.created", "refused"]
+    assert out.split() == ["ticket.created", "refused", "refused"]
 
 
 def test_signature_scheme() -> None:

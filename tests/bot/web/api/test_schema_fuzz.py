@@ -42,7 +42,9 @@ def _seed(url: str) -> None:
     now = datetime(2026, 11, 23, 2, tzinfo=UTC)
     engine = make_unpooled_engine(url)
     with Session(engine) as session:
-        session.add(Staff(username="wangfang", display_name="王芳", departments=["quality"], roles=["handler"]))  # noqa: E501
+        session.add(
+            Staff(username="wangfang", display_name="王芳", departments=["quality"], roles=["handler"])
+        )
         customer = Customer(channel="console", external_id="fuzz", name="客户")
         session.add(customer)
         session.flush()
