@@ -188,6 +188,11 @@ class RasaNluClient:
             raise ValueError("the parse answer is not an object")
         return data
 
+    def resting(self) -> bool:
+        """The breaker is open: parses failed in a row, so sentences go elsewhere for a while
+        even when Rasa answers ``/status``."""
+        return self.breaker.is_open
+
     async def health(self) -> dict[str, Any] | None:
         """Rasa's ``/status`` (loaded model) or None when it does not answer."""
         try:

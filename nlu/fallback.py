@@ -165,6 +165,11 @@ class NluWithFallback:
             return result
         return await self.fallback.parse(text)
 
+    def resting(self) -> bool:
+        """The primary is resting (its breaker open): the fallback answers for now."""
+        resting = getattr(self.primary, "resting", None)
+        return bool(resting()) if resting is not None else False
+
     async def health(self) -> dict[str, Any] | None:
         probe = getattr(self.primary, "health", None)
         return await probe() if probe is not None else None

@@ -10,6 +10,16 @@ PY311="${TOUSU_PYTHON:-}"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# pip install, tried a second time after a failure: a download cut short on the way (seen here: a
+# wheel whose sha256 did not match its index entry, right the next time) should not fail a fresh
+# machine's set-up; a second failure is real and stops the run.
+pip_install() {
+    local python="$1"; shift
+    "$python" -m pip install -q "$@" && return
+    say "pip install $* failed; trying once more"
+    "$python" -m pip install -q "$@"
+}
+
 find_python311() {
     if [ -n "$PY311" ]; then echo "$PY311"; return; fi
     for candidate in python3.11 python3.12 python3.13 python3; do
@@ -29,8 +39,8 @@ ensure_app_venv() {
     fi
     say "installing the app virtualenv (.venv)"
     [ -x "$VENV/bin/python" ] || "$(find_python311)" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    pip_install "$VENV/bin/python" --upgrade pip
+    pip_install "$VENV/bin/python" -e '.[dev]'
     echo "$want" > "$stamp"
 }
 
@@ -65,8 +75,8 @@ print(s.rasa_places.venv, s.nlu.python, s.nlu.rasa_requirement, sep="\n")')" || 
             python="$(find_python_version "$version")"
             "$python" -m venv "$venv"
         fi
-        "$venv/bin/python" -m pip install -q --upgrade 'pip<25'
-        "$venv/bin/python" -m pip install -q "$requirement"
+        pip_install "$venv/bin/python" --upgrade 'pip<25'
+        pip_install "$venv/bin/python" "$requirement"
         echo "$requirement" > "$venv/.tousu-stamp"
     fi
     exec {lock}>&-

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.flows",
     "bot.cli.tickets",
     "bot.cli.staff",
+    "bot.cli.departments",
     "bot.cli.api_tokens",
     "bot.cli.webhooks",
     "bot.cli.report",

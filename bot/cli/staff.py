@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.domain.catalog import Catalog
 from bot.domain.enums import StaffRole
-from bot.services import people
+from bot.services import departments, people
 from bot.services.notifications import new_telegram_code
 from bot.settings import Settings
 from bot.web.console import accounts
@@ -79,6 +80,10 @@ def add_person(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_unpooled_engine(settings.database_url)
     try:
         with Session(engine) as session:
+            unknown = _unknown_departments(session, settings, args.department or [])
+            if unknown:
+                print(unknown, file=sys.stderr)
+                return 1
             known = people.by_username(session, args.username) is not None
             roles = list(args.role or ([] if known else ["agent" if wants_login else "handler"]))
             person = people.save(
@@ -109,6 +114,24 @@ def add_person(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _unknown_departments(session: Session, settings: Settings, wanted: list[str]) -> str | None:
+    """Why ``wanted`` names a department the desk does not have, or None: a mistyped code would
+    leave the person seeing no ticket at all. config.yaml's departments are added first, as at
+    every start, so a fresh install knows them before the bot has run."""
+    if not wanted:
+        return None
+    departments.seed(session, settings, Catalog.load())
+    session.commit()
+    codes = list(departments.snapshot(session).names)
+    missing = [d for d in wanted if d.strip() and d.strip() not in codes]
+    if not missing:
+        return None
+    return (
+        f"no department {missing[0]!r}; the departments are {', '.join(codes)} "
+        "(tousu departments lists them; add one in the console: Team > Departments)"
+    )
 
 
 def list_people(args: argparse.Namespace, settings: Settings) -> int:

@@ -33,6 +33,7 @@ from bot.services.flow_catalog import FlowCatalog
 from bot.services.ticket_intake import format_local
 from bot.services.work import Work, named_people, open_load, staff_directory
 from bot.settings import LifecycleSettings, Settings
+from dialogues.model import Category
 from dialogues.types import Button, Language
 from storage.models import NluSample, Staff, Ticket, TicketDeadline
 from storage.repositories import tickets as ticket_repo
@@ -165,6 +166,37 @@ class TicketDesk:
         en = "; ".join(str(r.get("reason_en") or r.get("reason") or "") for r in rows if r.get("reason"))
         fallback = self.texts.names("staff", "reason_major")
         return PerLanguage(zh or fallback.zh, en or fallback.en)
+
+    LEVELS = ("category", "category_l2", "category_l3", "category_l4")
+
+    def _check_classification(self, work: Work, ticket: Ticket, after: Mapping[str, Any]) -> None:
+        """A changed category level must be one of the finer choices under the level above in
+        the live intake flow's tree, and a department one the desk has: a client of the REST API
+        could write anything there, and routing, reports and the console read them as codes.
+        A value saved before the tree had it (an older flow) stays while nobody changes it."""
+        department = after.get("department")
+        if department is not None and department not in departments.snapshot(work.session).names:
+            raise LifecycleError(f"no department {department!r}")
+        tree = self._category_tree(work)
+        if tree is None or not any(f in after for f in self.LEVELS):
+            return
+        options: tuple[Category, ...] = tree
+        for field in self.LEVELS:
+            value = after[field] if field in after else getattr(ticket, field)
+            node = next((c for c in options if c.code == value), None)
+            if value and node is None and field in after:
+                choices = ", ".join(c.code for c in options) or "none: the level above has no finer levels"
+                raise LifecycleError(f"{field} {value!r} is not a choice here ({choices})")
+            options = node.children if node is not None else ()
+
+    def _category_tree(self, work: Work) -> tuple[Category, ...] | None:
+        if self.flows is None:
+            return None
+        try:
+            _, flow = self.flows.live(work.session, name="intake")
+        except LookupError:
+            return None
+        return flow.categories or None
 
     # -- recusal after intake --------------------------------------------------------------------
     def recuse_named(self, work: Work, customer_id: int, texts: list[str]) -> list[str]:
@@ -475,9 +507,11 @@ class TicketDesk:
             if getattr(ticket, name) != value:
                 before[name] = getattr(ticket, name)
                 after[name] = value
-                setattr(ticket, name, value)
         if not after:
             return
+        self._check_classification(work, ticket, after)
+        for name, value in after.items():
+            setattr(ticket, name, value)
         ticket.updated_at = work.now
         work.session.add(ticket)
         work.event(ticket, "reclassified", actor=actor, before=before, after=after)

@@ -16,6 +16,7 @@ from nlu.fallback import FallbackNluClient, NluWithFallback
 
 class RasaState(StrEnum):
     UP = "up"
+    RESTING = "resting"  # answers /status, but its parses failed in a row: the breaker is open
     DOWN = "down"
     STARTING = "starting"  # the bot's own server, not answering yet (~15 s after a start)
     RESTARTING = "restarting"  # the bot's own server died; its supervisor starts it again
@@ -33,6 +34,7 @@ class FreeText(StrEnum):
 
 _RASA_WORDS = {
     RasaState.UP: "Rasa is up",
+    RasaState.RESTING: "Rasa answers but its last parses failed or were too slow, so it rests",
     RasaState.DOWN: "Rasa is down",
     RasaState.STARTING: "Rasa is starting",
     RasaState.RESTARTING: "Rasa stopped and is being restarted",
@@ -55,7 +57,7 @@ class NluHealth:
 
     def words(self) -> str:
         rasa = _RASA_WORDS[self.rasa] + (f" (model {self.model})" if self.model else "")
-        waiting = self.rasa in (RasaState.DOWN, RasaState.STARTING, RasaState.RESTARTING)
+        waiting = self.rasa in (RasaState.DOWN, RasaState.STARTING, RasaState.RESTARTING, RasaState.RESTING)
         joiner = "; meanwhile " if waiting else "; "
         return rasa + joiner + _FREE_TEXT_WORDS[self.free_text]
 
@@ -75,6 +77,10 @@ async def nlu_health(nlu: object, supervisor_state: str | None = None) -> NluHea
     if probe is None:
         return NluHealth(RasaState.UNCHECKED, FreeText.RASA)
     status = await probe()
+    resting = getattr(nlu, "resting", None)
+    if status is not None and resting is not None and resting():
+        backed = isinstance(nlu, NluWithFallback)
+        return NluHealth(RasaState.RESTING, FreeText.BUILTIN if backed else FreeText.NONE)
     if status is not None:
         model = str(status.get("model_file") or "").rsplit("/", 1)[-1]
         return NluHealth(RasaState.UP, FreeText.RASA, model or None)

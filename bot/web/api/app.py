@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from bot.app import TousuApp
-from bot.web.api import conversations, customers, me, reports, tickets
+from bot.web.api import categories, conversations, customers, me, reports, tickets
 from bot.web.api.schemas import ERRORS
 from bot.web.console.context import Console
 from bot.web.token_buckets import TokenBuckets
@@ -47,7 +47,7 @@ def build_api(
     api.state.tousu = tousu
     api.state.announce = announce or (lambda _conversation_id: None)
     api.state.buckets = TokenBuckets(rate=limit.per_second, burst=limit.burst, max_keys=limit.tokens_tracked)
-    for module in (me, tickets, conversations, customers, reports):
+    for module in (me, tickets, categories, conversations, customers, reports):
         api.include_router(module.router)
     return api
 

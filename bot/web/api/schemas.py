@@ -128,7 +128,9 @@ class StatusChange(BaseModel):
 
 
 class TicketEdit(BaseModel):
-    """Only the fields sent change; an empty string clears a category level or department."""
+    """Only the fields sent change; an empty string clears a category level or department.
+    Category levels are codes of the live intake flow's tree (``GET /categories``), each under
+    the level above (a 409 lists the choices there); the department a code the desk has."""
 
     model_config = ConfigDict(extra="forbid")
 

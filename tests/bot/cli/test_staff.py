@@ -50,3 +50,19 @@ def test_one_person_routed_tickets_and_a_login_then_contact_meets_acknowledge(tm
     assert contact.returncode == 0, contact.stdout + contact.stderr
     history = _tousu(["tickets", "show", ticket["number"]], tmp_path).stdout
     assert "contacted" in history and "{'deadline': 'acknowledge'}" in history
+
+
+def test_a_mistyped_department_is_refused_and_the_departments_are_listed(tmp_path: Path) -> None:
+    typo = _tousu(["staff", "add", "wangwu", "--department", "qualty"], tmp_path)
+    assert typo.returncode == 1
+    assert "no department 'qualty'" in typo.stderr and "quality" in typo.stderr
+    assert "wangwu" not in _tousu(["staff", "list"], tmp_path).stdout  # nobody half-added
+    listed = _tousu(["departments"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    quality = next(i for i, line in enumerate(lines) if line.startswith("quality "))
+    assert "质量管理部 / Quality" in lines[quality]
+    assert "product_quality" in lines[quality + 1]  # the categories routed there
+    assert any("(default)" in line for line in lines if line.startswith("customer_service "))
+    fine = _tousu(["staff", "add", "wangwu", "--department", "quality"], tmp_path)
+    assert fine.returncode == 0 and "handler in quality" in fine.stdout

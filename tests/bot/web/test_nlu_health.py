@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.web.nlu_health import FreeText, RasaState, nlu_health
+from nlu.client import CircuitBreaker, RasaNluClient
 from nlu.examples import Example
 from nlu.fallback import FallbackClassifier, FallbackNluClient, NluWithFallback
+from nlu.types import Classifier
 
 
 class _Rasa:
@@ -68,3 +71,36 @@ async def test_health_names_who_understands_free_text(
     body = health.as_json()
     assert body["nlu"].startswith(words)
     assert (body["nlu_rasa"], body["nlu_free_text"]) == (rasa.value, free_text.value)
+
+
+async def test_a_rasa_that_answers_its_status_but_fails_its_parses_is_said_to_rest() -> None:
+    """Its breaker is open, so the built-in classifier reads the customers' sentences: /health
+    must not say Rasa does."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/status":
+            return httpx.Response(200, json={"model_file": "models/nlu-1.tar.gz"})
+        return httpx.Response(500)
+
+    rasa = RasaNluClient(
+        "http://rasa.local",
+        token=None,
+        breaker=CircuitBreaker(2, 60.0),
+        transport=httpx.MockTransport(answer),
+        batches=False,
+    )
+    nlu = NluWithFallback(rasa, BUILTIN)
+    try:
+        assert (await nlu_health(nlu, "ok")).rasa is RasaState.UP
+        for _ in range(2):
+            assert await rasa.parse("水很难喝") is None
+        result = await nlu.parse("水很难喝")
+        assert result is not None and result.classifier is Classifier.BUILTIN  # the built-in one read it
+        health = await nlu_health(nlu, "ok")
+        assert (health.rasa, health.free_text) == (RasaState.RESTING, FreeText.BUILTIN)
+        assert health.as_json()["nlu"] == (
+            "Rasa answers but its last parses failed or were too slow, so it rests; "
+            "meanwhile the built-in classifier understands free text"
+        )
+    finally:
+        await nlu.aclose()

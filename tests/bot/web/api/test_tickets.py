@@ -114,11 +114,23 @@ async def test_edit_note_and_proposal(desk: ApiDesk) -> None:
     ticket, _ = await file(desk.app, "c1")
     handler, _ = people(ticket)
     async with desk.client(handler) as client:
-        edited = await client.patch(
-            f"/tickets/{ticket.number}", json={"category_l2": "漏水", "severity": "major"}
+        # levels are codes of the intake flow's tree, each under the level above
+        typed = await client.patch(f"/tickets/{ticket.number}", json={"category_l2": "漏水"})
+        assert typed.status_code == 409 and "pq_defect" in typed.json()["detail"], typed.text
+        misplaced = await client.patch(
+            f"/tickets/{ticket.number}", json={"category_l2": "pq_defect", "category_l3": "dl_late"}
         )
-        assert edited.status_code == 200
-        assert edited.json()["category_l2"] == "漏水" and edited.json()["severity"] == "major"
+        assert misplaced.status_code == 409 and "pq_leak" in misplaced.json()["detail"], misplaced.text
+        nowhere = await client.patch(f"/tickets/{ticket.number}", json={"department": "nowhere"})
+        assert nowhere.status_code == 409 and "nowhere" in nowhere.json()["detail"]
+        unchanged = await client.get(f"/tickets/{ticket.number}")
+        assert unchanged.json()["category_l2"] is None and unchanged.json()["department"] != "nowhere"
+        edited = await client.patch(
+            f"/tickets/{ticket.number}",
+            json={"category_l2": "pq_defect", "category_l3": "pq_leak", "severity": "major"},
+        )
+        assert edited.status_code == 200, edited.text
+        assert edited.json()["category_l3"] == "pq_leak" and edited.json()["severity"] == "major"
         noted = await client.post(f"/tickets/{ticket.number}/notes", json={"text": "called the store"})
         assert noted.status_code == 201
         assert noted.json()["events"][-1]["action"] == "note"
@@ -190,3 +202,23 @@ async def test_what_the_description_said_is_on_the_ticket_as_named_fields(desk: 
         "amount": "¥200",
     }
     assert one["desired_outcome"] == "refund" and one["references"][0] == "88812345"
+
+
+async def test_the_category_tree_names_the_codes_a_ticket_edit_takes(desk: ApiDesk) -> None:
+    ticket, _ = await file(desk.app, "c1")
+    handler, _ = people(ticket)
+    async with desk.client(handler) as client:
+        tree = (await client.get("/categories")).json()
+        top = {c["code"]: c for c in tree}
+        assert (
+            top["product_quality"]["name_zh"] == "产品质量"
+            and top["product_quality"]["name_en"] == "Product quality"
+        )
+        defect = next(c for c in top["product_quality"]["children"] if c["code"] == "pq_defect")
+        leak = next(c for c in defect["children"] if c["code"] == "pq_leak")
+        assert leak["name_en"] == "Leaks" and {c["code"] for c in leak["children"]} >= {"pq_cause_seal"}
+        path = {"category_l2": defect["code"], "category_l3": leak["code"], "category_l4": "pq_cause_seal"}
+        edited = await client.patch(f"/tickets/{ticket.number}", json=path)
+        assert edited.status_code == 200 and edited.json()["category_l4"] == "pq_cause_seal"
+    async with desk.client(None) as anonymous:
+        assert (await anonymous.get("/categories")).status_code == 401
