@@ -8,8 +8,8 @@ and does not replace it.
 
 The turns are those of turn_bench.py (NLU replaced by a constant, 200 customers spread over the
 intake script), taken one at a time, each alone in its commit as in a lightly loaded paced run.
-The pause after each turn outlasts the delivery's wait before it marks rows sent
-(``MARK_SENT_DELAY_SECONDS``), so every turn's mark has a commit of its own: with a shorter pause
+The pause after each turn outlasts the delivery marking its rows sent, so every turn's mark
+has a commit of its own: with a shorter pause
 how many turns shared one depended on the machine's speed (valgrind's slowdown, other load), and
 the same code's count moved by 2-3 % between runs. Only the measured turns are counted: they run
 inside ``operator.call``, and callgrind collects only inside that function (``--toggle-collect``).
@@ -34,10 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.turn_bench import SCRIPT, start_app, turn, walk_to_phases  # noqa: E402
 from bot.app import TousuApp  # noqa: E402
-from bot.services.delivery import MARK_SENT_DELAY_SECONDS  # noqa: E402
 
 CONVERSATIONS = 200
-PAUSE_SECONDS = MARK_SENT_DELAY_SECONDS + 0.01
+PAUSE_SECONDS = 0.06
 COLLECT_INSIDE = "_operator_call"  # operator.call's C function in CPython 3.11
 
 

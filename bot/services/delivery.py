@@ -17,8 +17,10 @@ the rows of a process that died, once its claims ran out. A process never sends 
 claim it may have lost (not renewed for two thirds of the claim's life), so a reply goes out
 once; a channel with work of its own before the platform call (WeChat spends its shared quota)
 asks ``claim_held()`` right before the call and lets the reply go (``ClaimLost``) when that work
-outlasted the claim. The one window left is a send whose "sent" mark died with its process (one
-flush, 50 ms), or a platform call slower than the claim.
+outlasted the claim. The one window left is a send whose "sent" mark died with its process
+(the platform call's answer and one commit: neither WeChat nor Telegram takes an idempotency
+key, so a reply the platform accepted just before a kill -9 is sent once more by the process
+that takes the chat over), or a platform call slower than the claim.
 
 The platforms' limits hold across processes: a chat's replies go out from the one process that
 claimed the chat, so its per-chat interval holds as it does in one process; and each sending
@@ -54,7 +56,6 @@ from storage.repositories.transcript import PendingReply
 
 log = logging.getLogger(__name__)
 
-MARK_SENT_DELAY_SECONDS = 0.05
 LOST_CLAIM_RETRY_SECONDS = 0.2
 SENDERS = "senders:"
 """The lease name prefix by which sending processes count each other."""
@@ -498,11 +499,9 @@ class Delivery:
     async def _flusher(self) -> None:
         while not self._stopping:
             await self._flush_event.wait()
-            if not self._stopping:
-                # Gather the sends of a moment into one write: marking rows sent is bookkeeping
-                # (a restart in between resends them, as it would a moment earlier), and on
-                # SQLite every separate write is a commit of its own.
-                await asyncio.sleep(MARK_SENT_DELAY_SECONDS)
+            # No waiting to gather more: a row sent but not yet marked is sent again by whoever
+            # takes its claim over after a kill -9, so the mark goes out at once; the sends that
+            # finish while one mark commits share the next.
             self._flush_event.clear()
             try:
                 await self._flush()

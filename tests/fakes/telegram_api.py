@@ -194,6 +194,11 @@ class FakeTelegram:
         }
         return self.push("message", self.message(chat_id, sticker=sticker))
 
+    def text_times(self, chat_id: int) -> list[tuple[float, str]]:
+        """(time.monotonic() it arrived, text) of every text message sent to ``chat_id``."""
+        with self.lock:
+            return [(m["at"], m["text"]) for m in self.sent if m["chat_id"] == chat_id and "at" in m]
+
     def texts_to(self, chat_id: int) -> list[str]:
         with self.lock:
             return [m["text"] for m in self.sent if m["chat_id"] == chat_id]

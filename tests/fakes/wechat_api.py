@@ -31,6 +31,7 @@ class FakeWeChat:
         self.token_fetches = 0
         self.current_token = ""
         self.sent: list[dict[str, Any]] = []
+        self.sent_at: list[float] = []  # time.monotonic() of each ``sent`` entry
         self.templates: list[dict[str, Any]] = []
         self.menus: list[dict[str, Any]] = []
         self.media: dict[str, bytes] = {}
@@ -115,6 +116,8 @@ class FakeWeChat:
                 )
             body = await request.json()
             with self.lock:
+                if path == "message/custom/send":
+                    self.sent_at.append(time.monotonic())
                 {
                     "message/custom/send": self.sent,
                     "message/template/send": self.templates,
@@ -127,6 +130,15 @@ class FakeWeChat:
     def texts_to(self, openid: str) -> list[str]:
         with self.lock:
             return [m["text"]["content"] for m in self.sent if m["touser"] == openid and "text" in m]
+
+    def text_times(self, openid: str) -> list[tuple[float, str]]:
+        """(time.monotonic() it arrived, text) of every text message sent to ``openid``."""
+        with self.lock:
+            return [
+                (at, m["text"]["content"])
+                for at, m in zip(self.sent_at, self.sent, strict=True)
+                if m["touser"] == openid and "text" in m
+            ]
 
     def images_to(self, openid: str) -> list[bytes]:
         """The uploaded content of every image message sent to ``openid``."""
