@@ -1,7 +1,7 @@
 """The text catalog: everything the bot and the console say outside the flows, one YAML file per
 language next to this module (zh.yaml is the default, en.yaml the second language).
 
-Each file maps an area (engine, bot, tickets, staff, status, kind, department, deadline,
+Each file maps an area (engine, bot, tickets, staff, status, kind, department, deadline, report,
 console) to its texts; a text is addressed as ``area.key`` and is a ``str.format_map`` template
 with ``{name}`` fields. Nothing is read at import: the composition root calls ``Catalog.load()``
 once and hands the catalog to whoever speaks.

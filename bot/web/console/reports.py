@@ -12,12 +12,14 @@ from sqlmodel import Session
 
 from bot.domain.access import can_see
 from bot.services.report_files import MEDIA_TYPES, render
+from bot.services.report_labels import Naming
 from bot.services.reports import Period, Report, build
 from bot.web.console import cases, charts, history
 from bot.web.console.accounts import Agent
 from bot.web.console.context import standalone
 from bot.web.console.deps import CatalogDep, ConsoleDep, CurrentSupervisor, DbDep, NowDep, SettingsDep
 from bot.web.console.security import role_extra
+from dialogues.types import Language
 from storage.models import Ticket
 
 MAX_DAYS = 366
@@ -98,16 +100,29 @@ async def dashboard(
 
 @router.get("/monthly", openapi_extra=role_extra("supervisor"))
 async def monthly(
-    agent: CurrentSupervisor, db: DbDep, now: NowDep, settings: SettingsDep, month: str, format: str = "xlsx"
+    agent: CurrentSupervisor,
+    console: ConsoleDep,
+    db: DbDep,
+    now: NowDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    month: str,
+    format: str = "xlsx",
 ) -> Response:
+    """The month as a file: the CSV and the workbook in the reader's language, every code named
+    (a department head reads them in Excel); the JSON with the codes, as the REST API gives it."""
     if format not in MEDIA_TYPES:
         raise HTTPException(status_code=400, detail="format: csv, xlsx or json")
     try:
         period = Period.month(month, settings.general.tz)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail="month looks like 2026-11") from exc
-    report = await db.read(lambda s: _visible_report(s, agent, period, now))
-    body = render(report, format)  # type: ignore[arg-type]
+    report, names = await db.read(
+        lambda s: (_visible_report(s, agent, period, now), history.category_names(s, catalog, agent.language))
+    )
+    language: Language = "en" if agent.language == "en" else "zh"
+    naming = Naming(console.tousu.texts, language, names, console.departments)
+    body = render(report, format, naming)  # type: ignore[arg-type]
     return Response(
         body,
         media_type=MEDIA_TYPES[format],
