@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -291,7 +293,9 @@ class TousuApp:
 class SchedulerProcess:
     """``tousu scheduler``: the follow-up scheduler alone, for a deployment that runs it apart
     from the app processes (which then run with ``--no-scheduler``). The messages its jobs write
-    stay pending for the app processes' delivery, whose claim poll takes them within a second."""
+    stay pending for the app processes' delivery, whose claim poll takes them within a second;
+    the staff alerts it fans out are announced to the console pages of every app process over
+    the live relay (as an app process announces its own), so badges rise at once."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
@@ -307,10 +311,14 @@ class SchedulerProcess:
         self.notifier = notifications.Notifier(
             db=self.db, settings=settings, clock=clock, flows=FlowCatalog(Catalog.load().engine_messages())
         )
+        origin = f"scheduler:{socket.gethostname()}:{os.getpid()}"
+        self.live = LiveRelay(self.db, origin=origin, receive=False)
+        self.notifier.listeners.append(lambda: self.live.publish({"type": "alerts"}))
         self._notify_stop = asyncio.Event()
         self._notify_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.live.start()
         await self.scheduler.start()
         scheduler = self.scheduler
         self._notify_task = asyncio.create_task(
@@ -323,4 +331,5 @@ class SchedulerProcess:
             self._notify_stop.set()
             await self._notify_task
             self._notify_task = None
+        await self.live.stop()
         self.db.close()

@@ -28,9 +28,11 @@ transaction of its own, and every process a wake-up for each: bench/RESULTS.md, 
 
 
 class LiveRelay:
-    def __init__(self, db: Database, *, origin: str) -> None:
+    def __init__(self, db: Database, *, origin: str, receive: bool = True) -> None:
+        """``receive`` False: a process with no console pages (``tousu scheduler``) only sends."""
         self.db = db
         self.origin = origin
+        self.receive = receive
         self.enabled = not db.is_sqlite
         self.sinks: list[Callable[[dict[str, Any]], None]] = []
         self.listening = asyncio.Event()
@@ -48,10 +50,9 @@ class LiveRelay:
     async def start(self) -> None:
         if not self.enabled:
             return
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="live-listen"),
-            asyncio.create_task(self._send(), name="live-send"),
-        ]
+        self._tasks = [asyncio.create_task(self._send(), name="live-send")]
+        if self.receive:
+            self._tasks.append(asyncio.create_task(self._listen(), name="live-listen"))
 
     async def stop(self) -> None:
         for task in self._tasks:

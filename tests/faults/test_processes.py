@@ -511,6 +511,19 @@ def _check_intakes(
     return len(in_flight)
 
 
+def _write_alert(db_url: str, username: str) -> None:
+    """A staff alert as a job writes one (the scheduler's notifier fans it out)."""
+    engine = make_unpooled_engine(db_url)
+    try:
+        with Session(engine) as session:
+            session.add(
+                models.StaffAlert(username=username, kind="warning", text="时限提醒 / deadline warning")
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 def _in_order(texts: list[str], prompts: list[str]) -> bool:
     """Whether the prompts show in this order, each in a later message than the one before."""
     at = 0
@@ -534,8 +547,12 @@ async def test_the_scheduler_runs_apart_from_app_processes_started_without_it(
     postgres_url: str, tmp_path: Path, fake: FakeWeChat
 ) -> None:
     empty_postgres(postgres_url)
-    scheduler = BotProcess(tmp_path, postgres_url, fake, name="scheduler", args=("scheduler",))
-    app = BotProcess(tmp_path, postgres_url, fake, name="app", args=("run", "--no-nlu", "--no-scheduler"))
+    _seed_desk(postgres_url)
+    fast = {"TOUSU_NOTIFICATIONS__POLL_SECONDS": "0.5"}
+    scheduler = BotProcess(tmp_path, postgres_url, fake, name="scheduler", args=("scheduler",), env=fast)
+    app = BotProcess(
+        tmp_path, postgres_url, fake, name="app", args=("run", "--no-nlu", "--no-scheduler"), env=fast
+    )
     scheduler.start(ready="Tousu scheduler")
     try:
         deadline = time.monotonic() + 20
@@ -543,6 +560,28 @@ async def test_the_scheduler_runs_apart_from_app_processes_started_without_it(
             assert time.monotonic() < deadline, scheduler.tail()
             await asyncio.sleep(0.2)
         app.start()
+        # An alert the scheduler fans out (written by a job there, say a breach) reaches a console
+        # page served by the app at once, not at the page's 30 s poll.
+        seen: list[tuple[float, dict[str, object]]] = []
+        ready = asyncio.Event()
+        async with httpx.AsyncClient(base_url=app.url, follow_redirects=False) as console:
+            await _console_login(console)
+            page = asyncio.create_task(_watch(console, seen, ready))
+            try:
+                await asyncio.wait_for(ready.wait(), 10)
+                await asyncio.sleep(0.3)
+                written = time.monotonic()
+                _write_alert(postgres_url, LEAD)
+                deadline = time.monotonic() + 5
+                while not any(event.get("type") == "alerts" for _, event in seen):
+                    assert time.monotonic() < deadline, (seen, scheduler.tail())
+                    await asyncio.sleep(0.05)
+                at = next(t for t, event in seen if event.get("type") == "alerts")
+                assert at - written < 2.0  # the fan-out's poll (0.5 s) and the relay
+            finally:
+                page.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await page
         scheduler.stop()  # hands the lease back
         await asyncio.sleep(3.0)
         assert _lease_holder(postgres_url, "scheduler") is None  # the app never competes for it
